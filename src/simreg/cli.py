@@ -1,0 +1,213 @@
+"""The ``simreg`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .config import Settings
+
+
+def _fail(code: str, message: str) -> int:
+    print(f"error: {code}: {message}", file=sys.stderr)
+    return 2
+
+
+def cmd_serve(args, settings: Settings) -> int:
+    import uvicorn
+
+    from .http.app import create_app
+
+    uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port,
+                log_level="info")
+    return 0
+
+
+def _analysis_dict(a) -> dict:
+    m = a.quality.measures
+    return {
+        "box": {"x": round(a.box.x, 1), "y": round(a.box.y, 1), "w": round(a.box.w, 1), "h": round(a.box.h, 1),
+                "detector_score": round(a.box.score, 4)},
+        "image_size": list(a.image_size), "faces_found": a.faces_found, "reasons": list(a.reasons),
+        "quality": {"passed": a.quality.passed, "reasons": list(a.quality.reasons),
+                    "inter_eye_px": round(m.inter_eye_px, 1), "sharpness": round(m.sharpness, 1),
+                    "brightness": round(m.brightness, 1), "contrast": round(m.contrast, 1),
+                    "yaw": round(m.pose.yaw, 1), "pitch": round(m.pose.pitch, 1), "roll": round(m.pose.roll, 1),
+                    "eye_openness": round(m.eye_openness, 3)},
+    }
+
+
+def cmd_compare(args, settings: Settings) -> int:
+    from .domain.errors import SimregError
+    from .pipeline import compare_images
+    from .runtime import build_runtime
+
+    t0 = time.perf_counter()
+    rt = build_runtime(settings)
+    load_ms = (time.perf_counter() - t0) * 1e3
+    try:
+        data_a, data_b = Path(args.a).read_bytes(), Path(args.b).read_bytes()
+    except OSError as exc:
+        return _fail("INPUT.FILE", f"cannot read {exc.filename}")
+    try:
+        rep = compare_images(rt.engine, rt.policy, data_a, data_b, rt.limits)
+    except SimregError as exc:
+        if args.json:
+            print(json.dumps({"error": {"code": exc.code.value, "message": exc.message}}))
+        return _fail(exc.code.value, exc.message)
+    m = rep.match
+    out = {
+        "decision": m.outcome.value, "score": round(m.score, 4), "threshold": round(m.threshold, 4),
+        "target_fmr": m.target_fmr, "model_id": m.model_id, "reasons": list(rep.reasons),
+        "component_scores": {k: round(v, 4) for k, v in m.component_scores.items()},
+        "policy": {"version": rt.policy.version, "sha256": rt.policy.sha256},
+        "a": _analysis_dict(rep.a), "b": _analysis_dict(rep.b),
+        "timings_ms": {"model_load": round(load_ms, 1), **{k: round(v, 1) for k, v in rep.timings_ms.items()}},
+    }
+    if args.json:
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+    else:
+        print(f"decision: {out['decision']}   score {out['score']} vs threshold {out['threshold']} "
+              f"(stands for FMR {m.target_fmr:g}, model {m.model_id})")
+        if rep.reasons:
+            print("reasons: " + ", ".join(rep.reasons))
+        for side in ("a", "b"):
+            q = out[side]["quality"]
+            print(f"{side}: {args.a if side == 'a' else args.b}: faces {out[side]['faces_found']}, "
+                  f"inter-eye {q['inter_eye_px']} px, sharpness {q['sharpness']}, brightness {q['brightness']}, "
+                  f"contrast {q['contrast']}, yaw/pitch/roll {q['yaw']}/{q['pitch']}/{q['roll']}, "
+                  f"eyes {q['eye_openness']}, quality {'ok' if q['passed'] else ', '.join(q['reasons'])}")
+        print("timings ms: " + ", ".join(f"{k} {v}" for k, v in out["timings_ms"].items()))
+    return 0
+
+
+def _eval_scores(args, settings: Settings):
+    from .evaluation import build_pairs, embed_dataset, list_images, read_pairs, score_pairs
+    from .runtime import build_runtime
+
+    root = Path(args.root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no such directory: {root}")
+    rt = build_runtime(settings)
+    images = list_images(root)
+    pairs_tsv = read_pairs(Path(args.pairs)) if args.pairs else []
+    pairs = build_pairs(images, pairs_tsv, args.all_pairs)
+    data = embed_dataset(rt.engine, rt.policy, root, images, rt.limits, progress=not args.no_progress)
+    return rt, images, data, score_pairs(rt.engine, data, pairs)
+
+
+def cmd_eval_faces(args, settings: Settings) -> int:
+    from .domain.policy import fusion_model_id, policy_from_dict
+    from .evaluation import (decision_scores, evaluate, format_rates, impostor_normalisation, rates_to_dict,
+                             write_plots, write_scores_tsv)
+
+    try:
+        rt, images, data, scores = _eval_scores(args, settings)
+    except (FileNotFoundError, OSError, ValueError) as exc:
+        return _fail("INPUT.FILE", str(exc))
+    fta = len(data.failures) / max(len(images), 1)
+    policy = rt.policy
+    if not policy.fusion:  # uncalibrated policy: normalise on this data so the fusion can be measured
+        comps = impostor_normalisation(scores)
+        policy = policy_from_dict({"version": policy.version, "matcher": fusion_model_id(comps),
+                                   "fusion": [c.__dict__ for c in comps]})
+    model_id, s = decision_scores(scores, policy)
+    rates = evaluate(s, scores.pairs)
+    components = {mid: evaluate(v, scores.pairs) for mid, v in scores.per_model.items()}
+    if args.scores_out:
+        write_scores_tsv(Path(args.scores_out), scores.pairs, s, scores.acquired)
+    plots = write_plots(Path(args.plots), s, scores.pairs, model_id) if args.plots else []
+    if args.json:
+        print(json.dumps({"model_id": model_id, "images": len(images), "failure_to_acquire": fta,
+                          "failures": data.failures, **rates_to_dict(rates),
+                          "components": {k: rates_to_dict(v) for k, v in components.items()},
+                          "policy": {"version": rt.policy.version, "sha256": rt.policy.sha256},
+                          "plots": [str(p) for p in plots]}, indent=2))
+    else:
+        print(format_rates(rates, fta, len(images), model_id))
+        for mid, r in components.items():
+            print(f"  component {mid}: EER {r.eer * 100:.2f} %, "
+                  + ", ".join(f"FNMR@{p.target_fmr:g} {p.fnmr * 100:.2f} %" for p in r.points))
+        if data.failures:
+            print("not acquired: " + ", ".join(f"{k} ({v})" for k, v in sorted(data.failures.items())))
+        for p in plots:
+            print(f"wrote {p}")
+    return 0
+
+
+def cmd_calibrate(args, settings: Settings) -> int:
+    from .calibration import calibrate_policy
+
+    try:
+        rt, images, data, scores = _eval_scores(args, settings)
+    except (FileNotFoundError, OSError, ValueError) as exc:
+        return _fail("INPUT.FILE", str(exc))
+    policy_path = Path(args.policy) if args.policy else settings.policy_path
+    n_ids = len({Path(p).parts[0] for p in images})
+    dataset = args.dataset_name or f"{Path(args.root).name}: {len(images)} images, {n_ids} identities"
+    doc = calibrate_policy(policy_path, scores, args.fmr, dataset)
+    entry = doc["thresholds"][doc["matcher"]]
+    print(f"wrote {policy_path} version {doc['version']}: {doc['matcher']} threshold {entry['threshold']:.4f} "
+          f"at FMR {args.fmr:g} (FNMR {entry['fnmr_at_calibration'] * 100:.2f} % on {dataset})")
+    return 0
+
+
+def cmd_status(args, settings: Settings) -> int:
+    from .runtime import build_runtime
+
+    print(json.dumps(build_runtime(settings).status(), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="simreg", description="Real-name SIM registration with face portrait matching")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the HTTP service")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.set_defaults(func=cmd_serve)
+
+    c = sub.add_parser("compare", help="1:1 compare two face images")
+    c.add_argument("a")
+    c.add_argument("b")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_compare)
+
+    def dataset_args(q):
+        q.add_argument("--root", required=True, help="folder of <identity>/<image> files")
+        q.add_argument("--pairs", help="pairs.tsv (img_a, img_b, same); genuine pairs are its same=1 rows")
+        q.add_argument("--all-pairs", action="store_true", help="also every same-identity pair under ROOT")
+        q.add_argument("--no-progress", action="store_true")
+
+    e = sub.add_parser("eval", help="offline evaluation")
+    esub = e.add_subparsers(dest="what", required=True)
+    ef = esub.add_parser("faces", help="FMR/FNMR of the 1:1 matcher on a labelled folder")
+    dataset_args(ef)
+    ef.add_argument("--json", action="store_true")
+    ef.add_argument("--scores-out", help="TSV of img_a, img_b, same, score (higher = more similar)")
+    ef.add_argument("--plots", help="folder for det.png and histograms.png")
+    ef.set_defaults(func=cmd_eval_faces)
+
+    k = sub.add_parser("calibrate", help="write the threshold for a target FMR into the policy file")
+    dataset_args(k)
+    k.add_argument("--fmr", type=float, default=1e-3)
+    k.add_argument("--policy", help="policy file to update (default: SIMREG_POLICY_PATH)")
+    k.add_argument("--dataset-name")
+    k.set_defaults(func=cmd_calibrate)
+
+    st = sub.add_parser("status", help="model ids, file hashes and policy hash")
+    st.set_defaults(func=cmd_status)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args, Settings()) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

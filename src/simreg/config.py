@@ -1,0 +1,29 @@
+"""Settings, from ``SIMREG_*`` environment variables.  Built once at start-up and
+passed down; nothing reads the environment elsewhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGED_POLICY = Path(__file__).parent / "policy" / "default.json"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SIMREG_", extra="ignore")
+
+    # Where the shared evaluation data lives (tests and benchmarks only).
+    data_dir: Path = Path("../shared/data")
+    # The versioned decision policy (thresholds keyed by model id).
+    policy_path: Path = PACKAGED_POLICY
+    database_url: str = "sqlite:///var/simreg.sqlite3"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Image input limits.
+    max_image_bytes: int = 15 * 1024 * 1024
+    max_image_pixels: int = 60_000_000
+    max_image_side: int = 1600
+    # Face engine: which detector finds faces ("mtcnn" or "hog").
+    detector: str = "mtcnn"
+    detector_max_side: int = 640

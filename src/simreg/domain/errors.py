@@ -1,0 +1,40 @@
+"""One exception tree.  Outcomes are values; exceptions are for bad input,
+policy refusals that stop the flow, and infrastructure faults."""
+
+from __future__ import annotations
+
+from .reasons import ReasonCode
+
+
+class SimregError(Exception):
+    """Base error: carries a stable reason code and a message safe to show a client."""
+
+    http_status = 500
+
+    def __init__(self, code: ReasonCode, message: str):
+        super().__init__(f"{code.value}: {message}")
+        self.code = code
+        self.message = message
+
+
+class InputError(SimregError):
+    """The client sent something unusable (4xx)."""
+
+    http_status = 422
+
+    def __init__(self, code: ReasonCode, message: str, http_status: int | None = None):
+        super().__init__(code, message)
+        if http_status is not None:
+            self.http_status = http_status
+
+
+class PolicyError(SimregError):
+    """The policy refuses, or the policy file itself is unusable."""
+
+    http_status = 409
+
+
+class InfraError(SimregError):
+    """A fault of ours (model files, storage); retryable (503)."""
+
+    http_status = 503

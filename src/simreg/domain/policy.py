@@ -1,0 +1,112 @@
+"""The decision policy: thresholds keyed by model id, quality limits, detection
+rules.  Loaded from a versioned JSON file; its sha256 identifies it in every
+report and, later, every audit entry."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .errors import PolicyError
+from .reasons import ReasonCode
+
+
+@dataclass(frozen=True)
+class ThresholdEntry:
+    """Accept a pair when ``score >= threshold``; ``target_fmr`` is the false-match
+    rate the threshold was calibrated for, on ``calibrated_on``."""
+
+    threshold: float
+    target_fmr: float
+    calibrated_on: str = ""
+    n_genuine: int = 0
+    n_impostor: int = 0
+    fnmr_at_calibration: float | None = None
+
+
+@dataclass(frozen=True)
+class FusionComponent:
+    """z-normalisation of one model's similarity: ``(s - mean) / std``, with the
+    impostor mean and std measured at calibration, weighted by ``weight``."""
+
+    model_id: str
+    mean: float
+    std: float
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class QualityLimits:
+    min_inter_eye_px: float = 20.0
+    min_sharpness: float = 15.0
+    min_brightness: float = 40.0
+    max_brightness: float = 225.0
+    min_contrast: float = 15.0
+    max_abs_yaw: float = 35.0
+    max_abs_pitch: float = 30.0
+    max_abs_roll: float = 30.0
+    min_eye_openness: float = 0.12
+
+
+@dataclass(frozen=True)
+class DetectionRules:
+    """A second face counts (``FACE.MULTIPLE``) when its detector confidence is at
+    least ``multiple_min_score`` and its width at least ``multiple_min_relative_width``
+    of the subject's.  Faces under ``min_score`` are not faces."""
+
+    min_score: float = 0.90
+    multiple_min_score: float = 0.95
+    multiple_min_relative_width: float = 0.5
+
+
+@dataclass(frozen=True)
+class Policy:
+    version: str
+    matcher: str                                   # model id of the score the decision uses
+    fusion: tuple[FusionComponent, ...]
+    thresholds: Mapping[str, ThresholdEntry]
+    quality: QualityLimits = field(default_factory=QualityLimits)
+    detection: DetectionRules = field(default_factory=DetectionRules)
+    sha256: str = ""
+
+    def threshold_for(self, model_id: str) -> ThresholdEntry:
+        entry = self.thresholds.get(model_id)
+        if entry is None:
+            raise PolicyError(ReasonCode.POLICY_NOT_CALIBRATED,
+                              f"the policy has no calibrated threshold for model {model_id!r}; run `simreg calibrate`")
+        return entry
+
+
+def fusion_model_id(components: tuple[FusionComponent, ...]) -> str:
+    return "fusion(" + ",".join(c.model_id for c in components) + ")"
+
+
+def policy_from_dict(doc: Mapping[str, Any], sha256: str = "") -> Policy:
+    try:
+        fusion = tuple(FusionComponent(**c) for c in doc.get("fusion", []))
+        thresholds = {k: ThresholdEntry(**v) for k, v in doc.get("thresholds", {}).items()}
+        return Policy(
+            version=str(doc["version"]),
+            matcher=str(doc["matcher"]),
+            fusion=fusion,
+            thresholds=thresholds,
+            quality=QualityLimits(**doc.get("quality", {})),
+            detection=DetectionRules(**doc.get("detection", {})),
+            sha256=sha256,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PolicyError(ReasonCode.POLICY_INVALID, f"the policy file is invalid: {type(exc).__name__}") from None
+
+
+def canonical_bytes(doc: Mapping[str, Any]) -> bytes:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def parse_policy(text: str) -> Policy:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        raise PolicyError(ReasonCode.POLICY_INVALID, "the policy file is not valid JSON") from None
+    return policy_from_dict(doc, hashlib.sha256(canonical_bytes(doc)).hexdigest())

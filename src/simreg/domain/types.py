@@ -1,0 +1,136 @@
+"""Value types shared by every stage.
+
+Conventions, stated once:
+
+* Images are ``numpy.ndarray`` of shape ``(height, width, 3)``, ``uint8``, RGB order.
+* Pixel boxes are ``(x, y, w, h)`` with ``(x, y)`` the top-left corner, in the
+  pixel grid of the image they were found in.
+* Points are ``(x, y)`` pixels.  "Left"/"right" in landmark names are the
+  *subject's own* left/right unless the name says ``image_left``.
+* Head pose angles are degrees.  Yaw is positive when the subject turns toward
+  **their own left**, pitch positive when looking up, roll positive when the
+  head tilts toward the subject's left shoulder.
+* Similarity scores are **higher for more similar**.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """A detected face: pixel box, detector confidence and optional 5 keypoints.
+
+    ``keypoints`` (when the detector gives them) are, in order: eye on the image
+    left, eye on the image right, nose tip, mouth corner on the image left,
+    mouth corner on the image right.
+    """
+
+    x: float
+    y: float
+    w: float
+    h: float
+    score: float
+    detector: str
+    keypoints: tuple[tuple[float, float], ...] | None = None
+
+    @property
+    def area(self) -> float:
+        return max(self.w, 0.0) * max(self.h, 0.0)
+
+    def scaled(self, factor: float) -> "FaceBox":
+        kp = None
+        if self.keypoints is not None:
+            kp = tuple((px * factor, py * factor) for px, py in self.keypoints)
+        return FaceBox(self.x * factor, self.y * factor, self.w * factor, self.h * factor,
+                       self.score, self.detector, kp)
+
+    def iou(self, other: "FaceBox") -> float:
+        x1, y1 = max(self.x, other.x), max(self.y, other.y)
+        x2 = min(self.x + self.w, other.x + other.w)
+        y2 = min(self.y + self.h, other.y + other.h)
+        inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+        union = self.area + other.area - inter
+        return inter / union if union > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Landmarks:
+    """Facial landmark points, ``points`` of shape ``(n, 2)`` as ``(x, y)`` pixels.
+
+    ``scheme`` names the point layout: ``"ibug68"`` (iBUG 300-W 68 points) or
+    ``"dlib5"`` (dlib's 5-point layout).
+    """
+
+    scheme: str
+    points: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.points.setflags(write=False)
+
+
+@dataclass(frozen=True)
+class HeadPose:
+    """Degrees; see the module docstring for the sign convention."""
+
+    yaw: float
+    pitch: float
+    roll: float
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """An L2-normalised face descriptor from one model."""
+
+    model_id: str
+    vector: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.vector.setflags(write=False)
+
+
+@dataclass(frozen=True)
+class QualityMeasures:
+    """Raw quality measurements of one face.
+
+    ``inter_eye_px``: distance between eye centres in pixels of the decoded image.
+    ``sharpness``: variance of the Laplacian of the face crop resampled to a fixed
+    size (unitless, higher is sharper).  ``brightness``: mean grey level of the face
+    crop, 0..255.  ``contrast``: standard deviation of the grey level, 0..255.
+    ``eye_openness``: mean eye aspect ratio (height/width of the eye contour).
+    """
+
+    inter_eye_px: float
+    sharpness: float
+    brightness: float
+    contrast: float
+    pose: HeadPose
+    eye_openness: float
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    measures: QualityMeasures
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return not self.reasons
+
+
+@dataclass(frozen=True)
+class FaceAnalysis:
+    """Everything the engine learned about the subject face of one image."""
+
+    box: FaceBox
+    landmarks: Landmarks
+    quality: QualityReport
+    embeddings: Mapping[str, Embedding]
+    faces_found: int
+    image_size: tuple[int, int]  # (width, height) of the decoded image
+    reasons: tuple[str, ...] = ()  # face-level findings, e.g. FACE.MULTIPLE
+    timings_ms: Mapping[str, float] = field(default_factory=dict)

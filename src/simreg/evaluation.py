@@ -1,0 +1,223 @@
+"""Offline evaluation of the 1:1 matcher on a folder of labelled face images.
+
+Layout: ``ROOT/<identity>/<image>``; the identity is the first folder name.
+Genuine pairs come from ``pairs.tsv`` (``img_a, img_b, same`` relative to ROOT;
+rows with ``same=1``) and, with ``all_pairs``, every same-identity pair.
+Impostor pairs are **all** cross-identity pairs.
+
+An image whose face cannot be acquired counts toward the failure-to-acquire
+rate, and every pair involving it counts as a non-match (a genuine pair as a
+false non-match, an impostor pair as a correct rejection).
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .adapters.media import ImageLimits, decode_image
+from .domain.errors import InputError
+from .domain.matching import fuse
+from .domain.metrics import ErrorRates, error_rates
+from .domain.policy import FusionComponent, Policy, fusion_model_id
+from .face_engine import FaceEngine
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+# Score given to pairs with a failure to acquire: below any real score.
+FTA_SCORE = -1e9
+
+
+@dataclass
+class DatasetEmbeddings:
+    """Per-model embedding matrices of the images that were acquired."""
+
+    images: list[str]                       # relative paths, acquired ones
+    failures: dict[str, str]                # relative path -> reason code
+    vectors: dict[str, np.ndarray]          # model id -> (n, d)
+    index: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.index = {p: i for i, p in enumerate(self.images)}
+
+
+@dataclass(frozen=True)
+class PairScores:
+    pairs: list[tuple[str, str, int]]       # (img_a, img_b, same)
+    per_model: dict[str, np.ndarray]        # model id -> similarity per pair (FTA_SCORE on failure)
+    acquired: np.ndarray                    # bool per pair
+
+
+def identity_of(rel: str) -> str:
+    return Path(rel).parts[0]
+
+
+def list_images(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")
+                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and len(p.relative_to(root).parts) >= 2)
+
+
+def read_pairs(path: Path) -> list[tuple[str, str, int]]:
+    rows = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        for row in csv.reader(fh, delimiter="\t"):
+            if not row or row[0].startswith("#") or row[0] == "img_a":
+                continue
+            rows.append((row[0].strip(), row[1].strip(), int(row[2])))
+    return rows
+
+
+def embed_dataset(engine: FaceEngine, policy: Policy, root: Path, images: Sequence[str],
+                  limits: ImageLimits = ImageLimits(), progress: bool = True) -> DatasetEmbeddings:
+    from tqdm import tqdm
+
+    ok, failures, rows = [], {}, {m: [] for m in engine.embedders}
+    for rel in tqdm(images, desc="faces", unit="img", disable=not progress, file=sys.stderr):
+        try:
+            image = decode_image((root / rel).read_bytes(), limits)
+            (analysis,) = engine.analyse([image], policy)
+        except InputError as exc:
+            failures[rel] = exc.code.value
+            continue
+        ok.append(rel)
+        for m in rows:
+            rows[m].append(analysis.embeddings[m].vector)
+    vectors = {m: (np.stack(v) if v else np.zeros((0, 1), np.float32)) for m, v in rows.items()}
+    return DatasetEmbeddings(ok, failures, vectors)
+
+
+def build_pairs(images: Sequence[str], pairs_tsv: Sequence[tuple[str, str, int]],
+                all_pairs: bool) -> list[tuple[str, str, int]]:
+    genuine = [(a, b, 1) for a, b, same in pairs_tsv if same == 1]
+    if all_pairs:
+        seen = {frozenset((a, b)) for a, b, _ in genuine}
+        for a, b in itertools.combinations(images, 2):
+            if identity_of(a) == identity_of(b) and frozenset((a, b)) not in seen:
+                genuine.append((a, b, 1))
+    impostor = [(a, b, 0) for a, b in itertools.combinations(images, 2) if identity_of(a) != identity_of(b)]
+    return genuine + impostor
+
+
+def score_pairs(engine: FaceEngine, data: DatasetEmbeddings, pairs: list[tuple[str, str, int]]) -> PairScores:
+    ia = np.array([data.index.get(a, -1) for a, _, _ in pairs])
+    ib = np.array([data.index.get(b, -1) for _, b, _ in pairs])
+    acquired = (ia >= 0) & (ib >= 0)
+    per_model = {}
+    for mid, emb in engine.embedders.items():
+        s = np.full(len(pairs), FTA_SCORE)
+        if acquired.any():
+            sim = emb.similarity_matrix(data.vectors[mid], data.vectors[mid])
+            s[acquired] = sim[ia[acquired], ib[acquired]]
+        per_model[mid] = s
+    return PairScores(pairs, per_model, acquired)
+
+
+def impostor_normalisation(scores: PairScores) -> tuple[FusionComponent, ...]:
+    """Equal-weight z-normalisation against each model's impostor scores."""
+    same = np.array([p[2] for p in scores.pairs])
+    imp = (same == 0) & scores.acquired
+    return tuple(FusionComponent(mid, float(s[imp].mean()), float(s[imp].std()), 1.0)
+                 for mid, s in scores.per_model.items())
+
+
+def decision_scores(scores: PairScores, policy: Policy) -> tuple[str, np.ndarray]:
+    """The score the decision uses, per pair (same definition as :func:`matching.fuse`)."""
+    if policy.fusion and policy.matcher == fusion_model_id(policy.fusion):
+        out = np.full(len(scores.pairs), FTA_SCORE)
+        acq = scores.acquired
+        sims = {mid: s[acq] for mid, s in scores.per_model.items()}
+        out[acq] = fuse(sims, policy.fusion)
+        return policy.matcher, out
+    return policy.matcher, scores.per_model[policy.matcher]
+
+
+def split(scores: np.ndarray, pairs: Sequence[tuple[str, str, int]]) -> tuple[np.ndarray, np.ndarray]:
+    same = np.array([p[2] for p in pairs])
+    return scores[same == 1], scores[same == 0]
+
+
+def evaluate(scores: np.ndarray, pairs: Sequence[tuple[str, str, int]],
+             target_fmrs=(1e-2, 1e-3, 1e-4)) -> ErrorRates:
+    gen, imp = split(scores, pairs)
+    return error_rates(gen, imp, target_fmrs)
+
+
+def write_scores_tsv(path: Path, pairs: Sequence[tuple[str, str, int]], scores: np.ndarray,
+                     acquired: np.ndarray) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, delimiter="\t", lineterminator="\n")
+        w.writerow(["img_a", "img_b", "same", "score"])
+        for (a, b, same), s, ok in zip(pairs, scores, acquired):
+            w.writerow([a, b, same, f"{s:.6f}" if ok else "nan"])
+
+
+def write_plots(out_dir: Path, scores: np.ndarray, pairs: Sequence[tuple[str, str, int]],
+                title: str, acquired: np.ndarray | None = None) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .domain.metrics import det_curve
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    gen, imp = split(scores, pairs)
+    _, fmr, fnmr = det_curve(gen, imp)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    floor = 0.5 / len(imp)
+    ax.plot(np.maximum(fmr, floor), np.maximum(fnmr, 0.5 / len(gen)), lw=1.5)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("FMR (false match rate)")
+    ax.set_ylabel("FNMR (false non-match rate)")
+    for f in (1e-2, 1e-3, 1e-4):
+        ax.axvline(f, color="grey", ls=":", lw=0.8)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.set_title(f"DET: {title}")
+    det = out_dir / "det.png"
+    fig.tight_layout()
+    fig.savefig(det, dpi=110)
+    plt.close(fig)
+
+    keep = scores > FTA_SCORE / 2
+    g, i = split(np.where(keep, scores, np.nan), pairs)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    bins = np.linspace(np.nanmin(scores[keep]), np.nanmax(scores[keep]), 60)
+    ax.hist(i[~np.isnan(i)], bins=bins, alpha=0.6, density=True, label=f"impostor (n={np.sum(~np.isnan(i))})")
+    ax.hist(g[~np.isnan(g)], bins=bins, alpha=0.6, density=True, label=f"genuine (n={np.sum(~np.isnan(g))})")
+    ax.set_xlabel("score (higher = more similar)")
+    ax.set_ylabel("density")
+    ax.legend()
+    ax.set_title(f"Score distributions: {title}")
+    hist = out_dir / "histograms.png"
+    fig.tight_layout()
+    fig.savefig(hist, dpi=110)
+    plt.close(fig)
+    return [det, hist]
+
+
+def rates_to_dict(r: ErrorRates) -> dict:
+    return {
+        "n_genuine": r.n_genuine, "n_impostor": r.n_impostor,
+        "eer": r.eer, "eer_threshold": r.eer_threshold,
+        "operating_points": [
+            {"target_fmr": p.target_fmr, "threshold": p.threshold, "fmr": p.fmr, "fnmr": p.fnmr,
+             "supported": p.supported, "min_impostors": p.min_impostors} for p in r.points],
+    }
+
+
+def format_rates(r: ErrorRates, fta: float, n_images: int, model_id: str) -> str:
+    lines = [f"model: {model_id}",
+             f"images: {n_images}   failure to acquire: {fta * 100:.2f} %",
+             f"pairs: {r.n_genuine} genuine, {r.n_impostor} impostor",
+             f"EER: {r.eer * 100:.2f} %  (threshold {r.eer_threshold:.4f})"]
+    for p in r.points:
+        note = "" if p.supported else f"  [too few impostor pairs: {r.n_impostor} < {p.min_impostors} needed]"
+        lines.append(f"FNMR @ FMR {p.target_fmr:g}: {p.fnmr * 100:.2f} %  (threshold {p.threshold:.4f}, "
+                     f"FMR reached {p.fmr:.2e}){note}")
+    return "\n".join(lines)

@@ -1,0 +1,44 @@
+"""What the app and the CLI build at start-up: settings, policy, face engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .adapters.media import ImageLimits
+from .config import Settings
+from .domain.policy import Policy, parse_policy
+from .face_engine import FaceEngine
+
+
+def load_policy(settings: Settings) -> Policy:
+    return parse_policy(settings.policy_path.read_text(encoding="utf-8"))
+
+
+def image_limits(settings: Settings) -> ImageLimits:
+    return ImageLimits(settings.max_image_bytes, settings.max_image_pixels, settings.max_image_side)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    policy: Policy
+    engine: FaceEngine
+    limits: ImageLimits
+
+    def status(self) -> dict:
+        return {
+            "version": __import__("simreg").__version__,
+            "policy": {"version": self.policy.version, "sha256": self.policy.sha256,
+                       "matcher": self.policy.matcher,
+                       "thresholds": {k: {"threshold": v.threshold, "target_fmr": v.target_fmr,
+                                          "calibrated_on": v.calibrated_on}
+                                      for k, v in self.policy.thresholds.items()}},
+            "models": self.engine.describe(),
+        }
+
+
+def build_runtime(settings: Settings | None = None) -> Runtime:
+    from .adapters.faces.factory import build_face_engine
+
+    settings = settings or Settings()
+    return Runtime(settings, load_policy(settings), build_face_engine(settings), image_limits(settings))

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from simreg.http.app import create_app
+
+
+@pytest.fixture(scope="module")
+def client(runtime):
+    with TestClient(create_app(runtime=runtime)) as c:
+        yield c
+
+
+def test_healthz_answers_ok(client):
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    assert r.headers["x-request-id"]
+
+
+def test_status_reports_model_ids_file_hashes_and_policy_hash(client, runtime):
+    body = client.get("/status").json()
+    assert body["policy"]["sha256"] == runtime.policy.sha256 and len(body["policy"]["sha256"]) == 64
+    assert body["models"]["detector"] == "mtcnn-ipazc"
+    assert set(body["models"]["embedders"]) == {"dlib-resnet-v1", "facenet-casia-irv1+flip"}
+    files = {f["model_id"]: f for f in body["models"]["files"]}
+    assert len(files["facenet-casia-irv1"]["sha256"]) == 64
+    assert files["dlib-shape68-ibug"]["licence"].startswith("trained on iBUG 300-W")
+
+
+def test_openapi_lists_the_endpoints(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "/healthz" in paths and "/status" in paths
