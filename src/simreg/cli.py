@@ -96,7 +96,7 @@ def _eval_scores(args, settings: Settings):
     pairs_tsv = read_pairs(Path(args.pairs)) if args.pairs else []
     pairs = build_pairs(images, pairs_tsv, args.all_pairs)
     data = embed_dataset(rt.engine, rt.policy, root, images, rt.limits, progress=not args.no_progress)
-    return rt, images, data, score_pairs(rt.engine, data, pairs)
+    return rt, images, data, score_pairs(data, pairs)
 
 
 def cmd_eval_faces(args, settings: Settings) -> int:

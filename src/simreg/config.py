@@ -27,3 +27,9 @@ class Settings(BaseSettings):
     # Face engine: which detector finds faces ("mtcnn" or "hog").
     detector: str = "mtcnn"
     detector_max_side: int = 640
+    # Test-time flip averaging for FaceNet: twice its cost for a gain within the
+    # noise of our data (docs/accuracy.md); changing it changes the model id, so
+    # the policy must be re-calibrated.
+    facenet_flip: bool = False
+    # Face analysis in worker processes: None = one per core (at most 2), 0 = in-process.
+    engine_workers: int | None = None

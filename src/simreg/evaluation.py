@@ -23,10 +23,10 @@ import numpy as np
 
 from .adapters.media import ImageLimits, decode_image
 from .domain.errors import InputError
-from .domain.matching import fuse
+from .domain.matching import fuse, similarity_matrix
 from .domain.metrics import ErrorRates, error_rates
 from .domain.policy import FusionComponent, Policy, fusion_model_id
-from .face_engine import FaceEngine
+from .face_engine import FaceAnalyser
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 # Score given to pairs with a failure to acquire: below any real score.
@@ -40,6 +40,7 @@ class DatasetEmbeddings:
     images: list[str]                       # relative paths, acquired ones
     failures: dict[str, str]                # relative path -> reason code
     vectors: dict[str, np.ndarray]          # model id -> (n, d)
+    metrics: dict[str, str]                 # model id -> similarity metric
     index: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -72,23 +73,36 @@ def read_pairs(path: Path) -> list[tuple[str, str, int]]:
     return rows
 
 
-def embed_dataset(engine: FaceEngine, policy: Policy, root: Path, images: Sequence[str],
+def embed_dataset(engine: FaceAnalyser, policy: Policy, root: Path, images: Sequence[str],
                   limits: ImageLimits = ImageLimits(), progress: bool = True) -> DatasetEmbeddings:
+    """Analyse every image, a batch at a time so that a worker pool runs in parallel."""
     from tqdm import tqdm
 
-    ok, failures, rows = [], {}, {m: [] for m in engine.embedders}
-    for rel in tqdm(images, desc="faces", unit="img", disable=not progress, file=sys.stderr):
-        try:
-            image = decode_image((root / rel).read_bytes(), limits)
-            (analysis,) = engine.analyse([image], policy)
-        except InputError as exc:
-            failures[rel] = exc.code.value
-            continue
-        ok.append(rel)
-        for m in rows:
-            rows[m].append(analysis.embeddings[m].vector)
+    ok: list[str] = []
+    failures: dict[str, str] = {}
+    rows: dict[str, list[np.ndarray]] = {m: [] for m in engine.model_ids}
+    metrics: dict[str, str] = {}
+    batch = 16
+    with tqdm(total=len(images), desc="faces", unit="img", disable=not progress, file=sys.stderr) as bar:
+        for start in range(0, len(images), batch):
+            chunk, decoded = [], []
+            for rel in images[start:start + batch]:
+                try:
+                    decoded.append(decode_image((root / rel).read_bytes(), limits))
+                    chunk.append(rel)
+                except InputError as exc:
+                    failures[rel] = exc.code.value
+            for rel, result in zip(chunk, engine.analyse_each(decoded, policy)):
+                if isinstance(result, InputError):
+                    failures[rel] = result.code.value
+                    continue
+                ok.append(rel)
+                for m, e in result.embeddings.items():
+                    rows[m].append(e.vector)
+                    metrics[m] = e.metric
+            bar.update(len(images[start:start + batch]))
     vectors = {m: (np.stack(v) if v else np.zeros((0, 1), np.float32)) for m, v in rows.items()}
-    return DatasetEmbeddings(ok, failures, vectors)
+    return DatasetEmbeddings(ok, failures, vectors, metrics)
 
 
 def build_pairs(images: Sequence[str], pairs_tsv: Sequence[tuple[str, str, int]],
@@ -103,15 +117,15 @@ def build_pairs(images: Sequence[str], pairs_tsv: Sequence[tuple[str, str, int]]
     return genuine + impostor
 
 
-def score_pairs(engine: FaceEngine, data: DatasetEmbeddings, pairs: list[tuple[str, str, int]]) -> PairScores:
+def score_pairs(data: DatasetEmbeddings, pairs: list[tuple[str, str, int]]) -> PairScores:
     ia = np.array([data.index.get(a, -1) for a, _, _ in pairs])
     ib = np.array([data.index.get(b, -1) for _, b, _ in pairs])
     acquired = (ia >= 0) & (ib >= 0)
     per_model = {}
-    for mid, emb in engine.embedders.items():
+    for mid, vectors in data.vectors.items():
         s = np.full(len(pairs), FTA_SCORE)
         if acquired.any():
-            sim = emb.similarity_matrix(data.vectors[mid], data.vectors[mid])
+            sim = similarity_matrix(data.metrics[mid], vectors, vectors)
             s[acquired] = sim[ia[acquired], ib[acquired]]
         per_model[mid] = s
     return PairScores(pairs, per_model, acquired)
@@ -221,3 +235,22 @@ def format_rates(r: ErrorRates, fta: float, n_images: int, model_id: str) -> str
         lines.append(f"FNMR @ FMR {p.target_fmr:g}: {p.fnmr * 100:.2f} %  (threshold {p.threshold:.4f}, "
                      f"FMR reached {p.fmr:.2e}){note}")
     return "\n".join(lines)
+
+
+def id_chip_portrait(image: np.ndarray, box, size: tuple[int, int] = (102, 126), face_width: float = 0.55,
+                     jpeg_quality: int = 60) -> bytes:
+    """An ID-chip-like portrait of the face in ``box``: ``size`` pixels (a Chinese
+    ID chip photo is 102x126), the face box about ``face_width`` of the width,
+    eyes a little above the middle, JPEG at ``jpeg_quality``."""
+    import io
+
+    from PIL import Image
+
+    cx, cy = box.x + box.w / 2.0, box.y + box.h / 2.0
+    width = box.w / face_width
+    height = width * size[1] / size[0]
+    left, top = cx - width / 2.0, cy - height * 0.45
+    crop = Image.fromarray(image).crop((round(left), round(top), round(left + width), round(top + height)))
+    buf = io.BytesIO()
+    crop.resize(size, Image.Resampling.LANCZOS).convert("RGB").save(buf, "JPEG", quality=jpeg_quality)
+    return buf.getvalue()

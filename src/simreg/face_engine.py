@@ -1,27 +1,47 @@
 """The face engine: detector, landmarkers and embedders (ports) put to work on
-one image or several.  No model is built here: the factory injects them.
+the subject face of an image.  No model is built here: the factory injects them.
 
-Concurrency: each model is used by one thread at a time (a lock per model), and
-the embeddings of several faces are computed one model per worker thread, so a
-GIL-releasing runtime (``cv2.dnn``) runs beside one that holds it (dlib).
+Two implementations share one interface, :class:`FaceAnalyser`:
+
+* :class:`FaceEngine` runs in the calling process (a lock per model makes it
+  safe to share between threads);
+* :class:`simreg.adapters.faces.pool.EnginePool` runs engines in worker
+  processes, so several faces are analysed at once on several cores (dlib holds
+  the GIL while it computes, so threads cannot do this).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 
-from .domain.errors import InputError
+from .domain.errors import InputError, SimregError
+from .domain.matching import similarities
 from .domain.policy import DetectionRules, Policy
 from .domain.quality import assess_quality
 from .domain.reasons import ReasonCode
-from .domain.types import Embedding, FaceAnalysis, FaceBox, Landmarks
+from .domain.types import FaceAnalysis, FaceBox, Landmarks
 from .ports import Embedder, FaceDetector, Landmarker
+
+
+class FaceAnalyser(Protocol):
+    model_ids: tuple[str, ...]
+
+    def analyse(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis]:
+        """One analysis per image; raises the first image's error."""
+        ...
+
+    def analyse_each(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis | SimregError]:
+        """One analysis or error per image (errors are returned, not raised)."""
+        ...
+
+    def describe(self) -> dict: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -45,6 +65,11 @@ def choose_subject(boxes: Sequence[FaceBox], rules: DetectionRules) -> Subject:
     return Subject(subject, len(faces), bool(others))
 
 
+def compare_analyses(a: FaceAnalysis, b: FaceAnalysis) -> dict[str, float]:
+    """Per-model similarity of the subject faces of two analyses."""
+    return similarities(a.embeddings, b.embeddings)
+
+
 class FaceEngine:
     def __init__(self, detector: FaceDetector, landmarker68: Landmarker, landmarker5: Landmarker,
                  embedders: Sequence[Embedder], measure, model_info: Sequence[dict] = ()):
@@ -52,76 +77,60 @@ class FaceEngine:
         self.landmarker68 = landmarker68
         self.landmarker5 = landmarker5
         self.embedders = {e.model_id: e for e in embedders}
+        self.model_ids = tuple(self.embedders)
         self._measure = measure
-        self._locks = {name: threading.Lock() for name in
-                       ["detector", "landmarker68", "landmarker5", *self.embedders]}
-        self._pool = ThreadPoolExecutor(max_workers=max(1, len(self.embedders)),
-                                        thread_name_prefix="simreg-embed")
+        self._locks = {name: threading.Lock() for name in ["detector", "landmarker68", "landmarker5", *self.embedders]}
         self.model_info = list(model_info)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-    def locate(self, image: np.ndarray, rules: DetectionRules) -> tuple[Subject, Landmarks, Landmarks]:
-        with self._locks["detector"]:
-            boxes = self.detector.detect(image)
-        subject = choose_subject(boxes, rules)
-        with self._locks["landmarker68"]:
-            lm68 = self.landmarker68.landmarks(image, subject.box)
-        with self._locks["landmarker5"]:
-            lm5 = self.landmarker5.landmarks(image, subject.box)
-        return subject, lm68, lm5
-
-    def embed_all(self, faces: Sequence[tuple[np.ndarray, FaceBox, Landmarks]]
-                  ) -> tuple[list[dict[str, Embedding]], dict[str, float]]:
-        """Every embedder on every face, one worker per model; also each model's
-        wall time in ms."""
-
-        def run(model_id: str) -> tuple[str, list[Embedding], float]:
-            emb = self.embedders[model_id]
-            t0 = time.perf_counter()
-            with self._locks[model_id]:
-                out = [emb.embed(img, box, lm5) for img, box, lm5 in faces]
-            return model_id, out, (time.perf_counter() - t0) * 1000.0
-
-        results: list[dict[str, Embedding]] = [{} for _ in faces]
-        timings: dict[str, float] = {}
-        for model_id, embs, ms in self._pool.map(run, list(self.embedders)):
-            timings[model_id] = ms
-            for i, e in enumerate(embs):
-                results[i][model_id] = e
-        return results, timings
-
-    def similarities(self, a: FaceAnalysis, b: FaceAnalysis) -> dict[str, float]:
-        return {mid: emb.similarity(a.embeddings[mid], b.embeddings[mid]) for mid, emb in self.embedders.items()}
+        pass
 
     def describe(self) -> dict:
         return {"detector": self.detector.model_id,
                 "landmarkers": [self.landmarker68.model_id, self.landmarker5.model_id],
                 "embedders": list(self.embedders), "files": self.model_info}
 
-    def analyse(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis]:
-        """Locate, measure and embed the subject face of each image.
+    def analyse_one(self, image: np.ndarray, policy: Policy) -> FaceAnalysis:
+        """Locate, measure and embed the subject face of one image.
 
         Raises ``FACE.NOT_FOUND`` for an image without a face; a second confident
         face is reported as ``FACE.MULTIPLE`` in the analysis' reasons.
         """
-        located = []
-        for image in images:
-            t0 = time.perf_counter()
-            subject, lm68, lm5 = self.locate(image, policy.detection)
-            t1 = time.perf_counter()
-            quality = assess_quality(self._measure(image, subject.box, lm68), policy.quality)
-            t2 = time.perf_counter()
-            timings = {"detect_landmarks": (t1 - t0) * 1e3, "quality": (t2 - t1) * 1e3}
-            located.append((image, subject, lm68, lm5, quality, timings))
-        embeddings, embed_ms = self.embed_all([(img, s.box, lm5) for img, s, _lm68, lm5, _q, _t in located])
-        share = 1.0 / max(len(located), 1)
-        out = []
-        for (image, subject, lm68, _lm5, quality, timings), embs in zip(located, embeddings):
-            h, w = image.shape[:2]
-            reasons = (ReasonCode.FACE_MULTIPLE.value,) if subject.multiple else ()
-            timings.update({f"embed[{k}]": v * share for k, v in embed_ms.items()})
-            out.append(FaceAnalysis(subject.box, lm68, quality, embs, subject.faces_found, (w, h),
-                                    reasons=reasons, timings_ms=timings))
+        t = {}
+        t0 = time.perf_counter()
+        with self._locks["detector"]:
+            boxes = self.detector.detect(image)
+        subject = choose_subject(boxes, policy.detection)
+        t1 = time.perf_counter()
+        t["detect"] = (t1 - t0) * 1e3
+        with self._locks["landmarker68"]:
+            lm68 = self.landmarker68.landmarks(image, subject.box)
+        with self._locks["landmarker5"]:
+            lm5 = self.landmarker5.landmarks(image, subject.box)
+        t2 = time.perf_counter()
+        t["landmarks"] = (t2 - t1) * 1e3
+        quality = assess_quality(self._measure(image, subject.box, lm68), policy.quality)
+        t3 = time.perf_counter()
+        t["quality"] = (t3 - t2) * 1e3
+        embeddings = {}
+        for mid, emb in self.embedders.items():
+            t4 = time.perf_counter()
+            with self._locks[mid]:
+                embeddings[mid] = emb.embed(image, subject.box, lm5)
+            t[f"embed[{mid}]"] = (time.perf_counter() - t4) * 1e3
+        h, w = image.shape[:2]
+        reasons = (ReasonCode.FACE_MULTIPLE.value,) if subject.multiple else ()
+        return FaceAnalysis(subject.box, lm68, quality, embeddings, subject.faces_found, (w, h),
+                            reasons=reasons, timings_ms=t)
+
+    def analyse(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis]:
+        return [self.analyse_one(img, policy) for img in images]
+
+    def analyse_each(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis | SimregError]:
+        out: list[FaceAnalysis | SimregError] = []
+        for img in images:
+            try:
+                out.append(self.analyse_one(img, policy))
+            except SimregError as exc:
+                out.append(exc)
         return out

@@ -31,18 +31,9 @@ class Landmarker(Protocol):
 
 @runtime_checkable
 class Embedder(Protocol):
-    """Turns one face into an L2-normalised descriptor.
-
-    ``similarity`` maps two of its descriptors to a score that is higher for
-    more similar faces.
-    """
+    """Turns one face into a descriptor (:class:`Embedding`, which names the
+    metric its descriptors are compared with)."""
 
     model_id: str
 
     def embed(self, image: np.ndarray, box: FaceBox, landmarks5: Landmarks | None) -> Embedding: ...
-
-    def similarity(self, a: Embedding, b: Embedding) -> float: ...
-
-    def similarity_matrix(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """All pairwise similarities of the rows of ``a`` and ``b`` (same values as ``similarity``)."""
-        ...

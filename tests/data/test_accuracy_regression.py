@@ -22,7 +22,7 @@ def shared_faces_scores(runtime, faces_dir):
     images = list_images(faces_dir)
     pairs = build_pairs(images, read_pairs(faces_dir / "pairs.tsv"), all_pairs=False)
     data = embed_dataset(runtime.engine, runtime.policy, faces_dir, images, progress=False)
-    return images, data, score_pairs(runtime.engine, data, pairs)
+    return images, data, score_pairs(data, pairs)
 
 
 def test_fused_matcher_stays_under_the_committed_eer_and_fnmr_ceilings(runtime, shared_faces_scores):

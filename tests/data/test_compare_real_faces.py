@@ -22,15 +22,11 @@ def _jpeg(img: Image.Image, quality: int = 90) -> bytes:
 def _id_portrait(path, runtime) -> bytes:
     """A 102x126 ID-chip-like portrait: face about 55 % of the width, JPEG q60."""
     from simreg.adapters.media import decode_image
+    from simreg.evaluation import id_chip_portrait
 
     img = decode_image(path.read_bytes())
-    (box,) = runtime.engine.detector.detect(img)[:1]
-    cx, cy = box.x + box.w / 2, box.y + box.h / 2
-    width = box.w / 0.55
-    height = width * 126 / 102
-    left, top = cx - width / 2, cy - height * 0.45
-    crop = Image.fromarray(img).crop((int(left), int(top), int(left + width), int(top + height)))
-    return _jpeg(crop.resize((102, 126), Image.Resampling.LANCZOS), quality=60)
+    (analysis,) = runtime.engine.analyse([img], runtime.policy)
+    return id_chip_portrait(img, analysis.box)
 
 
 def test_same_person_is_accepted(runtime, faces_dir):
@@ -125,4 +121,4 @@ def test_quality_report_measures_the_face(runtime, faces_dir):
     assert 40 < q.inter_eye_px < 400
     assert q.sharpness > 0 and 0 < q.brightness < 255 and q.contrast > 0
     assert abs(q.pose.yaw) < 30 and q.eye_openness > 0.15
-    assert set(rep.timings_ms) >= {"decode", "detect_landmarks", "quality", "match", "total"}
+    assert set(rep.timings_ms) >= {"decode", "analyse", "detect (a+b)", "quality (a+b)", "match", "total"}

@@ -22,7 +22,8 @@ def test_status_reports_model_ids_file_hashes_and_policy_hash(client, runtime):
     body = client.get("/status").json()
     assert body["policy"]["sha256"] == runtime.policy.sha256 and len(body["policy"]["sha256"]) == 64
     assert body["models"]["detector"] == "mtcnn-ipazc"
-    assert set(body["models"]["embedders"]) == {"dlib-resnet-v1", "facenet-casia-irv1+flip"}
+    assert set(body["models"]["embedders"]) == {"dlib-resnet-v1", "facenet-casia-irv1"}
+    assert body["policy"]["matcher"] == "fusion(dlib-resnet-v1,facenet-casia-irv1)"
     files = {f["model_id"]: f for f in body["models"]["files"]}
     assert len(files["facenet-casia-irv1"]["sha256"]) == 64
     assert files["dlib-shape68-ibug"]["licence"].startswith("trained on iBUG 300-W")

@@ -16,6 +16,16 @@ class SimregError(Exception):
         self.code = code
         self.message = message
 
+    def __reduce__(self):  # survives pickling (errors raised in worker processes)
+        return _rebuild, (type(self), self.code, self.message, self.http_status)
+
+
+def _rebuild(cls, code, message, http_status):
+    err = cls.__new__(cls)
+    SimregError.__init__(err, code, message)
+    err.http_status = http_status
+    return err
+
 
 class InputError(SimregError):
     """The client sent something unusable (4xx)."""

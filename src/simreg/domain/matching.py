@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+import numpy as np
+
 from .errors import PolicyError
 from .policy import FusionComponent, Policy, fusion_model_id
 from .reasons import MatchOutcome, ReasonCode
+from .types import Embedding
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,36 @@ class MatchResult:
     model_id: str
     component_scores: Mapping[str, float]
     reasons: tuple[str, ...] = ()
+
+
+METRICS = ("cosine", "one_minus_l2")
+
+
+def similarity_matrix(metric: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """All similarities between the rows of ``a`` (n, d) and ``b`` (m, d); higher
+    is more similar.  ``cosine``: dot product of L2-normalised rows, in [-1, 1].
+    ``one_minus_l2``: ``1 - euclidean distance`` (dlib's metric; its customary
+    0.6 distance is similarity 0.4)."""
+    a64, b64 = np.atleast_2d(a).astype(np.float64), np.atleast_2d(b).astype(np.float64)
+    if metric == "cosine":
+        an = a64 / np.maximum(np.linalg.norm(a64, axis=1, keepdims=True), 1e-12)
+        bn = b64 / np.maximum(np.linalg.norm(b64, axis=1, keepdims=True), 1e-12)
+        return an @ bn.T
+    if metric == "one_minus_l2":
+        d2 = (a64 * a64).sum(1)[:, None] + (b64 * b64).sum(1)[None, :] - 2.0 * a64 @ b64.T
+        return 1.0 - np.sqrt(np.maximum(d2, 0.0))
+    raise ValueError(f"unknown similarity metric {metric!r}")
+
+
+def similarity(a: Embedding, b: Embedding) -> float:
+    if a.model_id != b.model_id or a.metric != b.metric:
+        raise ValueError("embeddings of different models cannot be compared")
+    return float(similarity_matrix(a.metric, a.vector, b.vector)[0, 0])
+
+
+def similarities(a: Mapping[str, Embedding], b: Mapping[str, Embedding]) -> dict[str, float]:
+    """Per-model similarity of two faces' embeddings (models present in both)."""
+    return {mid: similarity(a[mid], b[mid]) for mid in a if mid in b}
 
 
 def fuse(similarities: Mapping[str, float], components: tuple[FusionComponent, ...]) -> float:

@@ -84,10 +84,16 @@ class HeadPose:
 
 @dataclass(frozen=True)
 class Embedding:
-    """An L2-normalised face descriptor from one model."""
+    """A face descriptor from one model.
+
+    ``metric`` names how two descriptors of that model are compared
+    (:func:`simreg.domain.matching.similarity_matrix`): ``"cosine"`` or
+    ``"one_minus_l2"``.
+    """
 
     model_id: str
     vector: np.ndarray
+    metric: str
 
     def __post_init__(self) -> None:
         self.vector.setflags(write=False)

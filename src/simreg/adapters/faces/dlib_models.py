@@ -81,8 +81,7 @@ class DlibShapeLandmarker:
 class DlibResnetEmbedder:
     """dlib's ResNet-34 128-d descriptor on a 150x150 chip aligned by the 5 points.
 
-    ``similarity`` is ``1 - euclidean distance`` (dlib's own metric: the
-    customary 0.6 distance is similarity 0.4).
+    Compared by ``1 - euclidean distance`` (dlib's own metric).
     """
 
     model_id = DLIB_RESNET.model_id
@@ -91,21 +90,18 @@ class DlibResnetEmbedder:
         self._net = dlib.face_recognition_model_v1(str(DLIB_RESNET.verified_path()))
         self._shape5 = shape5
 
-    def embed(self, image: np.ndarray, box: FaceBox, landmarks5: Landmarks | None) -> Embedding:
+    def prepare(self, image: np.ndarray, box: FaceBox, landmarks5: Landmarks | None) -> np.ndarray:
+        """The 150x150 chip aligned on the 5 points (padding 0.25), exactly what
+        ``compute_face_descriptor(image, shape)`` would cut itself."""
         if landmarks5 is None or landmarks5.scheme != "dlib5":
             landmarks5 = self._shape5.landmarks(image, box)
-        rect = _dlib_rect(box)
         parts = [dlib.point(int(round(x)), int(round(y))) for x, y in landmarks5.points]
-        shape = dlib.full_object_detection(rect, parts)
-        vec = np.asarray(self._net.compute_face_descriptor(image, shape), dtype=np.float32)
-        return Embedding(self.model_id, vec)
+        shape = dlib.full_object_detection(_dlib_rect(box), parts)
+        return dlib.get_face_chip(np.ascontiguousarray(image), shape, size=150, padding=0.25)
 
-    def similarity(self, a: Embedding, b: Embedding) -> float:
-        return float(self.similarity_matrix(a.vector[None], b.vector[None])[0, 0])
+    def compute(self, prepared: np.ndarray) -> Embedding:
+        return Embedding(self.model_id, np.asarray(self._net.compute_face_descriptor(prepared), dtype=np.float32),
+                         "one_minus_l2")
 
-    @staticmethod
-    def similarity_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """``1 - ||a_i - b_j||`` for rows of ``a`` (n, 128) and ``b`` (m, 128)."""
-        a64, b64 = a.astype(np.float64), b.astype(np.float64)
-        d2 = (a64 * a64).sum(1)[:, None] + (b64 * b64).sum(1)[None, :] - 2.0 * a64 @ b64.T
-        return 1.0 - np.sqrt(np.maximum(d2, 0.0))
+    def embed(self, image: np.ndarray, box: FaceBox, landmarks5: Landmarks | None) -> Embedding:
+        return self.compute(self.prepare(image, box, landmarks5))

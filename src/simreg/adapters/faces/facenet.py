@@ -27,10 +27,10 @@ class FacenetEmbedder:
     width (upstream used 32 px around ~110 px MTCNN boxes of 250 px images, about
     0.29; a fraction keeps the same framing at any resolution).
 
-    ``similarity`` is the cosine similarity in [-1, 1].
+    Compared by cosine similarity.
     """
 
-    def __init__(self, margin: float = 0.29, flip: bool = True):
+    def __init__(self, margin: float = 0.29, flip: bool = False):
         data = FACENET.path().read_bytes()
         if hashlib.sha256(data).hexdigest() != FACENET.sha256:
             raise InfraError(ReasonCode.MODEL_INTEGRITY, f"{FACENET.model_id}: sha256 mismatch")
@@ -54,24 +54,25 @@ class FacenetEmbedder:
         return cv2.resize(face, (INPUT_SIZE, INPUT_SIZE),
                           interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
 
-    def _forward(self, crop: np.ndarray) -> np.ndarray:
-        blob = ((crop.astype(np.float32) - 127.5) / 128.0).transpose(2, 0, 1)[None]
-        self._net.setInput(np.ascontiguousarray(blob))
-        out = self._net.forward().reshape(-1).astype(np.float32)
-        return out / (np.linalg.norm(out) + 1e-12)
+    @staticmethod
+    def _blob(crop: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(((crop.astype(np.float32) - 127.5) / 128.0).transpose(2, 0, 1)[None])
+
+    def prepare(self, image: np.ndarray, box: FaceBox, landmarks5: Landmarks | None = None) -> list[np.ndarray]:
+        """Network inputs (NCHW float32): the crop, and its mirror image with ``flip``."""
+        crop = self.crop(image, box)
+        blobs = [self._blob(crop)]
+        if self.flip:
+            blobs.append(self._blob(crop[:, ::-1]))
+        return blobs
+
+    def compute(self, prepared: list[np.ndarray]) -> Embedding:
+        vec = np.zeros(512, dtype=np.float32)
+        for blob in prepared:
+            self._net.setInput(blob)
+            out = self._net.forward().reshape(-1).astype(np.float32)
+            vec += out / (np.linalg.norm(out) + 1e-12)
+        return Embedding(self.model_id, vec / (np.linalg.norm(vec) + 1e-12), "cosine")
 
     def embed(self, image: np.ndarray, box: FaceBox, landmarks5: Landmarks | None = None) -> Embedding:
-        crop = self.crop(image, box)
-        vec = self._forward(crop)
-        if self.flip:
-            vec = vec + self._forward(np.ascontiguousarray(crop[:, ::-1]))
-            vec = vec / (np.linalg.norm(vec) + 1e-12)
-        return Embedding(self.model_id, vec)
-
-    def similarity(self, a: Embedding, b: Embedding) -> float:
-        return float(self.similarity_matrix(a.vector[None], b.vector[None])[0, 0])
-
-    @staticmethod
-    def similarity_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Cosine similarity of L2-normalised rows of ``a`` (n, 512) and ``b`` (m, 512)."""
-        return a.astype(np.float64) @ b.astype(np.float64).T
+        return self.compute(self.prepare(image, box, landmarks5))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 from ...config import Settings
-from ...face_engine import FaceEngine
+from ...face_engine import FaceAnalyser, FaceEngine
 from .model_files import ALL_MODEL_FILES
 
 
-def build_face_engine(settings: Settings) -> FaceEngine:
+def build_local_engine(settings: Settings) -> FaceEngine:
+    """An engine in this process."""
     # Imported here so that importing simreg never loads a model runtime.
     from .dlib_models import DlibResnetEmbedder, DlibShapeLandmarker, HogDetector
     from .facenet import FacenetEmbedder
@@ -20,6 +23,18 @@ def build_face_engine(settings: Settings) -> FaceEngine:
         detector = MtcnnDetector(max_side=settings.detector_max_side)
     shape5 = DlibShapeLandmarker("dlib5")
     shape68 = DlibShapeLandmarker("ibug68")
-    embedders = [DlibResnetEmbedder(shape5), FacenetEmbedder(flip=True)]
+    embedders = [DlibResnetEmbedder(shape5), FacenetEmbedder(flip=settings.facenet_flip)]
     info = [m.describe() for m in ALL_MODEL_FILES]
     return FaceEngine(detector, shape68, shape5, embedders, measure_quality, info)
+
+
+def build_face_engine(settings: Settings) -> FaceAnalyser:
+    """``engine_workers`` worker processes (0: in this process; default: one per core, at most 2)."""
+    workers = settings.engine_workers
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1)
+    if workers <= 0:
+        return build_local_engine(settings)
+    from .pool import EnginePool
+
+    return EnginePool(settings, workers)

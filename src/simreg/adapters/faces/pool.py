@@ -1,0 +1,107 @@
+"""Face engines in worker processes.
+
+dlib's descriptor holds the GIL for its ~60 ms per face, so threads cannot
+analyse two faces at once; processes can.  Each worker builds its own engine at
+start (spawned, not forked: OpenCV's and dlib's thread state do not survive a
+fork) and runs OpenCV single-threaded, so N workers use N cores without
+oversubscription.  A failure inside a worker comes back as the same exception.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from typing import Sequence
+
+import numpy as np
+
+from ...config import Settings
+from ...domain.errors import SimregError
+from ...domain.policy import Policy
+from ...domain.types import FaceAnalysis
+
+_ENGINE = None  # the worker process's own engine, built by _start_worker
+
+
+def _start_worker(settings_json: str) -> None:
+    global _ENGINE
+    import cv2
+
+    from .factory import build_local_engine
+
+    cv2.setNumThreads(1)
+    _ENGINE = build_local_engine(Settings.model_validate_json(settings_json))
+
+
+def _analyse_in_worker(image: np.ndarray, policy: Policy) -> FaceAnalysis:
+    return _ENGINE.analyse_one(image, policy)
+
+
+def _describe_in_worker() -> dict:
+    return _ENGINE.describe()
+
+
+class EnginePool:
+    def __init__(self, settings: Settings, workers: int):
+        ctx = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_start_worker,
+                                         initargs=(settings.model_dump_json(),))
+        self.workers = workers
+        # Start every worker now (model loading happens in parallel) and fail
+        # early if a model file is missing or corrupt.
+        infos = [f.result() for f in [self._pool.submit(_describe_in_worker) for _ in range(workers)]]
+        self._info = infos[0]
+        self.model_ids = tuple(self._info["embedders"])
+
+    def analyse(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis]:
+        futures = [self._pool.submit(_analyse_in_worker, img, policy) for img in images]
+        return [f.result() for f in futures]
+
+    def analyse_each(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis | SimregError]:
+        futures = [self._pool.submit(_analyse_in_worker, img, policy) for img in images]
+        out: list[FaceAnalysis | SimregError] = []
+        for f in futures:
+            try:
+                out.append(f.result())
+            except SimregError as exc:
+                out.append(exc)
+        return out
+
+    def describe(self) -> dict:
+        return {**self._info, "worker_processes": self.workers}
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def worker_pids(self) -> list[int]:
+        return list(getattr(self._pool, "_processes", {}) or {})
+
+    def workers_cpu_seconds(self) -> float:
+        """CPU time used so far by the worker processes (Linux /proc; 0 elsewhere)."""
+        return sum(_proc_cpu_seconds(pid) or 0.0 for pid in self.worker_pids())
+
+    def workers_peak_rss_kb(self) -> int:
+        """Sum of the workers' peak resident set sizes (shared pages counted in each)."""
+        return sum(_proc_status_kb(pid, "VmHWM") or 0 for pid in self.worker_pids())
+
+
+def _proc_status_kb(pid: int, field: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _proc_cpu_seconds(pid: int) -> float | None:
+    import os
+
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
