@@ -45,19 +45,19 @@ def cmd_compare(args, settings: Settings) -> int:
     from .pipeline import compare_images
     from .runtime import build_runtime
 
-    t0 = time.perf_counter()
-    rt = build_runtime(settings)
-    load_ms = (time.perf_counter() - t0) * 1e3
     try:
         data_a, data_b = Path(args.a).read_bytes(), Path(args.b).read_bytes()
     except OSError as exc:
         return _fail("INPUT.FILE", f"cannot read {exc.filename}")
-    try:
-        rep = compare_images(rt.engine, rt.policy, data_a, data_b, rt.limits)
-    except SimregError as exc:
-        if args.json:
-            print(json.dumps({"error": {"code": exc.code.value, "message": exc.message}}))
-        return _fail(exc.code.value, exc.message)
+    t0 = time.perf_counter()
+    with build_runtime(settings) as rt:
+        load_ms = (time.perf_counter() - t0) * 1e3
+        try:
+            rep = compare_images(rt.engine, rt.policy, data_a, data_b, rt.limits)
+        except SimregError as exc:
+            if args.json:
+                print(json.dumps({"error": {"code": exc.code.value, "message": exc.message}}))
+            return _fail(exc.code.value, exc.message)
     m = rep.match
     out = {
         "decision": m.outcome.value, "score": round(m.score, 4), "threshold": round(m.threshold, 4),
@@ -91,11 +91,11 @@ def _eval_scores(args, settings: Settings):
     root = Path(args.root)
     if not root.is_dir():
         raise FileNotFoundError(f"no such directory: {root}")
-    rt = build_runtime(settings)
     images = list_images(root)
     pairs_tsv = read_pairs(Path(args.pairs)) if args.pairs else []
     pairs = build_pairs(images, pairs_tsv, args.all_pairs)
-    data = embed_dataset(rt.engine, rt.policy, root, images, rt.limits, progress=not args.no_progress)
+    with build_runtime(settings) as rt:
+        data = embed_dataset(rt.engine, rt.policy, root, images, rt.limits, progress=not args.no_progress)
     return rt, images, data, score_pairs(data, pairs)
 
 
@@ -158,7 +158,8 @@ def cmd_calibrate(args, settings: Settings) -> int:
 def cmd_status(args, settings: Settings) -> int:
     from .runtime import build_runtime
 
-    print(json.dumps(build_runtime(settings).status(), indent=2))
+    with build_runtime(settings) as rt:
+        print(json.dumps(rt.status(), indent=2))
     return 0
 
 

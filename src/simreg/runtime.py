@@ -25,6 +25,15 @@ class Runtime:
     engine: FaceEngine
     limits: ImageLimits
 
+    def close(self) -> None:
+        self.engine.close()
+
+    def __enter__(self) -> "Runtime":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def status(self) -> dict:
         return {
             "version": __import__("simreg").__version__,
