@@ -25,6 +25,7 @@ from .domain.policy import DetectionRules, Policy
 from .domain.quality import assess_quality
 from .domain.reasons import ReasonCode
 from .domain.types import FaceAnalysis, FaceBox, Landmarks
+from .adapters.faces.scaling import upscaled_if_small
 from .ports import Embedder, FaceDetector, Landmarker
 
 
@@ -72,7 +73,8 @@ def compare_analyses(a: FaceAnalysis, b: FaceAnalysis) -> dict[str, float]:
 
 class FaceEngine:
     def __init__(self, detector: FaceDetector, landmarker68: Landmarker, landmarker5: Landmarker,
-                 embedders: Sequence[Embedder], measure, model_info: Sequence[dict] = ()):
+                 embedders: Sequence[Embedder], measure, model_info: Sequence[dict] = (),
+                 upscale_below: int = 160, upscale_factor: float = 2.0):
         self.detector = detector
         self.landmarker68 = landmarker68
         self.landmarker5 = landmarker5
@@ -81,6 +83,8 @@ class FaceEngine:
         self._measure = measure
         self._locks = {name: threading.Lock() for name in ["detector", "landmarker68", "landmarker5", *self.embedders]}
         self.model_info = list(model_info)
+        self.upscale_below = upscale_below
+        self.upscale_factor = upscale_factor
 
     def close(self) -> None:
         pass
@@ -94,33 +98,42 @@ class FaceEngine:
         """Locate, measure and embed the subject face of one image.
 
         Raises ``FACE.NOT_FOUND`` for an image without a face; a second confident
-        face is reported as ``FACE.MULTIPLE`` in the analysis' reasons.
+        face is reported as ``FACE.MULTIPLE`` in the analysis' reasons.  Box,
+        landmarks and quality are in the pixels of ``image``; thumbnail-sized
+        images (an ID-chip portrait is 102x126) are detected and embedded on a
+        copy upscaled by ``self.upscale_factor``, which measured better
+        (docs/accuracy.md).
         """
         t = {}
         t0 = time.perf_counter()
+        work, factor = upscaled_if_small(image, self.upscale_below, self.upscale_factor)
         with self._locks["detector"]:
-            boxes = self.detector.detect(image)
+            boxes = self.detector.detect(work)
         subject = choose_subject(boxes, policy.detection)
         t1 = time.perf_counter()
         t["detect"] = (t1 - t0) * 1e3
         with self._locks["landmarker68"]:
-            lm68 = self.landmarker68.landmarks(image, subject.box)
+            lm68 = self.landmarker68.landmarks(work, subject.box)
         with self._locks["landmarker5"]:
-            lm5 = self.landmarker5.landmarks(image, subject.box)
+            lm5 = self.landmarker5.landmarks(work, subject.box)
         t2 = time.perf_counter()
         t["landmarks"] = (t2 - t1) * 1e3
-        quality = assess_quality(self._measure(image, subject.box, lm68), policy.quality)
+        box_orig, lm68_orig = subject.box, lm68
+        if factor != 1.0:
+            box_orig = subject.box.scaled(1.0 / factor)
+            lm68_orig = Landmarks(lm68.scheme, lm68.points / factor)
+        quality = assess_quality(self._measure(image, box_orig, lm68_orig), policy.quality)
         t3 = time.perf_counter()
         t["quality"] = (t3 - t2) * 1e3
         embeddings = {}
         for mid, emb in self.embedders.items():
             t4 = time.perf_counter()
             with self._locks[mid]:
-                embeddings[mid] = emb.embed(image, subject.box, lm5)
+                embeddings[mid] = emb.embed(work, subject.box, lm5)
             t[f"embed[{mid}]"] = (time.perf_counter() - t4) * 1e3
         h, w = image.shape[:2]
         reasons = (ReasonCode.FACE_MULTIPLE.value,) if subject.multiple else ()
-        return FaceAnalysis(subject.box, lm68, quality, embeddings, subject.faces_found, (w, h),
+        return FaceAnalysis(box_orig, lm68_orig, quality, embeddings, subject.faces_found, (w, h),
                             reasons=reasons, timings_ms=t)
 
     def analyse(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis]:

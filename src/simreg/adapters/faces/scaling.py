@@ -17,3 +17,12 @@ def downscaled(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     small = cv2.resize(image, (max(1, round(w * factor)), max(1, round(h * factor))),
                        interpolation=cv2.INTER_AREA)
     return small, factor
+
+
+def upscaled_if_small(image: np.ndarray, below: int, factor: float) -> tuple[np.ndarray, float]:
+    """A bicubic ``factor``x copy when the image's shorter side is under ``below`` px
+    (and the factor used), else the image itself and 1.0."""
+    h, w = image.shape[:2]
+    if min(h, w) >= below or factor <= 1.0:
+        return image, 1.0
+    return cv2.resize(image, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_CUBIC), factor
