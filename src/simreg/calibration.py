@@ -6,20 +6,30 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-
 from .domain.metrics import operating_point
-from .domain.policy import fusion_model_id, parse_policy
+from .domain.errors import PolicyError
+from .domain.policy import fusion_model_id, parse_policy, threshold_key
+from .domain.reasons import ReasonCode
 from .evaluation import PairScores, decision_scores, impostor_normalisation, split
 
 
-def calibrate_policy(policy_path: Path, scores: PairScores, target_fmr: float, dataset: str) -> dict:
-    """Set the fusion normalisation and, for every model and the fusion, the
-    threshold that reaches ``target_fmr`` on ``scores``; bump the version."""
+def calibrate_policy(policy_path: Path, scores: PairScores, target_fmr: float, dataset: str,
+                     band: str | None = None) -> dict:
+    """For every model and the fusion, write the threshold that reaches
+    ``target_fmr`` on ``scores``, keyed by model id (``model@band`` for a
+    resolution band); bump the version.
+
+    The general calibration (no band) also sets the fusion's normalisation; a
+    band calibration keeps the normalisation it finds, so run the general one first.
+    """
     doc = json.loads(policy_path.read_text(encoding="utf-8"))
-    components = impostor_normalisation(scores)
-    doc["fusion"] = [{"model_id": c.model_id, "mean": c.mean, "std": c.std, "weight": c.weight} for c in components]
-    doc["matcher"] = fusion_model_id(components)
+    if band is None:
+        components = impostor_normalisation(scores)
+        doc["fusion"] = [{"model_id": c.model_id, "mean": c.mean, "std": c.std, "weight": c.weight}
+                         for c in components]
+        doc["matcher"] = fusion_model_id(components)
+    elif not doc.get("fusion"):
+        raise PolicyError(ReasonCode.POLICY_NOT_CALIBRATED, "calibrate the general threshold before a band")
     policy = parse_policy(json.dumps(doc))
     model_scores = dict(scores.per_model)
     model_scores[policy.matcher] = decision_scores(scores, policy)[1]
@@ -27,7 +37,7 @@ def calibrate_policy(policy_path: Path, scores: PairScores, target_fmr: float, d
     for mid, s in model_scores.items():
         gen, imp = split(s, scores.pairs)
         op = operating_point(gen, imp, target_fmr)
-        thresholds[mid] = {"threshold": op.threshold, "target_fmr": target_fmr, "calibrated_on": dataset,
+        thresholds[threshold_key(mid, band)] = {"threshold": op.threshold, "target_fmr": target_fmr, "calibrated_on": dataset,
                            "n_genuine": int(gen.size), "n_impostor": int(imp.size),
                            "fnmr_at_calibration": round(float(op.fnmr), 6)}
     doc["thresholds"] = thresholds

@@ -85,17 +85,29 @@ def cmd_compare(args, settings: Settings) -> int:
 
 
 def _eval_scores(args, settings: Settings):
-    from .evaluation import build_pairs, embed_dataset, list_images, read_pairs, score_pairs
+    import shutil
+    import tempfile
+
+    from .domain.policy import ID_CHIP_BAND
+    from .evaluation import build_id_chip_protocol, build_pairs, embed_dataset, list_images, read_pairs, score_pairs
     from .runtime import build_runtime
 
     root = Path(args.root)
     if not root.is_dir():
         raise FileNotFoundError(f"no such directory: {root}")
     images = list_images(root)
-    pairs_tsv = read_pairs(Path(args.pairs)) if args.pairs else []
-    pairs = build_pairs(images, pairs_tsv, args.all_pairs)
     with build_runtime(settings) as rt:
-        data = embed_dataset(rt.engine, rt.policy, root, images, rt.limits, progress=not args.no_progress)
+        if args.protocol == ID_CHIP_BAND:
+            workdir = Path(tempfile.mkdtemp(prefix="simreg-id-chip-"))
+            try:
+                p_images, pairs = build_id_chip_protocol(rt.engine, rt.policy, root, images, workdir, rt.limits)
+                data = embed_dataset(rt.engine, rt.policy, workdir, p_images, rt.limits, progress=not args.no_progress)
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            pairs_tsv = read_pairs(Path(args.pairs)) if args.pairs else []
+            pairs = build_pairs(images, pairs_tsv, args.all_pairs)
+            data = embed_dataset(rt.engine, rt.policy, root, images, rt.limits, progress=not args.no_progress)
     return rt, images, data, score_pairs(data, pairs)
 
 
@@ -148,8 +160,11 @@ def cmd_calibrate(args, settings: Settings) -> int:
     policy_path = Path(args.policy) if args.policy else settings.policy_path
     n_ids = len({Path(p).parts[0] for p in images})
     dataset = args.dataset_name or f"{Path(args.root).name}: {len(images)} images, {n_ids} identities"
-    doc = calibrate_policy(policy_path, scores, args.fmr, dataset)
-    entry = doc["thresholds"][doc["matcher"]]
+    band = None if args.protocol == "photos" else args.protocol
+    if band:
+        dataset += f", {band} protocol"
+    doc = calibrate_policy(policy_path, scores, args.fmr, dataset, band)
+    entry = doc["thresholds"][doc["matcher"] + (f"@{band}" if band else "")]
     print(f"wrote {policy_path} version {doc['version']}: {doc['matcher']} threshold {entry['threshold']:.4f} "
           f"at FMR {args.fmr:g} (FNMR {entry['fnmr_at_calibration'] * 100:.2f} % on {dataset})")
     return 0
@@ -182,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--root", required=True, help="folder of <identity>/<image> files")
         q.add_argument("--pairs", help="pairs.tsv (img_a, img_b, same); genuine pairs are its same=1 rows")
         q.add_argument("--all-pairs", action="store_true", help="also every same-identity pair under ROOT")
+        q.add_argument("--protocol", choices=["photos", "id-chip"], default="photos",
+                       help="photos: the pairs above; id-chip: each identity's first image as a 102x126 ID-chip "
+                            "portrait against the other photos (portrait-vs-photo pairs only)")
         q.add_argument("--no-progress", action="store_true")
 
     e = sub.add_parser("eval", help="offline evaluation")

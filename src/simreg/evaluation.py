@@ -254,3 +254,37 @@ def id_chip_portrait(image: np.ndarray, box, size: tuple[int, int] = (102, 126),
     buf = io.BytesIO()
     crop.resize(size, Image.Resampling.LANCZOS).convert("RGB").save(buf, "JPEG", quality=jpeg_quality)
     return buf.getvalue()
+
+
+def build_id_chip_protocol(engine: FaceAnalyser, policy: Policy, root: Path, images: Sequence[str],
+                           workdir: Path, limits: ImageLimits = ImageLimits()
+                           ) -> tuple[list[str], list[tuple[str, str, int]]]:
+    """The ID-chip protocol: the first image (in sorted order) of each identity
+    becomes ``<identity>/portrait.jpg`` in ``workdir`` (:func:`id_chip_portrait`);
+    the other images are linked beside it.  Pairs are portrait-vs-photo only:
+    genuine with the same identity's photos, impostor with everyone else's.
+
+    Returns the images under ``workdir`` and the pairs.  An identity whose first
+    image has no face gets no portrait.
+    """
+    firsts: dict[str, str] = {}
+    for rel in images:
+        firsts.setdefault(identity_of(rel), rel)
+    for ident, rel in sorted(firsts.items()):
+        try:
+            img = decode_image((root / rel).read_bytes(), limits)
+            (analysis,) = engine.analyse([img], policy)
+        except InputError:
+            continue
+        (workdir / ident).mkdir(parents=True, exist_ok=True)
+        (workdir / ident / "portrait.jpg").write_bytes(id_chip_portrait(img, analysis.box))
+    first_set = set(firsts.values())
+    for rel in images:
+        if rel not in first_set:
+            (workdir / rel).parent.mkdir(parents=True, exist_ok=True)
+            (workdir / rel).symlink_to((root / rel).resolve())
+    p_images = list_images(workdir)
+    portraits = [p for p in p_images if Path(p).name == "portrait.jpg"]
+    photos = [p for p in p_images if Path(p).name != "portrait.jpg"]
+    pairs = [(p, q, int(identity_of(p) == identity_of(q))) for p in portraits for q in photos]
+    return p_images, pairs

@@ -43,7 +43,8 @@ def compare_images(engine: FaceAnalyser, policy: Policy, image_a: bytes, image_b
     for name in a.timings_ms:  # CPU-side stage times of both faces, summed
         t[f"{name} (a+b)"] = a.timings_ms[name] + b.timings_ms.get(name, 0.0)
     t0 = time.perf_counter()
-    result = match(compare_analyses(a, b), policy)
+    band = policy.band_of([a.image_size, b.image_size])
+    result = match(compare_analyses(a, b), policy, band)
     t["match"] = (time.perf_counter() - t0) * 1e3
     t["total"] = t["decode"] + t["analyse"] + t["match"]
     reasons = tuple(dict.fromkeys([*result.reasons, *a.reasons, *b.reasons]))

@@ -53,6 +53,7 @@ def test_id_chip_portrait_of_102x126_matches_a_large_photo_of_the_same_person(ru
     assert max(Image.open(io.BytesIO(large)).size) >= 640
     rep = compare_images(runtime.engine, runtime.policy, portrait, large)
     assert rep.match.outcome is MatchOutcome.MATCH
+    assert rep.match.band == "id-chip" and rep.match.threshold_key.endswith("@id-chip")
     other = compare_images(runtime.engine, runtime.policy, portrait, (faces_dir / "fr_Joe_Biden" / "1.jpg").read_bytes())
     assert other.match.outcome is MatchOutcome.NO_MATCH
     assert rep.a.image_size == (102, 126)

@@ -22,6 +22,8 @@ class MatchResult:
     model_id: str
     component_scores: Mapping[str, float]
     reasons: tuple[str, ...] = ()
+    band: str | None = None          # resolution band whose threshold applied (None: general)
+    threshold_key: str = ""          # the policy entry used
 
 
 METRICS = ("cosine", "one_minus_l2")
@@ -72,13 +74,16 @@ def decision_score(similarities: Mapping[str, float], policy: Policy) -> tuple[s
     return policy.matcher, similarities[policy.matcher]
 
 
-def match(similarities: Mapping[str, float], policy: Policy) -> MatchResult:
+def match(similarities: Mapping[str, float], policy: Policy, band: str | None = None) -> MatchResult:
+    """Match at the threshold of ``band`` (see :meth:`Policy.band_of`) when the
+    policy calibrated one, else at the model's general threshold."""
     model_id, score = decision_score(similarities, policy)
-    entry = policy.threshold_for(model_id)
+    key, entry = policy.threshold_entry(model_id, band)
     ok = score >= entry.threshold
     return MatchResult(
         score=score, threshold=entry.threshold, target_fmr=entry.target_fmr,
         outcome=MatchOutcome.MATCH if ok else MatchOutcome.NO_MATCH, model_id=model_id,
         component_scores=dict(similarities),
         reasons=() if ok else (ReasonCode.MATCH_BELOW_THRESHOLD.value,),
+        band=band if key != model_id else None, threshold_key=key,
     )

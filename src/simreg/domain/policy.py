@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from .errors import PolicyError
 from .reasons import ReasonCode
@@ -61,6 +61,18 @@ class DetectionRules:
     multiple_min_relative_width: float = 0.5
 
 
+ID_CHIP_BAND = "id-chip"
+
+
+@dataclass(frozen=True)
+class ResolutionRules:
+    """A comparison falls in the ``id-chip`` band when either image's shorter side
+    is at most ``id_chip_max_short_side`` px (a Chinese ID chip photo is 102x126);
+    its threshold is then the one calibrated on ID-chip portraits, if the policy has one."""
+
+    id_chip_max_short_side: int = 159
+
+
 @dataclass(frozen=True)
 class Policy:
     version: str
@@ -69,14 +81,30 @@ class Policy:
     thresholds: Mapping[str, ThresholdEntry]
     quality: QualityLimits = field(default_factory=QualityLimits)
     detection: DetectionRules = field(default_factory=DetectionRules)
+    resolution: ResolutionRules = field(default_factory=ResolutionRules)
     sha256: str = ""
 
-    def threshold_for(self, model_id: str) -> ThresholdEntry:
-        entry = self.thresholds.get(model_id)
-        if entry is None:
-            raise PolicyError(ReasonCode.POLICY_NOT_CALIBRATED,
-                              f"the policy has no calibrated threshold for model {model_id!r}; run `simreg calibrate`")
-        return entry
+    def band_of(self, image_sizes: Sequence[tuple[int, int]]) -> str | None:
+        """The resolution band of a comparison of images of these (width, height)."""
+        if any(min(w, h) <= self.resolution.id_chip_max_short_side for w, h in image_sizes):
+            return ID_CHIP_BAND
+        return None
+
+    def threshold_entry(self, model_id: str, band: str | None = None) -> tuple[str, ThresholdEntry]:
+        """(key, entry): the threshold calibrated for ``model_id`` in ``band``,
+        else the model's general one."""
+        for key in ([threshold_key(model_id, band)] if band else []) + [model_id]:
+            if key in self.thresholds:
+                return key, self.thresholds[key]
+        raise PolicyError(ReasonCode.POLICY_NOT_CALIBRATED,
+                          f"the policy has no calibrated threshold for model {model_id!r}; run `simreg calibrate`")
+
+    def threshold_for(self, model_id: str, band: str | None = None) -> ThresholdEntry:
+        return self.threshold_entry(model_id, band)[1]
+
+
+def threshold_key(model_id: str, band: str | None) -> str:
+    return f"{model_id}@{band}" if band else model_id
 
 
 def fusion_model_id(components: tuple[FusionComponent, ...]) -> str:
@@ -94,6 +122,7 @@ def policy_from_dict(doc: Mapping[str, Any], sha256: str = "") -> Policy:
             thresholds=thresholds,
             quality=QualityLimits(**doc.get("quality", {})),
             detection=DetectionRules(**doc.get("detection", {})),
+            resolution=ResolutionRules(**doc.get("resolution", {})),
             sha256=sha256,
         )
     except (KeyError, TypeError, ValueError) as exc:
