@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, data_dir, stamp  # noqa: E402
 
 
-def fr_scores(root: Path, images: list[str], pairs) -> np.ndarray | None:
+def fr_scores(root: Path, images: list[str], pairs) -> tuple[np.ndarray, float] | None:
+    """face_recognition's scores (-distance) per pair and its failure-to-acquire rate."""
     try:
         import face_recognition as fr
     except ImportError:
@@ -46,7 +47,7 @@ def fr_scores(root: Path, images: list[str], pairs) -> np.ndarray | None:
     for i, (a, b, _) in enumerate(pairs):
         if a in enc and b in enc:
             out[i] = -float(np.linalg.norm(enc[a] - enc[b]))
-    return out
+    return out, 1.0 - len(enc) / len(images)
 
 
 def main() -> int:
@@ -112,10 +113,11 @@ def main() -> int:
 
         for proto, root, imgs, pairs in (("photos", faces, images, photo_pairs),
                                          ("portrait", tmp, p_images, portrait_pairs)):
-            s = None if args.quick else fr_scores(root, imgs, pairs)
-            if s is not None:
+            got = None if args.quick else fr_scores(root, imgs, pairs)
+            if got is not None:
+                s, fta = got
                 name = "face_recognition 1.3.0 (defaults)"
-                results[proto][name] = (evaluate(s, pairs), float(np.mean([x is None for x in []] or [0])))
+                results[proto][name] = (evaluate(s, pairs), fta)
                 curves[proto][name] = (s, pairs)
 
         # The general (photo-calibrated) threshold at chip resolution, and the id-chip one.

@@ -17,6 +17,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("../shared/data")
     # The versioned decision policy (thresholds keyed by model id).
     policy_path: Path = PACKAGED_POLICY
+    # SQLite file (relative to the working directory) unless a URL says otherwise.
     database_url: str = "sqlite:///var/simreg.sqlite3"
     host: str = "127.0.0.1"
     port: int = 8000

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from .adapters.media import ImageLimits
 from .config import Settings
 from .domain.policy import Policy, parse_policy
-from .face_engine import FaceEngine
+from sqlalchemy.engine import Engine
+
+from .adapters.sql.database import database_status, open_database
+from .face_engine import FaceAnalyser
 
 
 def load_policy(settings: Settings) -> Policy:
@@ -22,11 +25,14 @@ def image_limits(settings: Settings) -> ImageLimits:
 class Runtime:
     settings: Settings
     policy: Policy
-    engine: FaceEngine
+    engine: FaceAnalyser
     limits: ImageLimits
+    database: Engine | None = None
 
     def close(self) -> None:
         self.engine.close()
+        if self.database is not None:
+            self.database.dispose()
 
     def __enter__(self) -> "Runtime":
         return self
@@ -43,11 +49,14 @@ class Runtime:
                                           "calibrated_on": v.calibrated_on}
                                       for k, v in self.policy.thresholds.items()}},
             "models": self.engine.describe(),
+            "database": database_status(self.database) if self.database is not None else None,
         }
 
 
-def build_runtime(settings: Settings | None = None) -> Runtime:
+def build_runtime(settings: Settings | None = None, with_database: bool = False) -> Runtime:
+    """Policy and face engine; the database too for the service."""
     from .adapters.faces.factory import build_face_engine
 
     settings = settings or Settings()
-    return Runtime(settings, load_policy(settings), build_face_engine(settings), image_limits(settings))
+    database = open_database(settings.database_url) if with_database else None
+    return Runtime(settings, load_policy(settings), build_face_engine(settings), image_limits(settings), database)

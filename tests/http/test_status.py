@@ -32,3 +32,21 @@ def test_status_reports_model_ids_file_hashes_and_policy_hash(client, runtime):
 def test_openapi_lists_the_endpoints(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert "/healthz" in paths and "/status" in paths
+
+
+def test_the_service_opens_its_embedded_sqlite_database_and_reports_it(tmp_path):
+    from simreg.config import Settings
+
+    db = tmp_path / "var" / "simreg.sqlite3"
+    settings = Settings(database_url=f"sqlite:///{db}", engine_workers=0)
+    with TestClient(create_app(settings)) as c:
+        status = c.get("/status").json()
+    assert status["database"]["backend"] == "sqlite" and status["database"]["ok"] is True
+    assert db.is_file()
+
+
+def test_errors_are_json_with_a_code_and_request_id_never_a_traceback(client):
+    r = client.get("/no-such-endpoint", headers={"x-request-id": "req-123"})
+    assert r.status_code == 404
+    assert r.headers["x-request-id"] == "req-123"
+    assert "Traceback" not in r.text

@@ -25,12 +25,12 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
         else:
             from ..runtime import build_runtime
 
-            app.state.runtime = build_runtime(settings)
+            app.state.runtime = build_runtime(settings, with_database=True)
         try:
             yield
         finally:
             if runtime is None:
-                app.state.runtime.engine.close()
+                app.state.runtime.close()
 
     app = FastAPI(title="simreg", version=__import__("simreg").__version__, lifespan=lifespan,
                   description="Real-name SIM registration with face portrait matching.")
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
     async def healthz():
         return {"status": "ok"}
 
-    @app.get("/status", summary="Model ids and file hashes, policy version and hash")
+    @app.get("/status", summary="Model ids and file hashes, policy version and hash, database status")
     async def status(request: Request):
         return request.app.state.runtime.status()
 

@@ -1,0 +1,1 @@
+"""Storage adapters (SQLAlchemy).  SQLite by default, PostgreSQL by URL."""

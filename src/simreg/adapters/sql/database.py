@@ -1,0 +1,41 @@
+"""Opening the database: an embedded SQLite file by default (WAL mode), or any
+SQLAlchemy URL (PostgreSQL in production)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+
+def open_database(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def database_status(engine: Engine) -> dict:
+    """Backend name, the URL without its password, and whether it answers."""
+    info = {"backend": engine.dialect.name, "url": engine.url.render_as_string(hide_password=True)}
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        info["ok"] = True
+    except SQLAlchemyError as exc:
+        info["ok"] = False
+        info["error"] = type(exc).__name__
+    return info
