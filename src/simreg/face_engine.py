@@ -89,6 +89,17 @@ class FaceEngine:
     def close(self) -> None:
         pass
 
+    def warm_up(self) -> None:
+        """Run every model once on a blank image, so the first real request does not
+        pay for lazy initialisation inside the runtimes (about 100 ms with OpenCV)."""
+        blank = np.full((160, 160, 3), 128, dtype=np.uint8)
+        box = FaceBox(40.0, 30.0, 80.0, 100.0, 1.0, "warm-up")
+        self.detector.detect(blank)
+        lm5 = self.landmarker5.landmarks(blank, box)
+        self.landmarker68.landmarks(blank, box)
+        for emb in self.embedders.values():
+            emb.embed(blank, box, lm5)
+
     def describe(self) -> dict:
         return {"detector": self.detector.model_id,
                 "landmarkers": [self.landmarker68.model_id, self.landmarker5.model_id],

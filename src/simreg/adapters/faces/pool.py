@@ -31,6 +31,7 @@ def _start_worker(settings_json: str) -> None:
 
     cv2.setNumThreads(1)
     _ENGINE = build_local_engine(Settings.model_validate_json(settings_json))
+    _ENGINE.warm_up()
 
 
 def _analyse_in_worker(image: np.ndarray, policy: Policy) -> FaceAnalysis:
