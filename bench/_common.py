@@ -11,8 +11,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def data_dir() -> Path:
-    env = os.environ.get("SIMREG_DATA_DIR")
-    d = Path(env) if env else (REPO / ".." / "shared" / "data").resolve()
+    """Settings().data_dir (SIMREG_DATA_DIR, default ../shared/data), relative to the checkout."""
+    from simreg.config import Settings
+
+    d = Settings().data_dir
+    d = (d if d.is_absolute() else REPO / d).resolve()
     if not (d / "faces" / "pairs.tsv").is_file():
         raise SystemExit(f"shared dataset not found at {d} (set SIMREG_DATA_DIR)")
     return d

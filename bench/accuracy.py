@@ -79,7 +79,7 @@ def main() -> int:
     # Portrait protocol: a folder of portraits plus links to the other photos.
     tmp = Path(tempfile.mkdtemp(prefix="simreg-portraits-"))
     with build_runtime(Settings()) as rt:
-        p_images, portrait_pairs = build_id_chip_protocol(rt.engine, rt.policy, faces, images, tmp)
+        p_images, portrait_pairs = build_id_chip_protocol(faces, images, tmp)
         n_identities = len({i.split("/")[0] for i in images})
         results = {}
         curves = {}
@@ -152,7 +152,8 @@ def main() -> int:
         sc, pr = curves["photos"][shipped]
         hist_dir = Path(tempfile.mkdtemp())
         for p in write_plots(hist_dir, sc, pr, shipped):
-            shutil.copy(p, out / "img" / f"photos_{p.name}")
+            if p.name == "histograms.png":  # the DET curve is drawn above, with the peers
+                shutil.copy(p, out / "img" / f"photos_{p.name}")
 
     shutil.rmtree(tmp, ignore_errors=True)
 

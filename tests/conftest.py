@@ -13,15 +13,18 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _data_dir() -> Path:
-    env = os.environ.get("SIMREG_DATA_DIR")
-    return Path(env) if env else (REPO / ".." / "shared" / "data").resolve()
+    """Settings().data_dir (SIMREG_DATA_DIR, default ../shared/data), relative to the checkout."""
+    from simreg.config import Settings
+
+    d = Settings().data_dir
+    return (d if d.is_absolute() else REPO / d).resolve()
 
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     d = _data_dir()
     if not (d / "faces" / "pairs.tsv").is_file():
-        msg = f"shared dataset not found at {d} (set SIMREG_DATA_DIR)"
+        msg = f"shared dataset not found at {d} (set SIMREG_DATA_DIR to its path)"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(msg + "; under CI=true a missing dataset is a failure")
         pytest.skip(msg)

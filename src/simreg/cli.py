@@ -100,7 +100,7 @@ def _eval_scores(args, settings: Settings):
         if args.protocol == ID_CHIP_BAND:
             workdir = Path(tempfile.mkdtemp(prefix="simreg-id-chip-"))
             try:
-                p_images, pairs = build_id_chip_protocol(rt.engine, rt.policy, root, images, workdir, rt.limits)
+                p_images, pairs = build_id_chip_protocol(root, images, workdir, rt.limits)
                 data = embed_dataset(rt.engine, rt.policy, workdir, p_images, rt.limits, progress=not args.no_progress)
             finally:
                 shutil.rmtree(workdir, ignore_errors=True)

@@ -13,7 +13,8 @@ PACKAGED_POLICY = Path(__file__).parent / "policy" / "default.json"
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SIMREG_", extra="ignore")
 
-    # Where the shared evaluation data lives (tests and benchmarks only).
+    # Where the shared evaluation data lives (tests and benchmarks only); a relative
+    # path is taken from the checkout's root.
     data_dir: Path = Path("../shared/data")
     # The versioned decision policy (thresholds keyed by model id).
     policy_path: Path = PACKAGED_POLICY

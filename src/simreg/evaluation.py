@@ -256,28 +256,36 @@ def id_chip_portrait(image: np.ndarray, box, size: tuple[int, int] = (102, 126),
     return buf.getvalue()
 
 
-def build_id_chip_protocol(engine: FaceAnalyser, policy: Policy, root: Path, images: Sequence[str],
-                           workdir: Path, limits: ImageLimits = ImageLimits()
+def build_id_chip_protocol(root: Path, images: Sequence[str], workdir: Path,
+                           limits: ImageLimits = ImageLimits(), framing_detector=None
                            ) -> tuple[list[str], list[tuple[str, str, int]]]:
     """The ID-chip protocol: the first image (in sorted order) of each identity
     becomes ``<identity>/portrait.jpg`` in ``workdir`` (:func:`id_chip_portrait`);
     the other images are linked beside it.  Pairs are portrait-vs-photo only:
     genuine with the same identity's photos, impostor with everyone else's.
 
-    Returns the images under ``workdir`` and the pairs.  An identity whose first
-    image has no face gets no portrait.
+    The portraits are framed on the box of a fixed reference detector (MTCNN
+    searching from 20 px faces), not the engine's, so that tuning the engine
+    never changes the test set.  Returns the images under ``workdir`` and the
+    pairs; an identity whose first image has no face gets no portrait.
     """
+    if framing_detector is None:
+        from .adapters.faces.mtcnn import MtcnnDetector
+
+        framing_detector = MtcnnDetector(min_face_size=20, min_face_fraction=0.0)
     firsts: dict[str, str] = {}
     for rel in images:
         firsts.setdefault(identity_of(rel), rel)
     for ident, rel in sorted(firsts.items()):
         try:
             img = decode_image((root / rel).read_bytes(), limits)
-            (analysis,) = engine.analyse([img], policy)
         except InputError:
             continue
+        boxes = framing_detector.detect(img)
+        if not boxes:
+            continue
         (workdir / ident).mkdir(parents=True, exist_ok=True)
-        (workdir / ident / "portrait.jpg").write_bytes(id_chip_portrait(img, analysis.box))
+        (workdir / ident / "portrait.jpg").write_bytes(id_chip_portrait(img, boxes[0]))
     first_set = set(firsts.values())
     for rel in images:
         if rel not in first_set:

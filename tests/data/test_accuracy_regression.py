@@ -53,3 +53,24 @@ def test_fusion_beats_each_component_at_fmr_1e3(runtime, shared_faces_scores):
     for mid, v in scores.per_model.items():
         single = next(p for p in evaluate(v, scores.pairs).points if p.target_fmr == 1e-3).fnmr
         assert fused <= single, mid
+
+
+PORTRAIT_EER_CEILING = 0.06
+
+
+def test_id_chip_portraits_against_photos_stay_under_the_committed_eer_ceiling(runtime, faces_dir, tmp_path):
+    from simreg.domain.policy import ID_CHIP_BAND
+    from simreg.evaluation import build_id_chip_protocol
+
+    images = list_images(faces_dir)
+    p_images, pairs = build_id_chip_protocol(faces_dir, images, tmp_path)
+    assert sum(p.endswith("portrait.jpg") for p in p_images) >= 75
+    data = embed_dataset(runtime.engine, runtime.policy, tmp_path, p_images, progress=False)
+    scores = score_pairs(data, pairs)
+    _, s = decision_scores(scores, runtime.policy)
+    rates = evaluate(s, scores.pairs)
+    assert rates.eer <= PORTRAIT_EER_CEILING, f"EER {rates.eer:.4f}"
+    # the id-chip threshold keeps its false-match rate at chip resolution
+    same = np.array([p[2] for p in scores.pairs])
+    entry = runtime.policy.threshold_for(runtime.policy.matcher, ID_CHIP_BAND)
+    assert float(np.mean(s[same == 0] >= entry.threshold)) <= entry.target_fmr

@@ -41,15 +41,17 @@ def head_pose(landmarks: Landmarks, image_size: tuple[int, int]) -> HeadPose:
     sy = float(np.hypot(rot[0, 0], rot[1, 0]))
     pitch = float(np.degrees(np.arctan2(rot[2, 1], rot[2, 2])))
     yaw = float(np.degrees(np.arctan2(-rot[2, 0], sy)))
-    roll = float(np.degrees(np.arctan2(rot[1, 0], rot[0, 0])))
     # Normalise pitch to [-90, 90] (the solution may be flipped by 180 degrees).
     if pitch > 90:
         pitch -= 180
     elif pitch < -90:
         pitch += 180
+    # Roll from the eye line, which has no such ambiguity: positive when the eye
+    # on the image right (the subject's left, unmirrored) is lower.
+    left, right = eye_centres(landmarks)
+    roll = float(np.degrees(np.arctan2(right[1] - left[1], right[0] - left[0])))
     # In camera axes a turn toward the subject's left is a negative rotation about
-    # y (down), looking up a negative rotation about x; tilting toward the
-    # subject's left shoulder a positive rotation about z (toward the camera).
+    # y (down) and looking up a negative rotation about x.
     return HeadPose(yaw=-yaw, pitch=-pitch, roll=roll)
 
 

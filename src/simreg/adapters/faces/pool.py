@@ -10,13 +10,16 @@ oversubscription.  A failure inside a worker comes back as the same exception.
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Sequence
 
 import numpy as np
 
 from ...config import Settings
-from ...domain.errors import SimregError
+from ...domain.errors import InfraError, SimregError
+from ...domain.reasons import ReasonCode
 from ...domain.policy import Policy
 from ...domain.types import FaceAnalysis
 
@@ -44,29 +47,55 @@ def _describe_in_worker() -> dict:
 
 class EnginePool:
     def __init__(self, settings: Settings, workers: int):
-        ctx = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_start_worker,
-                                         initargs=(settings.model_dump_json(),))
+        self._settings_json = settings.model_dump_json()
         self.workers = workers
+        self._lock = threading.Lock()
+        self._pool = self._start()
         # Start every worker now (model loading happens in parallel) and fail
         # early if a model file is missing or corrupt.
-        infos = [f.result() for f in [self._pool.submit(_describe_in_worker) for _ in range(workers)]]
+        try:
+            infos = [f.result() for f in [self._pool.submit(_describe_in_worker) for _ in range(workers)]]
+        except BrokenProcessPool:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            raise InfraError(ReasonCode.ENGINE_UNAVAILABLE,
+                             "the face engine's worker processes could not start") from None
         self._info = infos[0]
         self.model_ids = tuple(self._info["embedders"])
 
-    def analyse(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis]:
-        futures = [self._pool.submit(_analyse_in_worker, img, policy) for img in images]
-        return [f.result() for f in futures]
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_start_worker, initargs=(self._settings_json,))
+
+    def _restart(self, broken: ProcessPoolExecutor) -> None:
+        """A worker died (killed, out of memory): replace the pool once, for every caller."""
+        with self._lock:
+            if self._pool is broken:
+                broken.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._start()
 
     def analyse_each(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis | SimregError]:
-        futures = [self._pool.submit(_analyse_in_worker, img, policy) for img in images]
-        out: list[FaceAnalysis | SimregError] = []
-        for f in futures:
-            try:
-                out.append(f.result())
-            except SimregError as exc:
-                out.append(exc)
-        return out
+        """One analysis or error per image, in parallel.  A worker that dies is
+        replaced and the call fails with ``ENGINE.UNAVAILABLE`` (503, retryable)."""
+        pool = self._pool
+        try:
+            futures = [pool.submit(_analyse_in_worker, img, policy) for img in images]
+            out: list[FaceAnalysis | SimregError] = []
+            for f in futures:
+                try:
+                    out.append(f.result())
+                except SimregError as exc:
+                    out.append(exc)
+            return out
+        except BrokenProcessPool:
+            self._restart(pool)
+            raise InfraError(ReasonCode.ENGINE_UNAVAILABLE, "a face engine worker stopped; retry") from None
+
+    def analyse(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis]:
+        results = self.analyse_each(images, policy)
+        for r in results:
+            if isinstance(r, SimregError):
+                raise r
+        return results
 
     def describe(self) -> dict:
         return {**self._info, "worker_processes": self.workers}
