@@ -170,6 +170,62 @@ def cmd_calibrate(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_liveness(args, settings: Settings) -> int:
+    from .domain.challenge import parse_actions
+    from .domain.errors import SimregError
+    from .pipeline import check_liveness
+    from .runtime import build_runtime
+
+    try:
+        data = Path(args.video).read_bytes()
+    except OSError as exc:
+        return _fail("INPUT.FILE", f"cannot read {exc.filename}")
+    try:
+        actions = parse_actions(args.challenge)
+        prompts = [float(x) for x in args.prompt_times.split(",")] if args.prompt_times else None
+    except SimregError as exc:
+        return _fail(exc.code.value, exc.message)
+    except ValueError:
+        return _fail("CHALLENGE.INVALID", "--prompt-times must be comma-separated seconds")
+    if prompts is not None and len(prompts) != len(actions):
+        return _fail("CHALLENGE.INVALID", "--prompt-times needs one time per action")
+    t0 = time.perf_counter()
+    with build_runtime(settings) as rt:
+        load_ms = (time.perf_counter() - t0) * 1e3
+        try:
+            res = check_liveness(rt.engine, rt.policy, data, actions, args.mirrored, prompts, rt.video)
+        except SimregError as exc:
+            if args.json:
+                print(json.dumps({"error": {"code": exc.code.value, "message": exc.message}}))
+            return _fail(exc.code.value, exc.message)
+    r = res.report
+    out = {
+        "verdict": "live" if r.passed else "not_live",
+        "reasons": list(r.reasons),
+        "challenge": [a.value for a in actions], "mirrored": args.mirrored, "prompt_times": prompts,
+        "events": [{"action": e.action.value, "start": round(e.start, 2), "end": round(e.end, 2),
+                    "peak": round(e.peak, 2), "strength": round(e.strength, 3)} for e in r.events],
+        "matched": [{"action": e.action.value, "peak": round(e.peak, 2)} for e in r.matched],
+        "pad_scores": {k: (round(v, 4) if v is not None else None) for k, v in res.pad_scores.items()},
+        "continuity": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.details.items()},
+        "video": {"container": res.info.container, "codec": res.info.codec, "width": res.info.width,
+                  "height": res.info.height, "duration_s": round(r.duration_s, 2),
+                  "frames_analysed": len(res.track.points)},
+        "timings_ms": {"model_load": round(load_ms, 1), **{k: round(v, 1) for k, v in res.timings_ms.items()}},
+    }
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print(f"verdict: {out['verdict']}" + (f"   reasons: {', '.join(r.reasons)}" if r.reasons else ""))
+        print("challenge: " + " -> ".join(out["challenge"]) + ("  (mirrored capture)" if args.mirrored else ""))
+        print("events: " + ", ".join(f"{e['action']}@{e['peak']}s" for e in out["events"]))
+        print("matched: " + ", ".join(f"{e['action']}@{e['peak']}s" for e in out["matched"]))
+        print("pad scores: " + ", ".join(f"{k} {v}" for k, v in out["pad_scores"].items()))
+        print("continuity: " + ", ".join(f"{k} {v}" for k, v in out["continuity"].items()))
+        print("timings ms: " + ", ".join(f"{k} {v}" for k, v in out["timings_ms"].items()))
+    return 0
+
+
 def cmd_status(args, settings: Settings) -> int:
     from .runtime import build_runtime
 
@@ -217,6 +273,15 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--policy", help="policy file to update (default: SIMREG_POLICY_PATH)")
     k.add_argument("--dataset-name")
     k.set_defaults(func=cmd_calibrate)
+
+    lv = sub.add_parser("liveness", help="judge a challenge video: events, verdict, reason codes, PAD scores")
+    lv.add_argument("video")
+    lv.add_argument("--challenge", required=True, help="actions in order, e.g. turn_left,blink,turn_right "
+                    "(turn_left = the subject's own left)")
+    lv.add_argument("--mirrored", action="store_true", help="the recording is mirrored (a selfie preview)")
+    lv.add_argument("--prompt-times", help="seconds from the video's start at which each prompt appeared")
+    lv.add_argument("--json", action="store_true")
+    lv.set_defaults(func=cmd_liveness)
 
     st = sub.add_parser("status", help="model ids, file hashes and policy hash")
     st.set_defaults(func=cmd_status)

@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     # Face engine: which detector finds faces ("mtcnn" or "hog").
     detector: str = "mtcnn"
     detector_max_side: int = 640
+    tracking_detector_max_side: int = 320
+    # Video input limits.
+    max_video_bytes: int = 20 * 1024 * 1024
+    max_video_duration_s: float = 15.0
+    max_video_side: int = 1920
+    max_video_frames: int = 900
     # Test-time flip averaging for FaceNet: twice its cost for a gain within the
     # noise of our data (docs/accuracy.md); changing it changes the model id, so
     # the policy must be re-calibrated.

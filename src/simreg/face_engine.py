@@ -24,13 +24,17 @@ from .domain.matching import similarities
 from .domain.policy import DetectionRules, Policy
 from .domain.quality import assess_quality
 from .domain.reasons import ReasonCode
-from .domain.types import FaceAnalysis, FaceBox, Landmarks
+from .domain.types import FaceAnalysis, FaceBox, FaceTrack, Landmarks
 from .adapters.faces.scaling import upscaled_if_small
 from .ports import Embedder, FaceDetector, Landmarker
 
 
 class FaceAnalyser(Protocol):
     model_ids: tuple[str, ...]
+
+    def track_video(self, data: bytes, limits, rules: DetectionRules) -> "VideoTrack":
+        """Decode a video (bytes) and track the subject's face through it."""
+        ...
 
     def analyse(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis]:
         """One analysis per image; raises the first image's error."""
@@ -43,6 +47,13 @@ class FaceAnalyser(Protocol):
     def describe(self) -> dict: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class VideoTrack:
+    track: FaceTrack
+    info: object                  # adapters.video.VideoInfo
+    timings_ms: dict
 
 
 @dataclass(frozen=True)
@@ -74,7 +85,8 @@ def compare_analyses(a: FaceAnalysis, b: FaceAnalysis) -> dict[str, float]:
 class FaceEngine:
     def __init__(self, detector: FaceDetector, landmarker68: Landmarker, landmarker5: Landmarker,
                  embedders: Sequence[Embedder], measure, model_info: Sequence[dict] = (),
-                 upscale_below: int = 160, upscale_factor: float = 2.0):
+                 upscale_below: int = 160, upscale_factor: float = 2.0, tracking_detector=None,
+                 tracking_params=None):
         self.detector = detector
         self.landmarker68 = landmarker68
         self.landmarker5 = landmarker5
@@ -85,6 +97,8 @@ class FaceEngine:
         self.model_info = list(model_info)
         self.upscale_below = upscale_below
         self.upscale_factor = upscale_factor
+        self.tracking_detector = tracking_detector or detector
+        self.tracking_params = tracking_params
 
     def close(self) -> None:
         pass
@@ -149,6 +163,20 @@ class FaceEngine:
 
     def analyse(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis]:
         return [self.analyse_one(img, policy) for img in images]
+
+    def track_video(self, data: bytes, limits, rules: DetectionRules) -> VideoTrack:
+        """Decode ``data`` within ``limits`` and track the subject (see :mod:`simreg.tracking`).
+        Identity-continuity embeddings use the last embedder (FaceNet)."""
+        from .adapters.video import DecodedVideo
+        from .tracking import TrackingParams, track_faces
+
+        params = self.tracking_params or TrackingParams()
+        with self._locks["detector"], self._locks["landmarker68"]:
+            with DecodedVideo(data, limits) as video:
+                embedder = list(self.embedders.values())[-1]
+                track, timings = track_faces(self, video.frames(), rules, params,
+                                             detector=self.tracking_detector, embedder=embedder)
+                return VideoTrack(track, video.info, timings)
 
     def analyse_each(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis | SimregError]:
         out: list[FaceAnalysis | SimregError] = []

@@ -4,6 +4,11 @@ compare (1:1, e.g. ID-chip portrait vs live photo):
     media.decode -> face engine, both faces at once: detect -> landmarks -> quality -> embed
                  -> matching.match
 
+liveness (a challenge video):
+    video.decode -> face engine: track (detect on keyframes, landmarks every frame,
+    pose, eye openness, keyframe embeddings) -> liveness.assess (events, challenge,
+    continuity, coverage) -> pad (planarity)
+
 The registration pipeline of the service (document -> quota -> media -> quality
 -> liveness/PAD -> match -> decision -> registry) will extend this file.
 """
@@ -13,7 +18,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from dataclasses import replace
+from typing import Sequence
+
 from .adapters.media import ImageLimits, decode_image
+from .adapters.video import VideoLimits
+from .domain.challenge import Action
+from .domain.liveness import LivenessParams, LivenessReport, assess_liveness
+from .domain.pad import PadParams, planarity_score
+from .domain.reasons import ReasonCode
+from .domain.types import FaceTrack
 from .domain.matching import MatchResult, match
 from .domain.policy import Policy
 from .domain.types import FaceAnalysis
@@ -49,3 +63,36 @@ def compare_images(engine: FaceAnalyser, policy: Policy, image_a: bytes, image_b
     t["total"] = t["decode"] + t["analyse"] + t["match"]
     reasons = tuple(dict.fromkeys([*result.reasons, *a.reasons, *b.reasons]))
     return CompareReport(result, a, b, reasons, t)
+
+
+@dataclass(frozen=True)
+class LivenessCheck:
+    report: LivenessReport
+    pad_scores: dict[str, float | None]
+    track: FaceTrack
+    info: object
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def check_liveness(engine: FaceAnalyser, policy: Policy, video: bytes, actions: Sequence[Action],
+                   mirrored: bool = False, prompt_times: Sequence[float] | None = None,
+                   limits: VideoLimits = VideoLimits(), params: LivenessParams = LivenessParams(),
+                   pad_params: PadParams = PadParams()) -> LivenessCheck:
+    """Decode and track the video, then judge the challenge and the passive signals.
+    Raises ``InputError`` for unusable media; every other outcome is in the report."""
+    t0 = time.perf_counter()
+    vt = engine.track_video(video, limits, policy.detection)
+    t1 = time.perf_counter()
+    report = assess_liveness(vt.track, actions, params, mirrored, prompt_times)
+    t2 = time.perf_counter()
+    planar = planarity_score(vt.track, pad_params)
+    pad_reasons = []
+    if planar is not None and pad_params.planar_threshold is not None and planar < pad_params.planar_threshold:
+        pad_reasons.append(ReasonCode.PAD_PLANAR_MOTION.value)
+    t3 = time.perf_counter()
+    if pad_reasons:
+        report = replace(report, passed=False, reasons=report.reasons + tuple(pad_reasons))
+    timings = {**{f"track.{k}": v for k, v in vt.timings_ms.items()},
+               "track": (t1 - t0) * 1e3, "liveness": (t2 - t1) * 1e3, "pad": (t3 - t2) * 1e3,
+               "total": (t3 - t0) * 1e3}
+    return LivenessCheck(report, {"planarity": planar}, vt.track, vt.info, timings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .adapters.media import ImageLimits
+from .adapters.video import VideoLimits
 from .config import Settings
 from .domain.policy import Policy, parse_policy
 from sqlalchemy.engine import Engine
@@ -21,6 +22,11 @@ def image_limits(settings: Settings) -> ImageLimits:
     return ImageLimits(settings.max_image_bytes, settings.max_image_pixels, settings.max_image_side)
 
 
+def video_limits(settings: Settings) -> VideoLimits:
+    return VideoLimits(max_bytes=settings.max_video_bytes, max_duration_s=settings.max_video_duration_s,
+                       max_side=settings.max_video_side, max_frames=settings.max_video_frames)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -28,6 +34,7 @@ class Runtime:
     engine: FaceAnalyser
     limits: ImageLimits
     database: Engine | None = None
+    video: VideoLimits = VideoLimits()
 
     def close(self) -> None:
         self.engine.close()
@@ -59,4 +66,5 @@ def build_runtime(settings: Settings | None = None, with_database: bool = False)
 
     settings = settings or Settings()
     database = open_database(settings.database_url) if with_database else None
-    return Runtime(settings, load_policy(settings), build_face_engine(settings), image_limits(settings), database)
+    return Runtime(settings, load_policy(settings), build_face_engine(settings), image_limits(settings), database,
+                   video_limits(settings))

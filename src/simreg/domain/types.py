@@ -21,6 +21,11 @@ from typing import Mapping
 import numpy as np
 
 
+# Detector name of boxes predicted from the previous frame's landmarks while
+# tracking; like dlib HOG boxes they are square, brows to chin.
+TRACK_BOX = "landmark-track"
+
+
 @dataclass(frozen=True)
 class FaceBox:
     """A detected face: pixel box, detector confidence and optional 5 keypoints.
@@ -140,3 +145,34 @@ class FaceAnalysis:
     image_size: tuple[int, int]  # (width, height) of the decoded image
     reasons: tuple[str, ...] = ()  # face-level findings, e.g. FACE.MULTIPLE
     timings_ms: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrackPoint:
+    """The subject face in one video frame.
+
+    ``t`` is seconds from the first frame.  ``box``/``landmarks`` are ``None``
+    when the face was not found.  ``faces`` counts confident faces when the frame
+    was searched by the detector (``detected``), else 0.  ``eye_openness`` is the
+    eye aspect ratio (see :class:`QualityMeasures`).  Pose follows the module's
+    sign convention for the image *as recorded* (mirroring is undone later).
+    """
+
+    t: float
+    box: FaceBox | None
+    landmarks: Landmarks | None
+    pose: HeadPose | None
+    eye_openness: float | None
+    detected: bool
+    faces: int = 0
+
+
+@dataclass(frozen=True)
+class FaceTrack:
+    """The subject's track through a video, with embeddings at keyframes."""
+
+    points: tuple[TrackPoint, ...]
+    embeddings: tuple[tuple[float, Embedding], ...]
+    frame_size: tuple[int, int]      # (width, height) of the analysed frames
+    duration_s: float
+    frames_decoded: int

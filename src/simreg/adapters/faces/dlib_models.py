@@ -12,7 +12,7 @@ from typing import Sequence
 import dlib
 import numpy as np
 
-from ...domain.types import Embedding, FaceBox, Landmarks
+from ...domain.types import TRACK_BOX, Embedding, FaceBox, Landmarks
 from .model_files import DLIB_RESNET, DLIB_SHAPE5, DLIB_SHAPE68
 from .scaling import downscaled
 
@@ -26,7 +26,7 @@ def _dlib_rect(box: FaceBox) -> "dlib.rectangle":
     box is about 1.11x the MTCNN width and 0.85x its height, horizontally
     centred, its top 0.108 of the height below the MTCNN top.
     """
-    if box.detector == HogDetector.model_id:
+    if box.detector in (HogDetector.model_id, TRACK_BOX):
         left, top, side_w, side_h = box.x, box.y, box.w, box.h
     else:
         side_w = side_h = 0.5 * (1.11 * box.w + 0.85 * box.h)

@@ -25,7 +25,11 @@ def build_local_engine(settings: Settings) -> FaceEngine:
     shape68 = DlibShapeLandmarker("ibug68")
     embedders = [DlibResnetEmbedder(shape5), FacenetEmbedder(flip=settings.facenet_flip)]
     info = [m.describe() for m in ALL_MODEL_FILES]
-    return FaceEngine(detector, shape68, shape5, embedders, measure_quality, info)
+    # Video frames are tracked with a detector on a 320 px copy: selfie faces are
+    # large, and keyframe detection is most of the tracking cost.
+    tracking_detector = MtcnnDetector(max_side=settings.tracking_detector_max_side)
+    return FaceEngine(detector, shape68, shape5, embedders, measure_quality, info,
+                      tracking_detector=tracking_detector)
 
 
 def build_face_engine(settings: Settings) -> FaceAnalyser:

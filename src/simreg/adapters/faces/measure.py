@@ -32,8 +32,10 @@ def head_pose(landmarks: Landmarks, image_size: tuple[int, int]) -> HeadPose:
     # Image y grows downward and x to the image right (the subject's left in an
     # unmirrored image): flip y so the model's axes and the camera's agree.
     cam = np.array([[w, 0, w / 2.0], [0, w, h / 2.0], [0, 0, 1]], dtype=np.float64)
+    # SQPnP finds the global optimum; the default iterative solver flipped between
+    # mirror solutions on frontal faces (yaw spread of +/-25 degrees on still clips).
     ok, rvec, _tvec = cv2.solvePnP(_MODEL_POINTS * np.array([1, -1, -1]), pts, cam, None,
-                                   flags=cv2.SOLVEPNP_ITERATIVE)
+                                   flags=cv2.SOLVEPNP_SQPNP)
     if not ok:
         return HeadPose(0.0, 0.0, 0.0)
     rot, _ = cv2.Rodrigues(rvec)
@@ -41,6 +43,7 @@ def head_pose(landmarks: Landmarks, image_size: tuple[int, int]) -> HeadPose:
     sy = float(np.hypot(rot[0, 0], rot[1, 0]))
     pitch = float(np.degrees(np.arctan2(rot[2, 1], rot[2, 2])))
     yaw = float(np.degrees(np.arctan2(-rot[2, 0], sy)))
+    del yaw  # yaw comes from the landmarks' geometry (geometric_yaw), see below
     # Normalise pitch to [-90, 90] (the solution may be flipped by 180 degrees).
     if pitch > 90:
         pitch -= 180
@@ -50,9 +53,25 @@ def head_pose(landmarks: Landmarks, image_size: tuple[int, int]) -> HeadPose:
     # on the image right (the subject's left, unmirrored) is lower.
     left, right = eye_centres(landmarks)
     roll = float(np.degrees(np.arctan2(right[1] - left[1], right[0] - left[0])))
-    # In camera axes a turn toward the subject's left is a negative rotation about
-    # y (down) and looking up a negative rotation about x.
-    return HeadPose(yaw=-yaw, pitch=-pitch, roll=roll)
+    # Looking up is a negative rotation about the camera's x axis.
+    return HeadPose(yaw=geometric_yaw(landmarks), pitch=-pitch, roll=roll)
+
+
+def geometric_yaw(landmarks: Landmarks) -> float:
+    """Yaw in degrees from where the nose tip sits between the two ends of the jaw
+    line (points 30, 0 and 16): a head turned by yaw puts the nose tip, about one
+    half-width in front of the jaw ends, at ``tan(yaw)`` of the half-width from
+    their midpoint.  Less precise than a 3D fit at large angles, but it needs no
+    3D face model, so it carries no bias from a face shape that differs from the
+    model's (solvePnP read a frontal face with glasses as turned by 20 degrees).
+    Positive toward the subject's left (nose toward the image right, unmirrored)."""
+    p = landmarks.points.astype(np.float64)
+    left, right, nose = p[0, 0], p[16, 0], p[30, 0]
+    half = (right - left) / 2.0
+    if half <= 1e-6:
+        return 0.0
+    offset = (nose - (left + right) / 2.0) / half
+    return float(np.degrees(np.arctan(offset)))
 
 
 def eye_aspect_ratio(landmarks: Landmarks) -> float:

@@ -41,6 +41,10 @@ def _analyse_in_worker(image: np.ndarray, policy: Policy) -> FaceAnalysis:
     return _ENGINE.analyse_one(image, policy)
 
 
+def _track_in_worker(data: bytes, limits, rules):
+    return _ENGINE.track_video(data, limits, rules)
+
+
 def _describe_in_worker() -> dict:
     return _ENGINE.describe()
 
@@ -86,6 +90,14 @@ class EnginePool:
                 except SimregError as exc:
                     out.append(exc)
             return out
+        except BrokenProcessPool:
+            self._restart(pool)
+            raise InfraError(ReasonCode.ENGINE_UNAVAILABLE, "a face engine worker stopped; retry") from None
+
+    def track_video(self, data: bytes, limits, rules):
+        pool = self._pool
+        try:
+            return pool.submit(_track_in_worker, data, limits, rules).result()
         except BrokenProcessPool:
             self._restart(pool)
             raise InfraError(ReasonCode.ENGINE_UNAVAILABLE, "a face engine worker stopped; retry") from None

@@ -1,0 +1,167 @@
+"""Video decoding with hard limits (PyAV / FFmpeg).
+
+Bytes in, frames out, one at a time: frames are scaled down to a working size
+while decoding, so the whole video is never in memory.  Timestamps come from the
+stream (variable frame rate is handled by time, not by frame counts); rotation
+metadata is applied.  Every refusal is an :class:`InputError` with its own code.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from ..domain.errors import InputError
+from ..domain.reasons import ReasonCode
+
+ACCEPTED_CONTAINERS = ("mov", "mp4", "matroska", "webm")  # FFmpeg demuxer names
+ACCEPTED_CODECS = frozenset({"h264", "vp8", "vp9", "hevc", "av1", "mpeg4"})
+
+
+@dataclass(frozen=True)
+class VideoLimits:
+    """``max_bytes`` of the upload; ``max_duration_s``; ``max_side`` of the coded
+    picture (8K is refused); ``max_frames`` decoded or declared;
+    ``min_frames`` a liveness decision needs; frames are delivered scaled so
+    their longer side is at most ``work_side`` px."""
+
+    max_bytes: int = 20 * 1024 * 1024
+    max_duration_s: float = 15.0
+    max_side: int = 1920
+    max_frames: int = 15 * 60
+    min_frames: int = 10
+    work_side: int = 640
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    container: str
+    codec: str
+    width: int          # as displayed (after rotation), before scaling
+    height: int
+    duration_s: float
+    declared_frames: int
+    rotation: int       # degrees applied to display the frames upright
+
+
+@dataclass(frozen=True)
+class VideoFrame:
+    """One decoded frame: ``t`` seconds from the first frame, RGB uint8 ``image``."""
+
+    index: int
+    t: float
+    image: np.ndarray
+
+
+def _fail(code: ReasonCode, message: str, status: int = 422) -> InputError:
+    return InputError(code, message, status)
+
+
+class DecodedVideo:
+    """An open video: :attr:`info` is known after opening; iterate :meth:`frames`
+    once.  Use as a context manager (or call :meth:`close`)."""
+
+    def __init__(self, data: bytes, limits: VideoLimits = VideoLimits()):
+        import av
+
+        if not data:
+            raise _fail(ReasonCode.MEDIA_EMPTY, "the video is empty", 400)
+        if len(data) > limits.max_bytes:
+            raise _fail(ReasonCode.MEDIA_TOO_LARGE, f"the video is {len(data)} bytes; the limit is {limits.max_bytes}", 413)
+        self.limits = limits
+        try:
+            self._container = av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
+        except (av.FFmpegError, ValueError, OSError, UnicodeDecodeError):
+            raise _fail(ReasonCode.MEDIA_UNDECODABLE, "the bytes are not a readable video") from None
+        try:
+            self.info = self._inspect()
+        except Exception:
+            self.close()
+            raise
+
+    def _inspect(self) -> VideoInfo:
+        c = self._container
+        fmt = c.format.name
+        if not any(name in ACCEPTED_CONTAINERS for name in fmt.split(",")):
+            raise _fail(ReasonCode.MEDIA_UNSUPPORTED_FORMAT, f"container {fmt!r} is not accepted (mp4, mov or webm)", 415)
+        if not c.streams.video:
+            raise _fail(ReasonCode.MEDIA_NO_VIDEO, "the file has no video stream")
+        stream = c.streams.video[0]
+        codec = stream.codec_context.name
+        if codec not in ACCEPTED_CODECS:
+            raise _fail(ReasonCode.MEDIA_UNSUPPORTED_CODEC, f"codec {codec!r} is not accepted", 415)
+        w, h = stream.codec_context.width, stream.codec_context.height
+        if w <= 0 or h <= 0:
+            raise _fail(ReasonCode.MEDIA_UNDECODABLE, "the video has no picture size")
+        if max(w, h) > self.limits.max_side:
+            raise _fail(ReasonCode.MEDIA_RESOLUTION, f"the video is {w}x{h}; the limit is {self.limits.max_side} px")
+        duration = 0.0
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif c.duration is not None:
+            duration = c.duration / 1_000_000
+        if duration > self.limits.max_duration_s:
+            raise _fail(ReasonCode.MEDIA_TOO_LONG, f"the video lasts {duration:.1f} s; the limit is {self.limits.max_duration_s:g} s")
+        declared = int(stream.frames or 0)
+        if declared > self.limits.max_frames:
+            raise _fail(ReasonCode.MEDIA_TOO_MANY_FRAMES, f"the video declares {declared} frames; the limit is {self.limits.max_frames}")
+        stream.thread_type = "AUTO"
+        self._stream = stream
+        return VideoInfo(fmt, codec, w, h, duration, declared, 0)
+
+    def frames(self) -> Iterator[VideoFrame]:
+        """Decoded frames in presentation order, upright, scaled to the working size.
+
+        Limits are enforced on what is actually decoded too (a header may lie).
+        """
+        import av
+
+        lim = self.limits
+        t0 = None
+        n = 0
+        try:
+            for frame in self._container.decode(self._stream):
+                if frame.time is None:
+                    continue
+                if t0 is None:
+                    t0 = frame.time
+                t = frame.time - t0
+                if n >= lim.max_frames:
+                    raise _fail(ReasonCode.MEDIA_TOO_MANY_FRAMES, f"the video has more than {lim.max_frames} frames")
+                if t > lim.max_duration_s:
+                    raise _fail(ReasonCode.MEDIA_TOO_LONG, f"the video lasts more than {lim.max_duration_s:g} s")
+                if max(frame.width, frame.height) > lim.max_side:
+                    raise _fail(ReasonCode.MEDIA_RESOLUTION, "a frame exceeds the resolution limit")
+                scale = min(1.0, lim.work_side / max(frame.width, frame.height))
+                w = max(2, int(round(frame.width * scale)) // 2 * 2)
+                h = max(2, int(round(frame.height * scale)) // 2 * 2)
+                image = frame.to_ndarray(width=w, height=h, format="rgb24")
+                rotation = int(getattr(frame, "rotation", 0) or 0) % 360
+                if rotation:
+                    # FFmpeg's rotation is counter-clockwise degrees to display upright.
+                    image = np.ascontiguousarray(np.rot90(image, k=rotation // 90))
+                yield VideoFrame(n, float(t), image)
+                n += 1
+        except InputError:
+            raise
+        except (av.FFmpegError, ValueError, OSError, MemoryError):
+            if n == 0:
+                raise _fail(ReasonCode.MEDIA_UNDECODABLE, "the video data is corrupt") from None
+            # A truncated tail: keep what decoded, the liveness checks judge whether it is enough.
+        if n < lim.min_frames:
+            raise _fail(ReasonCode.MEDIA_TOO_SHORT, f"the video has {n} decodable frames; at least {lim.min_frames} are needed")
+
+    def close(self) -> None:
+        try:
+            self._container.close()
+        except Exception:  # closing a half-open container must never mask the real error
+            pass
+
+    def __enter__(self) -> "DecodedVideo":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

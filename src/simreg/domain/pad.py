@@ -1,0 +1,96 @@
+"""Passive presentation-attack signals over a face track: pure functions.
+
+(a) Planarity.  A real head turning in front of the camera moves its landmarks
+    as a 3D object: the nose tip and the jaw line shift against each other
+    (parallax).  A photo, however it is tilted or bent slightly, moves as a
+    plane, so one homography maps all its landmarks from one view to another.
+    The score is the landmark residual after the best homography between views
+    that differ in yaw, in units of the inter-eye distance: high for a head,
+    near landmark noise for a sheet of paper or a flat cut-out.
+
+Each signal gives a score; the policy's thresholds (chosen from data, see
+docs/liveness.md) turn scores into reason codes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .types import FaceTrack
+
+# Landmarks that stay put on a face while it turns (iBUG-68): jaw, brows, nose,
+# eye corners.  Mouth and eyelids move with expressions and are left out.
+RIGID = np.r_[0:27, 27:36, 36, 39, 42, 45]
+
+
+@dataclass(frozen=True)
+class PadParams:
+    min_yaw_delta: float = 15.0     # views must differ at least this much in yaw
+    max_pairs: int = 12             # view pairs examined (largest yaw differences first)
+    # Residual / inter-eye distance below which motion is called planar.  None:
+    # report the score only.  On the shared data the score did not yet separate
+    # bona fide turns from the simulated prints (dlib's jaw-line landmarks are too
+    # noisy on warped photos), so no threshold is shipped; see docs/liveness.md.
+    planar_threshold: float | None = None
+
+
+def homography_dlt(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares homography (normalised DLT) mapping ``src`` (n, 2) to ``dst``."""
+
+    def normalise(p):
+        c = p.mean(axis=0)
+        d = np.sqrt(((p - c) ** 2).sum(axis=1)).mean()
+        s = np.sqrt(2) / d if d > 0 else 1.0
+        T = np.array([[s, 0, -s * c[0]], [0, s, -s * c[1]], [0, 0, 1]])
+        ph = np.c_[p, np.ones(len(p))] @ T.T
+        return ph, T
+
+    a, Ta = normalise(src.astype(np.float64))
+    b, Tb = normalise(dst.astype(np.float64))
+    rows = []
+    for (x, y, _), (u, v, _) in zip(a, b):
+        rows.append([-x, -y, -1, 0, 0, 0, u * x, u * y, u])
+        rows.append([0, 0, 0, -x, -y, -1, v * x, v * y, v])
+    _, _, vt = np.linalg.svd(np.asarray(rows))
+    H = vt[-1].reshape(3, 3)
+    H = np.linalg.inv(Tb) @ H @ Ta
+    return H / H[2, 2] if abs(H[2, 2]) > 1e-12 else H
+
+
+def homography_residual(src: np.ndarray, dst: np.ndarray) -> float:
+    """RMS distance (pixels) between ``dst`` and ``src`` mapped by the best homography."""
+    H = homography_dlt(src, dst)
+    ph = np.c_[src, np.ones(len(src))] @ H.T
+    proj = ph[:, :2] / ph[:, 2:3]
+    return float(np.sqrt(((proj - dst) ** 2).sum(axis=1).mean()))
+
+
+def planarity_score(track: FaceTrack, p: PadParams = PadParams()) -> float | None:
+    """Median residual (in inter-eye distances) over the view pairs with the
+    largest yaw differences; ``None`` when no two views differ by ``min_yaw_delta``."""
+    views = [(q.pose.yaw, q.landmarks.points[RIGID]) for q in track.points
+             if q.landmarks is not None and q.pose is not None]
+    if len(views) < 2:
+        return None
+    yaws = np.array([v[0] for v in views])
+    order = np.argsort(yaws)
+    # pair the most-left views with the most-right ones, and each with the most frontal
+    frontal = int(np.argmin(np.abs(yaws)))
+    candidates = set()
+    k = min(len(order), p.max_pairs)
+    for i in range(k):
+        lo, hi = int(order[i]), int(order[-1 - i])
+        candidates.update({(lo, hi), (frontal, lo), (frontal, hi)})
+    scores = []
+    for i, j in candidates:
+        if i == j or abs(yaws[i] - yaws[j]) < p.min_yaw_delta:
+            continue
+        a, b = views[i][1], views[j][1]
+        ied = 0.5 * (np.linalg.norm(a[-3] - a[-4]) + np.linalg.norm(b[-3] - b[-4]))  # outer eye corners 36..45
+        ied = max(float(np.linalg.norm(a[-1] - a[-4])), 1e-6)
+        scores.append(homography_residual(a, b) / ied)
+    if not scores:
+        return None
+    return float(np.median(sorted(scores, reverse=True)[: p.max_pairs]))

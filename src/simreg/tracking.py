@@ -1,0 +1,118 @@
+"""Following the subject's face through a video.
+
+Detect on keyframes (every ``detect_every`` frames, and whenever the track is
+lost or looks wrong), and between them place the landmarks in a box predicted
+from the previous frame's landmarks.  The output is a per-frame track: box,
+68 landmarks, yaw/pitch/roll, eye openness, and the number of confident faces
+on detection frames, plus embeddings every ``embed_every_s`` seconds for the
+identity-continuity check.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+from .domain.policy import DetectionRules
+from .domain.types import TRACK_BOX, FaceBox, FaceTrack, Landmarks, TrackPoint
+
+
+@dataclass(frozen=True)
+class TrackingParams:
+    detect_every: int = 5          # frames between detector runs while tracking holds
+    max_fps: float = 30.0          # frames closer than 1/max_fps to the last one are skipped
+    embed_every_s: float = 1.0     # keyframe embeddings for identity continuity
+    max_scale_change: float = 0.35  # relative change of inter-eye distance that means "lost"
+
+
+def box_from_landmarks(lm: Landmarks) -> FaceBox:
+    """A square, HOG-style box (brows to chin) around 68 landmarks."""
+    pts = lm.points
+    x1, y1 = pts[:, 0].min(), pts[17:27, 1].min()
+    x2, y2 = pts[:, 0].max(), pts[:, 1].max()
+    side = max(x2 - x1, y2 - y1) * 1.05
+    cx, cy = (x1 + x2) / 2.0, (y1 + y2) / 2.0
+    return FaceBox(float(cx - side / 2), float(cy - side / 2), float(side), float(side), 1.0, TRACK_BOX)
+
+
+def _inter_eye(lm: Landmarks) -> float:
+    p = lm.points
+    return float(np.linalg.norm(p[36:42].mean(0) - p[42:48].mean(0)))
+
+
+def _pick(boxes, previous: FaceBox | None, rules: DetectionRules) -> tuple[FaceBox | None, int]:
+    faces = [b for b in boxes if b.score >= rules.min_score]
+    if not faces:
+        return None, 0
+    confident = [b for b in faces if b.score >= rules.multiple_min_score
+                 and b.w >= rules.multiple_min_relative_width * faces[0].w]
+    if previous is None:
+        return faces[0], max(1, len(confident))
+    best = max(faces, key=lambda b: (b.iou(previous), b.score))
+    return (best if best.iou(previous) > 0.1 else faces[0]), max(1, len(confident))
+
+
+def track_faces(engine, frames: Iterable, rules: DetectionRules, params: TrackingParams = TrackingParams(),
+                detector=None, embedder=None) -> tuple[FaceTrack, dict]:
+    """Track through ``frames`` (objects with ``t`` and ``image``).  ``engine`` gives
+    the landmarkers; ``detector`` and ``embedder`` default to the engine's."""
+    from .adapters.faces.measure import eye_aspect_ratio, head_pose
+
+    detector = detector or engine.detector
+    embedder = embedder or next(iter(engine.embedders.values()))
+    points: list[TrackPoint] = []
+    embeddings = []
+    timings = {"decode": 0.0, "detect": 0.0, "landmarks": 0.0, "embed": 0.0}
+    last_t, last_embed_t = None, -1e9
+    prev_lm: Landmarks | None = None
+    since_detect = params.detect_every
+    frame_size = (0, 0)
+    n_decoded = 0
+    t_wait = time.perf_counter()
+    for frame in frames:
+        timings["decode"] += (time.perf_counter() - t_wait) * 1e3
+        n_decoded += 1
+        if last_t is not None and frame.t - last_t < 1.0 / params.max_fps - 1e-3:
+            t_wait = time.perf_counter()
+            continue
+        last_t = frame.t
+        image = frame.image
+        frame_size = (image.shape[1], image.shape[0])
+        detected, faces, box = False, 0, None
+        t0 = time.perf_counter()
+        if prev_lm is None or since_detect >= params.detect_every:
+            boxes = detector.detect(image)
+            box, faces = _pick(boxes, box_from_landmarks(prev_lm) if prev_lm is not None else None, rules)
+            detected, since_detect = True, 0
+        else:
+            box = box_from_landmarks(prev_lm)
+        t1 = time.perf_counter()
+        timings["detect"] += (t1 - t0) * 1e3
+        lm = pose = ear = None
+        if box is not None:
+            lm = engine.landmarker68.landmarks(image, box)
+            if prev_lm is not None and not detected:
+                change = abs(_inter_eye(lm) - _inter_eye(prev_lm)) / max(_inter_eye(prev_lm), 1e-6)
+                if change > params.max_scale_change:  # the prediction slipped: search again
+                    boxes = detector.detect(image)
+                    box, faces = _pick(boxes, None, rules)
+                    detected = True
+                    lm = engine.landmarker68.landmarks(image, box) if box is not None else None
+            if lm is not None:
+                pose = head_pose(lm, frame_size)
+                ear = eye_aspect_ratio(lm)
+        timings["landmarks"] += (time.perf_counter() - t1) * 1e3
+        since_detect += 1
+        points.append(TrackPoint(frame.t, box, lm, pose, ear, detected, faces))
+        prev_lm = lm
+        if box is not None and frame.t - last_embed_t >= params.embed_every_s and detected:
+            t2 = time.perf_counter()
+            embeddings.append((frame.t, embedder.embed(image, box, None)))
+            timings["embed"] += (time.perf_counter() - t2) * 1e3
+            last_embed_t = frame.t
+        t_wait = time.perf_counter()
+    duration = points[-1].t if points else 0.0
+    return FaceTrack(tuple(points), tuple(embeddings), frame_size, duration, n_decoded), timings
