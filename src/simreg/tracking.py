@@ -22,9 +22,9 @@ from .domain.types import TRACK_BOX, FaceBox, FaceTrack, Landmarks, TrackPoint
 
 @dataclass(frozen=True)
 class TrackingParams:
-    detect_every: int = 5          # frames between detector runs while tracking holds
+    detect_every: int = 6          # frames between detector runs while tracking holds
     max_fps: float = 30.0          # frames closer than 1/max_fps to the last one are skipped
-    embed_every_s: float = 1.0     # keyframe embeddings for identity continuity
+    embed_every_s: float = 1.5     # keyframe embeddings for identity continuity
     max_scale_change: float = 0.35  # relative change of inter-eye distance that means "lost"
 
 
@@ -59,7 +59,7 @@ def track_faces(engine, frames: Iterable, rules: DetectionRules, params: Trackin
                 detector=None, embedder=None) -> tuple[FaceTrack, dict]:
     """Track through ``frames`` (objects with ``t`` and ``image``).  ``engine`` gives
     the landmarkers; ``detector`` and ``embedder`` default to the engine's."""
-    from .adapters.faces.measure import eye_aspect_ratio, head_pose
+    from .adapters.faces.measure import eye_aspect_ratio, head_pose  # noqa: I001
 
     detector = detector or engine.detector
     embedder = embedder or next(iter(engine.embedders.values()))

@@ -18,6 +18,7 @@ import numpy as np
 
 from .challenge import Action
 from .reasons import ReasonCode
+from .face_geometry import eye_aspect_ratios
 from .types import FaceTrack
 
 
@@ -28,9 +29,9 @@ class LivenessParams:
     blink_close_ratio: float = 0.65    # closed below this fraction of the baseline ...
     blink_open_ratio: float = 0.85     # ... and open again above this one (hysteresis)
     blink_min_s: float = 0.03          # shorter dips are noise
-    blink_max_s: float = 0.8           # longer closures are not blinks
+    blink_max_s: float = 0.7           # longer closures are not blinks
     blink_max_abs_yaw: float = 30.0    # the eye contour is unreliable beyond this
-    blink_max_abs_pitch: float = 25.0  # looking down narrows the eyes without a blink
+    blink_max_pitch_change: float = 12.0  # from the clip's median pitch: looking down narrows the eyes
     blink_refractory_s: float = 0.25   # dips closer than this to the previous blink are the same blink
     # Turns: a yaw excursion past turn_angle, ended by coming back under turn_release.
     turn_angle: float = 20.0
@@ -70,8 +71,11 @@ class LivenessReport:
 
 
 def _series(track: FaceTrack, mirrored: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Time, per-eye openness (n, 2), yaw and pitch, NaN where the face is missing."""
     t = np.array([p.t for p in track.points], dtype=np.float64)
-    ear = np.array([p.eye_openness if p.eye_openness is not None else np.nan for p in track.points])
+    ear = np.array([eye_aspect_ratios(p.landmarks.points) if p.landmarks is not None
+                    else (p.eye_openness if p.eye_openness is not None else np.nan,) * 2
+                    for p in track.points], dtype=np.float64).reshape(-1, 2)
     yaw = np.array([p.pose.yaw if p.pose is not None else np.nan for p in track.points])
     pitch = np.array([p.pose.pitch if p.pose is not None else np.nan for p in track.points])
     if mirrored:
@@ -107,22 +111,26 @@ def rolling_median(t: np.ndarray, x: np.ndarray, window_s: float) -> np.ndarray:
 
 
 def find_blinks(t: np.ndarray, ear: np.ndarray, yaw: np.ndarray, pitch: np.ndarray, p: LivenessParams) -> list[Event]:
-    """Blinks: the eye aspect ratio falls below ``blink_close_ratio`` of its rolling
-    baseline and comes back above ``blink_open_ratio`` within ``blink_max_s``.
+    """Blinks: **both** eyes' aspect ratios fall below ``blink_close_ratio`` of their
+    rolling baselines and come back above ``blink_open_ratio`` within ``blink_max_s``.
 
-    The baseline is the rolling median, so a smile, a squint or talking that
-    narrows the eyes for seconds moves the baseline instead of counting as blinks;
-    hysteresis keeps one closure from counting twice.
+    ``ear`` is (n, 2) per-eye openness (or (n,) for one mean value).  The baseline
+    is each eye's rolling median, so a smile, a squint or talking that narrows
+    the eyes for seconds moves the baseline instead of counting as blinks;
+    hysteresis keeps one closure from counting twice; requiring both eyes keeps
+    landmark jitter on one eye (glasses, hair) from counting.
     """
-    base = rolling_median(t, ear, p.baseline_window_s)
-    ratio = ear / base
+    ear = ear.reshape(len(t), -1)
+    neutral_pitch = np.nanmedian(pitch) if np.isfinite(pitch).any() else 0.0
+    base = np.stack([rolling_median(t, ear[:, k], p.baseline_window_s) for k in range(ear.shape[1])], axis=1)
+    ratio = np.max(ear / base, axis=1)  # the more open eye decides: both must close
     events: list[Event] = []
     closed_at = None
     low, low_t = 1.0, 0.0
     for i in range(len(t)):
         r = ratio[i]
         ok = (np.isfinite(r) and np.isfinite(yaw[i]) and abs(yaw[i]) <= p.blink_max_abs_yaw
-              and abs(pitch[i]) <= p.blink_max_abs_pitch)
+              and abs(pitch[i] - neutral_pitch) <= p.blink_max_pitch_change)
         if closed_at is None:
             if ok and r < p.blink_close_ratio:
                 closed_at, low, low_t = i, r, t[i]
@@ -184,8 +192,10 @@ def match_challenge(events: Sequence[Event], actions: Sequence[Action],
     the events (natural blinks in between are facts of real video).  With prompt
     times (when each prompt appeared on screen), action ``i`` must peak inside its
     own window ``[prompt_i, prompt_{i+1} + grace]`` (the last one: to the end).
+    An event's time is its onset (``start``): a head held turned through a blink
+    turned before it, not after.
     """
-    ev = sorted(events, key=lambda e: e.peak)
+    ev = sorted(events, key=lambda e: e.start)
     matched: list[Event] = []
     i = 0
     for k, action in enumerate(actions):
@@ -193,7 +203,7 @@ def match_challenge(events: Sequence[Event], actions: Sequence[Action],
         hi = prompt_times[k + 1] + grace_s if prompt_times and k + 1 < len(prompt_times) else np.inf
         found = None
         for j in range(i, len(ev)):
-            if ev[j].action == action and lo <= ev[j].peak <= hi:
+            if ev[j].action == action and lo <= ev[j].start <= hi:
                 found = j
                 break
         if found is None:
@@ -251,7 +261,7 @@ def _continuity(track: FaceTrack, p: LivenessParams) -> tuple[list[str], dict]:
 def assess_liveness(track: FaceTrack, actions: Sequence[Action], p: LivenessParams = LivenessParams(),
                     mirrored: bool = False, prompt_times: Sequence[float] | None = None) -> LivenessReport:
     t, ear, yaw, pitch = _series(track, mirrored)
-    events = sorted(find_blinks(t, ear, yaw, pitch, p) + find_turns(t, yaw, p), key=lambda e: e.peak)
+    events = sorted(find_blinks(t, ear, yaw, pitch, p) + find_turns(t, yaw, p), key=lambda e: e.start)
     reasons: list[str] = []
     if track.duration_s < p.min_duration_s:
         reasons.append(ReasonCode.LIVENESS_TOO_SHORT.value)

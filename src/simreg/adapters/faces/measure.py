@@ -6,6 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ...domain import face_geometry
 from ...domain.types import FaceBox, HeadPose, Landmarks, QualityMeasures
 
 # A generic 3D face in millimetres, x to the subject's left, y up, z toward the
@@ -54,43 +55,15 @@ def head_pose(landmarks: Landmarks, image_size: tuple[int, int]) -> HeadPose:
     left, right = eye_centres(landmarks)
     roll = float(np.degrees(np.arctan2(right[1] - left[1], right[0] - left[0])))
     # Looking up is a negative rotation about the camera's x axis.
-    return HeadPose(yaw=geometric_yaw(landmarks), pitch=-pitch, roll=roll)
-
-
-def geometric_yaw(landmarks: Landmarks) -> float:
-    """Yaw in degrees from where the nose tip sits between the two ends of the jaw
-    line (points 30, 0 and 16): a head turned by yaw puts the nose tip, about one
-    half-width in front of the jaw ends, at ``tan(yaw)`` of the half-width from
-    their midpoint.  Less precise than a 3D fit at large angles, but it needs no
-    3D face model, so it carries no bias from a face shape that differs from the
-    model's (solvePnP read a frontal face with glasses as turned by 20 degrees).
-    Positive toward the subject's left (nose toward the image right, unmirrored)."""
-    p = landmarks.points.astype(np.float64)
-    left, right, nose = p[0, 0], p[16, 0], p[30, 0]
-    half = (right - left) / 2.0
-    if half <= 1e-6:
-        return 0.0
-    offset = (nose - (left + right) / 2.0) / half
-    return float(np.degrees(np.arctan(offset)))
+    return HeadPose(yaw=face_geometry.geometric_yaw(landmarks.points), pitch=-pitch, roll=roll)
 
 
 def eye_aspect_ratio(landmarks: Landmarks) -> float:
-    """Mean of both eyes' (|p2-p6| + |p3-p5|) / (2 |p1-p4|) on iBUG-68 contours;
-    about 0.25-0.35 for open eyes, under 0.15 for closed ones."""
-    p = landmarks.points.astype(np.float64)
-
-    def ear(e: np.ndarray) -> float:
-        horiz = np.linalg.norm(e[0] - e[3])
-        if horiz <= 1e-6:
-            return 0.0
-        return float((np.linalg.norm(e[1] - e[5]) + np.linalg.norm(e[2] - e[4])) / (2.0 * horiz))
-
-    return 0.5 * (ear(p[36:42]) + ear(p[42:48]))
+    return face_geometry.eye_aspect_ratio(landmarks.points)
 
 
 def eye_centres(landmarks: Landmarks) -> tuple[np.ndarray, np.ndarray]:
-    p = landmarks.points.astype(np.float64)
-    return p[36:42].mean(axis=0), p[42:48].mean(axis=0)
+    return face_geometry.eye_centres(landmarks.points)
 
 
 def measure_quality(image: np.ndarray, box: FaceBox, landmarks: Landmarks) -> QualityMeasures:
