@@ -22,7 +22,7 @@ from .domain.types import TRACK_BOX, FaceBox, FaceTrack, Landmarks, TrackPoint
 
 @dataclass(frozen=True)
 class TrackingParams:
-    detect_every: int = 6          # frames between detector runs while tracking holds
+    detect_every: int = 5          # frames between detector runs while tracking holds
     max_fps: float = 30.0          # frames closer than 1/max_fps to the last one are skipped
     embed_every_s: float = 1.5     # keyframe embeddings for identity continuity
     max_scale_change: float = 0.35  # relative change of inter-eye distance that means "lost"
@@ -94,6 +94,7 @@ def track_faces(engine, frames: Iterable, rules: DetectionRules, params: Trackin
         lm = pose = ear = None
         if box is not None:
             lm = engine.landmarker68.landmarks(image, box)
+
             if prev_lm is not None and not detected:
                 change = abs(_inter_eye(lm) - _inter_eye(prev_lm)) / max(_inter_eye(prev_lm), 1e-6)
                 if change > params.max_scale_change:  # the prediction slipped: search again
@@ -101,6 +102,7 @@ def track_faces(engine, frames: Iterable, rules: DetectionRules, params: Trackin
                     box, faces = _pick(boxes, None, rules)
                     detected = True
                     lm = engine.landmarker68.landmarks(image, box) if box is not None else None
+
             if lm is not None:
                 pose = head_pose(lm, frame_size)
                 ear = eye_aspect_ratio(lm)

@@ -40,11 +40,10 @@ class VideoLimits:
 class VideoInfo:
     container: str
     codec: str
-    width: int          # as displayed (after rotation), before scaling
-    height: int
+    width: int          # as stored in the stream (frames are delivered upright, so
+    height: int         # a rotated recording's frames have these swapped), before scaling
     duration_s: float
     declared_frames: int
-    rotation: int       # degrees applied to display the frames upright
 
 
 @dataclass(frozen=True)
@@ -90,6 +89,8 @@ class DecodedVideo:
         if not c.streams.video:
             raise _fail(ReasonCode.MEDIA_NO_VIDEO, "the file has no video stream")
         stream = c.streams.video[0]
+        if stream.codec_context is None:  # FFmpeg has no decoder for it
+            raise _fail(ReasonCode.MEDIA_UNSUPPORTED_CODEC, "the video's codec cannot be decoded", 415)
         codec = stream.codec_context.name
         if codec not in ACCEPTED_CODECS:
             raise _fail(ReasonCode.MEDIA_UNSUPPORTED_CODEC, f"codec {codec!r} is not accepted", 415)
@@ -110,7 +111,7 @@ class DecodedVideo:
             raise _fail(ReasonCode.MEDIA_TOO_MANY_FRAMES, f"the video declares {declared} frames; the limit is {self.limits.max_frames}")
         stream.thread_type = "AUTO"
         self._stream = stream
-        return VideoInfo(fmt, codec, w, h, duration, declared, 0)
+        return VideoInfo(fmt, codec, w, h, duration, declared)
 
     def frames(self) -> Iterator[VideoFrame]:
         """Decoded frames in presentation order, upright, scaled to the working size.

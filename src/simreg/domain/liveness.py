@@ -29,7 +29,7 @@ class LivenessParams:
     blink_close_ratio: float = 0.65    # closed below this fraction of the baseline ...
     blink_open_ratio: float = 0.85     # ... and open again above this one (hysteresis)
     blink_min_s: float = 0.03          # shorter dips are noise
-    blink_max_s: float = 0.7           # longer closures are not blinks
+    blink_max_s: float = 0.7           # longer closures are not blinks (a blink lasts 0.1-0.4 s, a deliberate one longer)
     blink_max_abs_yaw: float = 30.0    # the eye contour is unreliable beyond this
     blink_max_pitch_change: float = 12.0  # from the clip's median pitch: looking down narrows the eyes
     blink_refractory_s: float = 0.25   # dips closer than this to the previous blink are the same blink
@@ -190,7 +190,7 @@ def match_challenge(events: Sequence[Event], actions: Sequence[Action],
 
     Without prompt times, the actions must appear as an in-order subsequence of
     the events (natural blinks in between are facts of real video).  With prompt
-    times (when each prompt appeared on screen), action ``i`` must peak inside its
+    times (when each prompt appeared on screen), action ``i`` must start inside its
     own window ``[prompt_i, prompt_{i+1} + grace]`` (the last one: to the end).
     An event's time is its onset (``start``): a head held turned through a blink
     turned before it, not after.
@@ -229,23 +229,20 @@ def _continuity(track: FaceTrack, p: LivenessParams) -> tuple[list[str], dict]:
     if pts:
         gap = max(gap, pts[-1].t - last)
     jumps = 0
-    for a, b in zip(pts, pts[1:]):
-        if a.box is None or b.box is None:
-            continue
+    for a, b in zip(found, found[1:]):  # consecutive frames *with* a face: a cut hidden by a lost frame counts
         ca = np.array([a.box.x + a.box.w / 2, a.box.y + a.box.h / 2])
         cb = np.array([b.box.x + b.box.w / 2, b.box.y + b.box.h / 2])
         if np.linalg.norm(cb - ca) > p.max_jump * max(a.box.w, 1.0):
             jumps += 1
     detections = [q for q in pts if q.detected and q.box is not None]
     multi = sum(q.faces > 1 for q in detections) / len(detections) if detections else 0.0
-    sims = []
+    min_sim = None
     if len(track.embeddings) >= 2:
+        # The least similar pair of keyframes: a swap of people shows there however
+        # the keyframes split (a median reference sits between two people).
         vecs = np.stack([e.vector for _, e in track.embeddings]).astype(np.float64)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-        ref = np.median(vecs, axis=0)
-        ref /= np.linalg.norm(ref)
-        sims = list(vecs @ ref)
-    min_sim = float(min(sims)) if sims else None
+        min_sim = float((vecs @ vecs.T).min())
     if fraction < p.min_face_fraction or gap > p.max_gap_s:
         reasons.append(ReasonCode.LIVENESS_FACE_LOST.value)
     if jumps:
