@@ -16,6 +16,24 @@ def _fail(code: str, message: str) -> int:
     return 2
 
 
+def _run_job(settings: Settings, args, job):
+    """Build the runtime, run ``job(runtime)`` and close it.  Returns (result,
+    runtime, model-load ms, None), or (None, None, 0, exit code) when the input
+    was refused, after printing the reason code (as JSON too with ``--json``)."""
+    from .domain.errors import SimregError
+    from .runtime import build_runtime
+
+    t0 = time.perf_counter()
+    with build_runtime(settings) as rt:
+        load_ms = (time.perf_counter() - t0) * 1e3
+        try:
+            return job(rt), rt, load_ms, None
+        except SimregError as exc:
+            if getattr(args, "json", False):
+                print(json.dumps({"error": {"code": exc.code.value, "message": exc.message}}))
+            return None, None, 0.0, _fail(exc.code.value, exc.message)
+
+
 def cmd_serve(args, settings: Settings) -> int:
     import uvicorn
 
@@ -41,23 +59,16 @@ def _analysis_dict(a) -> dict:
 
 
 def cmd_compare(args, settings: Settings) -> int:
-    from .domain.errors import SimregError
     from .pipeline import compare_images
-    from .runtime import build_runtime
 
     try:
         data_a, data_b = Path(args.a).read_bytes(), Path(args.b).read_bytes()
     except OSError as exc:
         return _fail("INPUT.FILE", f"cannot read {exc.filename}")
-    t0 = time.perf_counter()
-    with build_runtime(settings) as rt:
-        load_ms = (time.perf_counter() - t0) * 1e3
-        try:
-            rep = compare_images(rt.engine, rt.policy, data_a, data_b, rt.limits)
-        except SimregError as exc:
-            if args.json:
-                print(json.dumps({"error": {"code": exc.code.value, "message": exc.message}}))
-            return _fail(exc.code.value, exc.message)
+    rep, rt, load_ms, refused = _run_job(settings, args, lambda rt: compare_images(
+        rt.engine, rt.policy, data_a, data_b, rt.limits))
+    if refused is not None:
+        return refused
     m = rep.match
     out = {
         "decision": m.outcome.value, "score": round(m.score, 4), "threshold": round(m.threshold, 4),
@@ -174,7 +185,6 @@ def cmd_liveness(args, settings: Settings) -> int:
     from .domain.challenge import parse_actions
     from .domain.errors import SimregError
     from .pipeline import check_liveness
-    from .runtime import build_runtime
 
     try:
         data = Path(args.video).read_bytes()
@@ -189,15 +199,10 @@ def cmd_liveness(args, settings: Settings) -> int:
         return _fail("CHALLENGE.INVALID", "--prompt-times must be comma-separated seconds")
     if prompts is not None and len(prompts) != len(actions):
         return _fail("CHALLENGE.INVALID", "--prompt-times needs one time per action")
-    t0 = time.perf_counter()
-    with build_runtime(settings) as rt:
-        load_ms = (time.perf_counter() - t0) * 1e3
-        try:
-            res = check_liveness(rt.engine, rt.policy, data, actions, args.mirrored, prompts, rt.video)
-        except SimregError as exc:
-            if args.json:
-                print(json.dumps({"error": {"code": exc.code.value, "message": exc.message}}))
-            return _fail(exc.code.value, exc.message)
+    res, _rt, load_ms, refused = _run_job(settings, args, lambda rt: check_liveness(
+        rt.engine, rt.policy, data, actions, args.mirrored, prompts, rt.video))
+    if refused is not None:
+        return refused
     r = res.report
     out = {
         "verdict": "live" if r.passed else "not_live",

@@ -169,6 +169,17 @@ def _shift_to_set_bit(fn: int, sn: int) -> tuple[int, int]:
     return fn, sn
 
 
+def _proof_hashes(proof) -> list[bytes] | None:
+    """The proof as a list of 32-byte hashes, or ``None`` when it is not one."""
+    try:
+        path = list(proof)
+    except TypeError:
+        return None
+    if not all(_is_hash(p) for p in path):
+        return None
+    return [bytes(p) for p in path]
+
+
 def verify_inclusion(leaf_hash: bytes, index: int, size: int,
                      proof: Sequence[bytes], root: bytes) -> bool:
     """RFC 9162 §2.1.3.2: does ``proof`` show that the leaf whose *leaf hash* is
@@ -178,11 +189,8 @@ def verify_inclusion(leaf_hash: bytes, index: int, size: int,
         return False
     if not (_is_hash(leaf_hash) and _is_hash(root)):
         return False
-    try:
-        path = list(proof)
-    except TypeError:
-        return False
-    if not all(_is_hash(p) for p in path):
+    path = _proof_hashes(proof)
+    if path is None:
         return False
     fn, sn = index, size - 1
     r = bytes(leaf_hash)
@@ -211,13 +219,9 @@ def verify_consistency(first_size: int, second_size: int, first_root: bytes,
         return False
     if not (_is_hash(first_root) and _is_hash(second_root)):
         return False
-    try:
-        path = list(proof)
-    except TypeError:
+    path = _proof_hashes(proof)
+    if path is None:
         return False
-    if not all(_is_hash(p) for p in path):
-        return False
-    path = [bytes(p) for p in path]
     first_root, second_root = bytes(first_root), bytes(second_root)
     if first_size == second_size:
         return not path and first_root == second_root
