@@ -231,6 +231,38 @@ def cmd_liveness(args, settings: Settings) -> int:
     return 0
 
 
+def _access_store(settings: Settings):
+    from .adapters.sql.database import open_database
+    from .adapters.sql.migrate import upgrade_to_head
+    from .adapters.sql.stores import AccessStore
+
+    db = open_database(settings.database_url)
+    upgrade_to_head(db)
+    return AccessStore(db)
+
+
+def cmd_admin_create_outlet(args, settings: Settings) -> int:
+    outlet = _access_store(settings).create_outlet(args.name)
+    print(json.dumps({"outlet_id": outlet.outlet_id}) if args.json else f"outlet {outlet.outlet_id}: {outlet.name}")
+    return 0
+
+
+def cmd_admin_create_clerk(args, settings: Settings) -> int:
+    from .domain.access import Role
+    from .domain.errors import SimregError
+
+    try:
+        clerk, token = _access_store(settings).create_clerk(args.outlet, args.name, Role(args.role))
+    except SimregError as exc:
+        return _fail(exc.code.value, exc.message)
+    if args.json:
+        print(json.dumps({"clerk_id": clerk.clerk_id, "token": token}))
+    else:
+        print(f"clerk {clerk.clerk_id} ({clerk.role.value}) at {clerk.outlet_id}\n"
+              f"bearer token (shown once, only its hash is stored): {token}")
+    return 0
+
+
 def cmd_status(args, settings: Settings) -> int:
     from .runtime import build_runtime
 
@@ -287,6 +319,19 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--prompt-times", help="seconds from the video's start at which each prompt appeared")
     lv.add_argument("--json", action="store_true")
     lv.set_defaults(func=cmd_liveness)
+
+    adm = sub.add_parser("admin", help="outlets and clerks (uses SIMREG_DATABASE_URL)")
+    asub = adm.add_subparsers(dest="what", required=True)
+    co = asub.add_parser("create-outlet", help="create an outlet")
+    co.add_argument("name")
+    co.add_argument("--json", action="store_true")
+    co.set_defaults(func=cmd_admin_create_outlet)
+    cc = asub.add_parser("create-clerk", help="create a clerk; prints their bearer token once")
+    cc.add_argument("--outlet", required=True)
+    cc.add_argument("--name", required=True)
+    cc.add_argument("--role", required=True, choices=["clerk", "supervisor", "auditor", "admin"])
+    cc.add_argument("--json", action="store_true")
+    cc.set_defaults(func=cmd_admin_create_clerk)
 
     st = sub.add_parser("status", help="model ids, file hashes and policy hash")
     st.set_defaults(func=cmd_status)

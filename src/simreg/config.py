@@ -13,6 +13,9 @@ PACKAGED_POLICY = Path(__file__).parent / "policy" / "default.json"
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SIMREG_", extra="ignore")
 
+    # "development" allows test-only conveniences (a request may name its challenge).
+    env: str = "production"
+    session_ttl_s: float = 120.0
     # Where the shared evaluation data lives (tests and benchmarks only); a relative
     # path is taken from the checkout's root.
     data_dir: Path = Path("../shared/data")

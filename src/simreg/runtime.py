@@ -11,6 +11,8 @@ from .domain.policy import Policy, parse_policy
 from sqlalchemy.engine import Engine
 
 from .adapters.sql.database import database_status, open_database
+from .adapters.sql.migrate import upgrade_to_head
+from .adapters.sql.stores import AccessStore, SessionStore
 from .face_engine import FaceAnalyser
 
 
@@ -35,6 +37,19 @@ class Runtime:
     limits: ImageLimits
     database: Engine | None = None
     video: VideoLimits = VideoLimits()
+
+    @property
+    def access(self) -> AccessStore:
+        return AccessStore(self._db())
+
+    @property
+    def sessions(self) -> SessionStore:
+        return SessionStore(self._db())
+
+    def _db(self) -> Engine:
+        if self.database is None:
+            raise RuntimeError("this runtime was built without a database")
+        return self.database
 
     def close(self) -> None:
         self.engine.close()
@@ -66,5 +81,7 @@ def build_runtime(settings: Settings | None = None, with_database: bool = False)
 
     settings = settings or Settings()
     database = open_database(settings.database_url) if with_database else None
+    if database is not None:
+        upgrade_to_head(database)
     return Runtime(settings, load_policy(settings), build_face_engine(settings), image_limits(settings), database,
                    video_limits(settings))

@@ -6,11 +6,19 @@ import logging
 import uuid
 from contextlib import asynccontextmanager
 
+from dataclasses import replace
+from datetime import datetime, timezone
+
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from ..config import Settings
-from ..domain.errors import SimregError
+from ..domain.challenge import draw_challenge, parse_actions
+from ..domain.errors import InputError, SimregError
+from ..domain.reasons import ReasonCode
+from .auth import current_clerk
+from .schemas import ErrorResponse, SessionRequest, SessionResponse
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +62,31 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
         return JSONResponse({"code": exc.code.value, "message": exc.message,
                              "request_id": getattr(request.state, "request_id", "")},
                             status_code=exc.http_status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        fields = sorted({".".join(str(x) for x in e.get("loc", ())[1:]) for e in exc.errors()})
+        return JSONResponse({"code": "REQUEST.INVALID", "message": "invalid request fields: " + ", ".join(fields),
+                             "request_id": getattr(request.state, "request_id", "")}, status_code=422)
+
+    @app.post("/v1/sessions", status_code=201, response_model=SessionResponse, summary="Open a capture session",
+              responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse},
+                         422: {"model": ErrorResponse}})
+    async def create_session(request: Request, body: SessionRequest | None = None):
+        """Draw a random challenge (2-4 actions, at least one turn and one blink) with a
+        nonce and an expiry, bound to the calling clerk; a registration uses it once."""
+        clerk = current_clerk(request)
+        rt = request.app.state.runtime
+        now = datetime.now(timezone.utc)
+        challenge = draw_challenge(now, rt.settings.session_ttl_s)
+        if body is not None and body.challenge is not None:
+            if rt.settings.env != "development":
+                raise InputError(ReasonCode.CHALLENGE_NOT_ALLOWED,
+                                 "a request may name its challenge only in development mode", 403)
+            challenge = replace(challenge, actions=parse_actions(",".join(body.challenge)))
+        session_id = rt.sessions.create(challenge, clerk)
+        return SessionResponse(session_id=session_id, challenge=[a.value for a in challenge.actions],
+                               nonce=challenge.nonce, expires_at=challenge.expires_at)
 
     @app.get("/healthz", summary="Liveness probe", responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
     async def healthz():

@@ -1,0 +1,102 @@
+"""Repositories over the SQL tables: outlets, clerks (bearer tokens stored as
+SHA-256 only), capture sessions.  Foreign types (rows) stop here."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timezone
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Engine
+
+from ...domain.access import Clerk, Outlet, Role
+from ...domain.challenge import Action, Challenge
+from ...domain.errors import InputError
+from ...domain.reasons import ReasonCode
+from .schema import capture_sessions, clerks, outlets
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)  # SQLite drops the zone
+
+
+class AccessStore:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def create_outlet(self, name: str) -> Outlet:
+        outlet = Outlet("out_" + secrets.token_hex(8), name)
+        with self.engine.begin() as c:
+            c.execute(insert(outlets).values(outlet_id=outlet.outlet_id, name=name, created_at=_now()))
+        return outlet
+
+    def create_clerk(self, outlet_id: str, name: str, role: Role) -> tuple[Clerk, str]:
+        """The clerk and their bearer token, which is returned once and never stored."""
+        token = secrets.token_urlsafe(32)
+        clerk = Clerk("clk_" + secrets.token_hex(8), outlet_id, name, role)
+        with self.engine.begin() as c:
+            if c.execute(select(outlets.c.outlet_id).where(outlets.c.outlet_id == outlet_id)).first() is None:
+                raise InputError(ReasonCode.ADMIN_UNKNOWN_OUTLET, "no outlet has that id", 404)
+            c.execute(insert(clerks).values(clerk_id=clerk.clerk_id, outlet_id=outlet_id, name=name,
+                                            role=role.value, token_sha256=token_hash(token), active=True,
+                                            created_at=_now()))
+        return clerk, token
+
+    def clerk_for_token(self, token: str) -> Clerk | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(clerks).where(clerks.c.token_sha256 == token_hash(token))).mappings().first()
+        if row is None or not row["active"]:
+            return None
+        return Clerk(row["clerk_id"], row["outlet_id"], row["name"], Role(row["role"]), bool(row["active"]))
+
+
+class SessionStore:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def create(self, challenge: Challenge, clerk: Clerk) -> str:
+        session_id = "ses_" + secrets.token_hex(12)
+        with self.engine.begin() as c:
+            c.execute(insert(capture_sessions).values(
+                session_id=session_id, clerk_id=clerk.clerk_id, outlet_id=clerk.outlet_id,
+                challenge=",".join(a.value for a in challenge.actions), nonce=challenge.nonce,
+                issued_at=challenge.issued_at, expires_at=challenge.expires_at, used_at=None))
+        return session_id
+
+    def consume(self, session_id: str, clerk: Clerk, now: datetime, connection=None) -> Challenge:
+        """Mark the session used, once, for the clerk it was issued to; raises
+        ``SESSION.UNKNOWN`` (404), ``SESSION.EXPIRED`` (410) or ``SESSION.REPLAYED`` (409).
+        Pass ``connection`` to consume inside the caller's transaction."""
+
+        def run(c) -> Challenge:
+            row = c.execute(select(capture_sessions).where(capture_sessions.c.session_id == session_id)
+                            ).mappings().first()
+            if row is None or row["clerk_id"] != clerk.clerk_id:
+                raise InputError(ReasonCode.SESSION_UNKNOWN, "no such capture session for this clerk", 404)
+            challenge = Challenge(tuple(Action(a) for a in row["challenge"].split(",")), row["nonce"],
+                                  _aware(row["issued_at"]), _aware(row["expires_at"]))
+            if row["used_at"] is not None:
+                raise InputError(ReasonCode.SESSION_REPLAYED, "the capture session was already used", 409)
+            if challenge.expired(now):
+                raise InputError(ReasonCode.SESSION_EXPIRED, "the capture session has expired", 410)
+            # the WHERE used_at IS NULL makes the use atomic under concurrent requests
+            done = c.execute(update(capture_sessions)
+                             .where(capture_sessions.c.session_id == session_id, capture_sessions.c.used_at.is_(None))
+                             .values(used_at=now))
+            if done.rowcount != 1:
+                raise InputError(ReasonCode.SESSION_REPLAYED, "the capture session was already used", 409)
+            return challenge
+
+        if connection is not None:
+            return run(connection)
+        with self.engine.begin() as c:
+            return run(c)
