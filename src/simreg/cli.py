@@ -263,6 +263,85 @@ def cmd_admin_create_clerk(args, settings: Settings) -> int:
     return 0
 
 
+def _database(settings: Settings, url: str | None):
+    from .adapters.sql.database import open_database
+    from .adapters.sql.migrate import upgrade_to_head
+
+    db = open_database(url or settings.database_url)
+    upgrade_to_head(db)
+    return db
+
+
+def cmd_keys_new_signing_key(args, settings: Settings) -> int:
+    import os
+
+    from .adapters import signing
+
+    out = Path(args.out)
+    if out.exists():
+        return _fail("KEYS.EXISTS", f"{out} exists; refusing to overwrite a key")
+    key = signing.generate_private_key()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(signing.private_key_to_pem(key))
+    print(json.dumps({"key_id": signing.key_id(key), "public_key_pem": signing.public_key_to_pem(key).decode()}))
+    return 0
+
+
+def cmd_audit_checkpoint(args, settings: Settings) -> int:
+    from datetime import datetime, timezone
+
+    from .adapters import signing
+    from .adapters.sql.audit_store import read_rows
+    from .domain.audit import verify_chain
+
+    key_path = Path(args.key) if args.key else settings.audit_signing_key_file
+    if key_path is None or not key_path.is_file():
+        return _fail("KEYS.MISSING", "give --key FILE or set SIMREG_AUDIT_SIGNING_KEY_FILE")
+    report = verify_chain(read_rows(_database(settings, args.database)))
+    if not report.ok:
+        return _fail("AUDIT.BROKEN", f"refusing to sign a broken log: {report.kind.value} at position "
+                                     f"{report.first_bad_position}: {report.message}")
+    cp = signing.sign_checkpoint(signing.load_private_key(key_path.read_bytes()), report.size, report.root_hash,
+                                 datetime.now(timezone.utc).isoformat(), )
+    text = cp.to_json()
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
+def cmd_audit_verify(args, settings: Settings) -> int:
+    from .adapters import signing
+    from .adapters.sql.audit_store import read_rows
+    from .domain.audit import verify_against_checkpoint, verify_chain
+
+    db = _database(settings, args.database)
+    if args.checkpoint:
+        try:
+            cp = signing.Checkpoint.from_json(Path(args.checkpoint).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            return _fail("AUDIT.CHECKPOINT_INVALID", str(exc))
+        pub = args.public_key or settings.audit_signing_key_file
+        if pub is None:
+            return _fail("KEYS.MISSING", "give --public-key FILE (or set SIMREG_AUDIT_SIGNING_KEY_FILE)")
+        pub_bytes = Path(pub).read_bytes()
+        key = signing.load_private_key(pub_bytes).public_key() if b"PRIVATE" in pub_bytes else pub_bytes
+        if not signing.verify_checkpoint(key, cp):
+            return _fail("AUDIT.CHECKPOINT_SIGNATURE", "the checkpoint's signature does not verify")
+        report = verify_against_checkpoint(read_rows(db), cp)
+    else:
+        report = verify_chain(read_rows(db))
+    out = {"ok": report.ok, "size": report.size, "root_hash": report.root_hash,
+           "first_bad_position": report.first_bad_position,
+           "kind": report.kind.value if report.kind else None, "message": report.message}
+    print(json.dumps(out) if args.json else (
+        f"intact: {report.size} entries, root {report.root_hash}" if report.ok else
+        f"BROKEN: {out['kind']} at position {out['first_bad_position']}: {report.message}"))
+    return 0 if report.ok else 3
+
+
 def cmd_status(args, settings: Settings) -> int:
     from .runtime import build_runtime
 
@@ -332,6 +411,26 @@ def build_parser() -> argparse.ArgumentParser:
     cc.add_argument("--role", required=True, choices=["clerk", "supervisor", "auditor", "admin"])
     cc.add_argument("--json", action="store_true")
     cc.set_defaults(func=cmd_admin_create_clerk)
+
+    keys = sub.add_parser("keys", help="key management")
+    ksub = keys.add_subparsers(dest="what", required=True)
+    nk = ksub.add_parser("new-signing-key", help="a new Ed25519 key for audit checkpoints (PEM, mode 0600)")
+    nk.add_argument("--out", required=True)
+    nk.set_defaults(func=cmd_keys_new_signing_key)
+
+    au = sub.add_parser("audit", help="the tamper-evident audit log")
+    ausub = au.add_subparsers(dest="what", required=True)
+    ack = ausub.add_parser("checkpoint", help="sign (size, Merkle root) of the verified log")
+    ack.add_argument("--key", help="Ed25519 private key PEM (default SIMREG_AUDIT_SIGNING_KEY_FILE)")
+    ack.add_argument("--out", help="also write the checkpoint JSON here")
+    ack.add_argument("--database", help="database URL (default SIMREG_DATABASE_URL)")
+    ack.set_defaults(func=cmd_audit_checkpoint)
+    av = ausub.add_parser("verify", help="recompute the whole log offline; exit 0 when intact")
+    av.add_argument("--checkpoint", help="a signed checkpoint the log must still reproduce")
+    av.add_argument("--public-key", help="the checkpoint key's public PEM")
+    av.add_argument("--database", help="database URL (default SIMREG_DATABASE_URL)")
+    av.add_argument("--json", action="store_true")
+    av.set_defaults(func=cmd_audit_verify)
 
     st = sub.add_parser("status", help="model ids, file hashes and policy hash")
     st.set_defaults(func=cmd_status)

@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     # "development" allows test-only conveniences (a request may name its challenge).
     env: str = "production"
     session_ttl_s: float = 120.0
+    # Ed25519 private key (PEM) that signs audit checkpoints; its public half is
+    # published by /status.  `simreg keys new-signing-key --out FILE` makes one.
+    audit_signing_key_file: Path | None = None
     # Where the shared evaluation data lives (tests and benchmarks only); a relative
     # path is taken from the checkout's root.
     data_dir: Path = Path("../shared/data")

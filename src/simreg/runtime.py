@@ -72,7 +72,23 @@ class Runtime:
                                       for k, v in self.policy.thresholds.items()}},
             "models": self.engine.describe(),
             "database": database_status(self.database) if self.database is not None else None,
+            "audit": self._audit_status(),
         }
+
+    def _audit_status(self) -> dict:
+        out: dict = {"checkpoint_public_key": None}
+        path = self.settings.audit_signing_key_file
+        if path is not None and path.is_file():
+            from .adapters import signing
+
+            key = signing.load_private_key(path.read_bytes())
+            out["checkpoint_public_key"] = {"key_id": signing.key_id(key),
+                                            "pem": signing.public_key_to_pem(key).decode("ascii")}
+        if self.database is not None:
+            from .adapters.sql.audit_store import size
+
+            out["entries"] = size(self.database)
+        return out
 
 
 def build_runtime(settings: Settings | None = None, with_database: bool = False) -> Runtime:

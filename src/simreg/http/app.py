@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
                 raise InputError(ReasonCode.CHALLENGE_NOT_ALLOWED,
                                  "a request may name its challenge only in development mode", 403)
             challenge = replace(challenge, actions=parse_actions(",".join(body.challenge)))
-        session_id = rt.sessions.create(challenge, clerk)
+        session_id = rt.sessions.create(challenge, clerk, tuple(rt.engine.model_ids), rt.policy.sha256)
         return SessionResponse(session_id=session_id, challenge=[a.value for a in challenge.actions],
                                nonce=challenge.nonce, expires_at=challenge.expires_at)
 

@@ -3,7 +3,7 @@ module is the one place that names columns."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -36,4 +36,18 @@ capture_sessions = Table(
     Column("issued_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("used_at", DateTime(timezone=True), nullable=True),
+)
+
+audit_entries = Table(
+    "audit_entries", metadata,
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("timestamp", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("details", Text, nullable=False),
+    Column("model_ids", Text, nullable=False),
+    Column("policy_sha256", Text, nullable=False),
+    Column("prev_hash", Text, nullable=False),
+    Column("entry_hash", Text, nullable=False),
 )

@@ -14,6 +14,7 @@ from ...domain.access import Clerk, Outlet, Role
 from ...domain.challenge import Action, Challenge
 from ...domain.errors import InputError
 from ...domain.reasons import ReasonCode
+from . import audit_store
 from .schema import capture_sessions, clerks, outlets
 
 
@@ -63,13 +64,20 @@ class SessionStore:
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    def create(self, challenge: Challenge, clerk: Clerk) -> str:
+    def create(self, challenge: Challenge, clerk: Clerk, model_ids: tuple[str, ...] = (),
+               policy_sha256: str = "0" * 64) -> str:
+        """Store the session and its audit entry in one transaction."""
         session_id = "ses_" + secrets.token_hex(12)
         with self.engine.begin() as c:
             c.execute(insert(capture_sessions).values(
                 session_id=session_id, clerk_id=clerk.clerk_id, outlet_id=clerk.outlet_id,
                 challenge=",".join(a.value for a in challenge.actions), nonce=challenge.nonce,
                 issued_at=challenge.issued_at, expires_at=challenge.expires_at, used_at=None))
+            audit_store.append(c, now=challenge.issued_at, actor=clerk.clerk_id, action="session.created",
+                               subject=session_id,
+                               details={"outlet_id": clerk.outlet_id, "actions": len(challenge.actions),
+                                        "expires_at": challenge.expires_at.isoformat()},
+                               model_ids=model_ids, policy_sha256=policy_sha256)
         return session_id
 
     def consume(self, session_id: str, clerk: Clerk, now: datetime, connection=None) -> Challenge:
