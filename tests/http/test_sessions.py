@@ -27,7 +27,6 @@ def db_url(tmp_path):
 
 
 def _client(runtime, db_url, env="production"):
-    from dataclasses import replace
 
     from simreg.runtime import Runtime
 
