@@ -201,12 +201,14 @@ def main() -> int:
         "| clip (640x480, 30 fps) | 2.5 s | 5 s | 10 s |", "|---|---|---|---|",
         f"| median time, one core | {speed[2.5]:.2f} s | {speed[5.0]:.2f} s | {speed[10.0]:.2f} s |", "",
         f"Peak RSS of a fresh process that loads the models and judges the 5 s clip: {peak_rss_mb:.0f} MB.", "",
-        "Every presentation:", "", "| kind | file | challenge | accepted | reasons | planarity |", "|---|---|---|---|---|---|",
+        "Every presentation:", "", "| kind | file | challenge | accepted | reasons | planarity | texture |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         pl = r["pad"].get("planarity") if r["pad"] else None
+        tx = r["pad"].get("texture") if r["pad"] else None
         lines.append(f"| {r['kind']} | {r['file']} | {','.join(r['challenge'])} | {'yes' if r['accepted'] else 'no'} | "
-                     f"{' '.join(r['reasons'])} | {'' if pl is None else f'{pl:.3f}'} |")
+                     f"{' '.join(r['reasons'])} | {'' if pl is None else f'{pl:.3f}'} | {'' if tx is None else f'{tx:.3f}'} |")
     text = "\n".join(lines) + "\n"
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")

@@ -86,7 +86,7 @@ class FaceEngine:
     def __init__(self, detector: FaceDetector, landmarker68: Landmarker, landmarker5: Landmarker,
                  embedders: Sequence[Embedder], measure, model_info: Sequence[dict] = (),
                  upscale_below: int = 160, upscale_factor: float = 2.0, tracking_detector=None,
-                 tracking_params=None):
+                 tracking_params=None, texture_scorer=None):
         self.detector = detector
         self.landmarker68 = landmarker68
         self.landmarker5 = landmarker5
@@ -99,6 +99,7 @@ class FaceEngine:
         self.upscale_factor = upscale_factor
         self.tracking_detector = tracking_detector or detector
         self.tracking_params = tracking_params
+        self.texture_scorer = texture_scorer
 
     def close(self) -> None:
         pass
@@ -175,7 +176,8 @@ class FaceEngine:
             with DecodedVideo(data, limits) as video:
                 embedder = list(self.embedders.values())[-1]
                 track, timings = track_faces(self, video.frames(), rules, params,
-                                             detector=self.tracking_detector, embedder=embedder)
+                                             detector=self.tracking_detector, embedder=embedder,
+                                             texture=self.texture_scorer)
                 return VideoTrack(track, video.info, timings)
 
     def analyse_each(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis | SimregError]:

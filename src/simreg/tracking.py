@@ -26,6 +26,9 @@ class TrackingParams:
     max_fps: float = 30.0          # frames closer than 1/max_fps to the last one are skipped
     embed_every_s: float = 1.5     # keyframe embeddings for identity continuity
     max_scale_change: float = 0.35  # relative change of inter-eye distance that means "lost"
+    texture_every_s: float = 0.6   # face crops scored by the texture PAD model ...
+    texture_max_samples: int = 8   # ... at most this many per video
+    texture_min_score: float = 0.8  # detector confidence a crop needs
 
 
 def box_from_landmarks(lm: Landmarks) -> FaceBox:
@@ -56,16 +59,20 @@ def _pick(boxes, previous: FaceBox | None, rules: DetectionRules) -> tuple[FaceB
 
 
 def track_faces(engine, frames: Iterable, rules: DetectionRules, params: TrackingParams = TrackingParams(),
-                detector=None, embedder=None) -> tuple[FaceTrack, dict]:
+                detector=None, embedder=None, texture=None) -> tuple[FaceTrack, dict]:
     """Track through ``frames`` (objects with ``t`` and ``image``).  ``engine`` gives
-    the landmarkers; ``detector`` and ``embedder`` default to the engine's."""
+    the landmarkers; ``detector`` and ``embedder`` default to the engine's;
+    ``texture`` (a texture PAD scorer with ``score_frame(image, box)``) scores a
+    few detected face crops spread through the clip."""
     from .adapters.faces.measure import eye_aspect_ratio, head_pose  # noqa: I001
 
     detector = detector or engine.detector
     embedder = embedder or next(iter(engine.embedders.values()))
     points: list[TrackPoint] = []
     embeddings = []
-    timings = {"decode": 0.0, "detect": 0.0, "landmarks": 0.0, "embed": 0.0}
+    timings = {"decode": 0.0, "detect": 0.0, "landmarks": 0.0, "embed": 0.0, "texture": 0.0}
+    texture_scores: list[float] = []
+    last_texture_t = -1e9
     last_t, last_embed_t = None, -1e9
     prev_lm: Landmarks | None = None
     since_detect = params.detect_every
@@ -115,6 +122,16 @@ def track_faces(engine, frames: Iterable, rules: DetectionRules, params: Trackin
             embeddings.append((frame.t, embedder.embed(image, box, None)))
             timings["embed"] += (time.perf_counter() - t2) * 1e3
             last_embed_t = frame.t
+        if (texture is not None and detected and box is not None and box.score >= params.texture_min_score
+                and frame.t - last_texture_t >= params.texture_every_s
+                and len(texture_scores) < params.texture_max_samples):
+            t3 = time.perf_counter()
+            score = texture.score_frame(image, box)
+            if score is not None:
+                texture_scores.append(float(score))
+                last_texture_t = frame.t
+            timings["texture"] += (time.perf_counter() - t3) * 1e3
         t_wait = time.perf_counter()
     duration = points[-1].t if points else 0.0
-    return FaceTrack(tuple(points), tuple(embeddings), frame_size, duration, n_decoded), timings
+    return FaceTrack(tuple(points), tuple(embeddings), frame_size, duration, n_decoded,
+                     tuple(texture_scores)), timings

@@ -34,6 +34,13 @@ class PadParams:
     # bona fide turns from the simulated prints (dlib's jaw-line landmarks are too
     # noisy on warped photos), so no threshold is shipped; see docs/liveness.md.
     planar_threshold: float | None = None
+    # Median texture-model score (adapters/faces/texture_pad.py) at or above which a
+    # clip is called a print/screen presentation.  None: report only.  The model's
+    # own threshold (0.409) gave no false alarm on the 16 shared bona fide clips,
+    # but held-out-source tests put every real face of an unseen camera above it
+    # (docs/pad-texture.md), so it is not a decision until re-derived on bona fide
+    # captures from the counter's own cameras.
+    texture_threshold: float | None = None
 
 
 def homography_dlt(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -94,3 +101,10 @@ def planarity_score(track: FaceTrack, p: PadParams = PadParams()) -> float | Non
     if not scores:
         return None
     return float(np.median(sorted(scores, reverse=True)[: p.max_pairs]))
+
+
+def texture_score(track: FaceTrack) -> float | None:
+    """Median of the sampled crops' texture scores (``None``: nothing sampled)."""
+    if not track.texture_scores:
+        return None
+    return float(np.median(track.texture_scores))

@@ -176,3 +176,4 @@ class FaceTrack:
     frame_size: tuple[int, int]      # (width, height) of the analysed frames
     duration_s: float
     frames_decoded: int
+    texture_scores: tuple[float, ...] = ()  # passive texture PAD score of sampled face crops (higher = attack)

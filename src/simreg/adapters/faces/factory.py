@@ -28,8 +28,10 @@ def build_local_engine(settings: Settings) -> FaceEngine:
     # Video frames are tracked with a detector on a 320 px copy: selfie faces are
     # large, and keyframe detection is most of the tracking cost.
     tracking_detector = MtcnnDetector(max_side=settings.tracking_detector_max_side)
+    from .texture_pad import TexturePadScorer
+
     return FaceEngine(detector, shape68, shape5, embedders, measure_quality, info,
-                      tracking_detector=tracking_detector)
+                      tracking_detector=tracking_detector, texture_scorer=TexturePadScorer())
 
 
 def build_face_engine(settings: Settings) -> FaceAnalyser:
