@@ -14,8 +14,7 @@ def data_dir() -> Path:
     """Settings().data_dir (SIMREG_DATA_DIR, default ../shared/data), relative to the checkout."""
     from simreg.config import Settings
 
-    d = Settings().data_dir
-    d = (d if d.is_absolute() else REPO / d).resolve()
+    d = Settings().shared_data_dir()
     if not (d / "faces" / "pairs.tsv").is_file():
         raise SystemExit(f"shared dataset not found at {d} (set SIMREG_DATA_DIR)")
     return d

@@ -13,11 +13,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _data_dir() -> Path:
-    """Settings().data_dir (SIMREG_DATA_DIR, default ../shared/data), relative to the checkout."""
     from simreg.config import Settings
 
-    d = Settings().data_dir
-    return (d if d.is_absolute() else REPO / d).resolve()
+    return Settings().shared_data_dir()
 
 
 @pytest.fixture(scope="session")

@@ -303,8 +303,11 @@ def cmd_audit_checkpoint(args, settings: Settings) -> int:
     if not report.ok:
         return _fail("AUDIT.BROKEN", f"refusing to sign a broken log: {report.kind.value} at position "
                                      f"{report.first_bad_position}: {report.message}")
-    cp = signing.sign_checkpoint(signing.load_private_key(key_path.read_bytes()), report.size, report.root_hash,
-                                 datetime.now(timezone.utc).isoformat(), )
+    try:
+        private_key = signing.load_private_key(key_path.read_bytes())
+    except (OSError, ValueError, TypeError):
+        return _fail("KEYS.UNREADABLE", f"{key_path} is not an Ed25519 private key in PEM")
+    cp = signing.sign_checkpoint(private_key, report.size, report.root_hash, datetime.now(timezone.utc).isoformat())
     text = cp.to_json()
     if args.out:
         Path(args.out).write_text(text + "\n", encoding="utf-8")
@@ -326,8 +329,11 @@ def cmd_audit_verify(args, settings: Settings) -> int:
         pub = args.public_key or settings.audit_signing_key_file
         if pub is None:
             return _fail("KEYS.MISSING", "give --public-key FILE (or set SIMREG_AUDIT_SIGNING_KEY_FILE)")
-        pub_bytes = Path(pub).read_bytes()
-        key = signing.load_private_key(pub_bytes).public_key() if b"PRIVATE" in pub_bytes else pub_bytes
+        try:
+            pub_bytes = Path(pub).read_bytes()
+            key = signing.load_private_key(pub_bytes).public_key() if b"PRIVATE" in pub_bytes else pub_bytes
+        except (OSError, ValueError, TypeError):
+            return _fail("KEYS.UNREADABLE", f"cannot read a key from {pub}")
         if not signing.verify_checkpoint(key, cp):
             return _fail("AUDIT.CHECKPOINT_SIGNATURE", "the checkpoint's signature does not verify")
         report = verify_against_checkpoint(read_rows(db), cp)

@@ -10,6 +10,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PACKAGED_POLICY = Path(__file__).parent / "policy" / "default.json"
 
 
+def checkout_root() -> Path:
+    """The source checkout this package runs from (src layout: ../../ of this file)."""
+    return Path(__file__).resolve().parents[2]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SIMREG_", extra="ignore")
 
@@ -34,6 +39,7 @@ class Settings(BaseSettings):
     max_image_side: int = 1600
     # Face engine: which detector finds faces ("mtcnn" or "hog").
     detector: str = "mtcnn"
+
     detector_max_side: int = 640
     tracking_detector_max_side: int = 320
     # Video input limits.
@@ -47,3 +53,8 @@ class Settings(BaseSettings):
     facenet_flip: bool = False
     # Face analysis in worker processes: None = one per core (at most 2), 0 = in-process.
     engine_workers: int | None = None
+
+    def shared_data_dir(self) -> Path:
+        """``data_dir`` made absolute: a relative path is taken from the checkout's root."""
+        d = self.data_dir
+        return (d if d.is_absolute() else checkout_root() / d).resolve()

@@ -23,9 +23,9 @@ import numpy as np
 
 from .adapters.media import ImageLimits, decode_image
 from .domain.errors import InputError
-from .domain.matching import fuse, similarity_matrix
+from .domain.matching import decision_score, similarity_matrix
 from .domain.metrics import ErrorRates, error_rates
-from .domain.policy import FusionComponent, Policy, fusion_model_id
+from .domain.policy import FusionComponent, Policy
 from .face_engine import FaceAnalyser
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
@@ -140,14 +140,13 @@ def impostor_normalisation(scores: PairScores) -> tuple[FusionComponent, ...]:
 
 
 def decision_scores(scores: PairScores, policy: Policy) -> tuple[str, np.ndarray]:
-    """The score the decision uses, per pair (same definition as :func:`matching.fuse`)."""
-    if policy.fusion and policy.matcher == fusion_model_id(policy.fusion):
-        out = np.full(len(scores.pairs), FTA_SCORE)
-        acq = scores.acquired
-        sims = {mid: s[acq] for mid, s in scores.per_model.items()}
-        out[acq] = fuse(sims, policy.fusion)
-        return policy.matcher, out
-    return policy.matcher, scores.per_model[policy.matcher]
+    """The score the decision uses, per pair: :func:`matching.decision_score` on
+    the acquired pairs (it works element-wise on arrays), ``FTA_SCORE`` elsewhere."""
+    acq = scores.acquired
+    model_id, s = decision_score({mid: v[acq] for mid, v in scores.per_model.items()}, policy)
+    out = np.full(len(scores.pairs), FTA_SCORE)
+    out[acq] = s
+    return model_id, out
 
 
 def split(scores: np.ndarray, pairs: Sequence[tuple[str, str, int]]) -> tuple[np.ndarray, np.ndarray]:

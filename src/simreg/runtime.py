@@ -81,9 +81,13 @@ class Runtime:
         if path is not None and path.is_file():
             from .adapters import signing
 
-            key = signing.load_private_key(path.read_bytes())
-            out["checkpoint_public_key"] = {"key_id": signing.key_id(key),
-                                            "pem": signing.public_key_to_pem(key).decode("ascii")}
+            try:
+                key = signing.load_private_key(path.read_bytes())
+            except (OSError, ValueError, TypeError):  # an unreadable key must not turn /status into a 500
+                out["checkpoint_public_key"] = {"error": "KEYS.UNREADABLE"}
+            else:
+                out["checkpoint_public_key"] = {"key_id": signing.key_id(key),
+                                                "pem": signing.public_key_to_pem(key).decode("ascii")}
         if self.database is not None:
             from .adapters.sql.audit_store import size
 

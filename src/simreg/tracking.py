@@ -64,7 +64,7 @@ def track_faces(engine, frames: Iterable, rules: DetectionRules, params: Trackin
     the landmarkers; ``detector`` and ``embedder`` default to the engine's;
     ``texture`` (a texture PAD scorer with ``score_frame(image, box)``) scores a
     few detected face crops spread through the clip."""
-    from .adapters.faces.measure import eye_aspect_ratio, head_pose  # noqa: I001
+    from .adapters.faces.measure import eye_aspect_ratio, head_pose
 
     detector = detector or engine.detector
     embedder = embedder or next(iter(engine.embedders.values()))

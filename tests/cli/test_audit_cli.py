@@ -100,3 +100,17 @@ def test_a_checkpoint_with_a_forged_signature_is_refused(logged_db, tmp_path):
     (tmp_path / "forged.json").write_text(json.dumps(cp))
     res = cli("audit", "verify", "--checkpoint", str(tmp_path / "forged.json"), "--public-key", str(key), env=env)
     assert res.returncode != 0 and "AUDIT.CHECKPOINT" in res.stderr
+
+
+def test_unreadable_keys_give_a_reason_code_not_a_traceback(logged_db, tmp_path):
+    path, env = logged_db
+    junk = tmp_path / "junk.pem"
+    junk.write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+    signed = cli("audit", "checkpoint", "--key", str(junk), env=env)
+    assert signed.returncode == 2 and "KEYS.UNREADABLE" in signed.stderr and "Traceback" not in signed.stderr
+    good = tmp_path / "audit.pem"
+    assert cli("keys", "new-signing-key", "--out", str(good), env=env).returncode == 0
+    assert cli("audit", "checkpoint", "--key", str(good), "--out", str(tmp_path / "cp.json"), env=env).returncode == 0
+    missing = cli("audit", "verify", "--checkpoint", str(tmp_path / "cp.json"), "--public-key",
+                  str(tmp_path / "nope.pem"), env=env)
+    assert missing.returncode == 2 and "KEYS.UNREADABLE" in missing.stderr and "Traceback" not in missing.stderr

@@ -41,10 +41,8 @@ def head_pose(landmarks: Landmarks, image_size: tuple[int, int]) -> HeadPose:
         return HeadPose(0.0, 0.0, 0.0)
     rot, _ = cv2.Rodrigues(rvec)
     # Rotation of the head in the camera frame (x right, y down, z forward).
-    sy = float(np.hypot(rot[0, 0], rot[1, 0]))
+    # Only pitch is taken from the fit; yaw comes from the landmarks' geometry (below).
     pitch = float(np.degrees(np.arctan2(rot[2, 1], rot[2, 2])))
-    yaw = float(np.degrees(np.arctan2(-rot[2, 0], sy)))
-    del yaw  # yaw comes from the landmarks' geometry (geometric_yaw), see below
     # Normalise pitch to [-90, 90] (the solution may be flipped by 180 degrees).
     if pitch > 90:
         pitch -= 180

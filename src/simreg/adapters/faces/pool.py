@@ -77,13 +77,14 @@ class EnginePool:
                 broken.shutdown(wait=False, cancel_futures=True)
                 self._pool = self._start()
 
-    def analyse_each(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis | SimregError]:
-        """One analysis or error per image, in parallel.  A worker that dies is
-        replaced and the call fails with ``ENGINE.UNAVAILABLE`` (503, retryable)."""
+    def _run(self, calls: Sequence[tuple]) -> list[object]:
+        """Run ``(function, *args)`` calls on the workers in parallel; each result is
+        the value or the ``SimregError`` it raised.  A worker that dies is replaced
+        and the whole call fails with ``ENGINE.UNAVAILABLE`` (503, retryable)."""
         pool = self._pool
         try:
-            futures = [pool.submit(_analyse_in_worker, img, policy) for img in images]
-            out: list[FaceAnalysis | SimregError] = []
+            futures = [pool.submit(fn, *args) for fn, *args in calls]
+            out: list[object] = []
             for f in futures:
                 try:
                     out.append(f.result())
@@ -94,13 +95,15 @@ class EnginePool:
             self._restart(pool)
             raise InfraError(ReasonCode.ENGINE_UNAVAILABLE, "a face engine worker stopped; retry") from None
 
+    def analyse_each(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis | SimregError]:
+        """One analysis or error per image, in parallel."""
+        return self._run([(_analyse_in_worker, img, policy) for img in images])
+
     def track_video(self, data: bytes, limits, rules):
-        pool = self._pool
-        try:
-            return pool.submit(_track_in_worker, data, limits, rules).result()
-        except BrokenProcessPool:
-            self._restart(pool)
-            raise InfraError(ReasonCode.ENGINE_UNAVAILABLE, "a face engine worker stopped; retry") from None
+        (result,) = self._run([(_track_in_worker, data, limits, rules)])
+        if isinstance(result, SimregError):
+            raise result
+        return result
 
     def analyse(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis]:
         results = self.analyse_each(images, policy)
