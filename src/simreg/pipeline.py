@@ -25,8 +25,7 @@ from .adapters.media import ImageLimits, decode_image
 from .adapters.video import VideoLimits
 from .domain.challenge import Action
 from .domain.liveness import LivenessParams, LivenessReport, assess_liveness
-from .domain.pad import PadParams, planarity_score, texture_score
-from .domain.reasons import ReasonCode
+from .domain.pad import PadParams, assess_pad
 from .domain.types import FaceTrack
 from .domain.matching import MatchResult, match
 from .domain.policy import Policy
@@ -85,17 +84,11 @@ def check_liveness(engine: FaceAnalyser, policy: Policy, video: bytes, actions: 
     t1 = time.perf_counter()
     report = assess_liveness(vt.track, actions, params, mirrored, prompt_times)
     t2 = time.perf_counter()
-    planar = planarity_score(vt.track, pad_params)
-    texture = texture_score(vt.track)
-    pad_reasons = []
-    if planar is not None and pad_params.planar_threshold is not None and planar < pad_params.planar_threshold:
-        pad_reasons.append(ReasonCode.PAD_PLANAR_MOTION.value)
-    if texture is not None and pad_params.texture_threshold is not None and texture >= pad_params.texture_threshold:
-        pad_reasons.append(ReasonCode.PAD_PRINT_SUSPECTED.value)
+    pad = assess_pad(vt.track, pad_params)
     t3 = time.perf_counter()
-    if pad_reasons:
-        report = replace(report, passed=False, reasons=report.reasons + tuple(pad_reasons))
+    if pad.reasons:
+        report = replace(report, passed=False, reasons=report.reasons + pad.reasons)
     timings = {**{f"track.{k}": v for k, v in vt.timings_ms.items()},
                "track": (t1 - t0) * 1e3, "liveness": (t2 - t1) * 1e3, "pad": (t3 - t2) * 1e3,
                "total": (t3 - t0) * 1e3}
-    return LivenessCheck(report, {"planarity": planar, "texture": texture}, vt.track, vt.info, timings)
+    return LivenessCheck(report, dict(pad.scores), vt.track, vt.info, timings)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .reasons import ReasonCode
 from .types import FaceTrack
 
 # Landmarks that stay put on a face while it turns (iBUG-68): jaw, brows, nose,
@@ -108,3 +109,27 @@ def texture_score(track: FaceTrack) -> float | None:
     if not track.texture_scores:
         return None
     return float(np.median(track.texture_scores))
+
+
+@dataclass(frozen=True)
+class PadReport:
+    """Every passive signal's score (``None``: not measurable on this clip) and the
+    reason codes of the signals whose policy threshold the clip crossed."""
+    scores: dict[str, float | None]
+    reasons: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.reasons
+
+
+def assess_pad(track: FaceTrack, p: PadParams = PadParams()) -> PadReport:
+    """All passive signals over one track, judged against ``p``'s thresholds."""
+    planar = planarity_score(track, p)
+    texture = texture_score(track)
+    reasons = []
+    if planar is not None and p.planar_threshold is not None and planar < p.planar_threshold:
+        reasons.append(ReasonCode.PAD_PLANAR_MOTION.value)
+    if texture is not None and p.texture_threshold is not None and texture >= p.texture_threshold:
+        reasons.append(ReasonCode.PAD_PRINT_SUSPECTED.value)
+    return PadReport({"planarity": planar, "texture": texture}, tuple(reasons))
