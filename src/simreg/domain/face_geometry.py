@@ -41,9 +41,23 @@ def geometric_yaw(points: np.ndarray) -> float:
     their midpoint.  Less precise than a 3D fit at large angles, but it needs no
     3D face model, so it carries no bias from a face shape that differs from the
     model's (solvePnP read a frontal face with glasses as turned by 20 degrees).
-    Positive toward the subject's left (nose toward the image right, unmirrored)."""
+    Positive toward the subject's left (nose toward the image right, unmirrored).
+
+    The offsets are measured along the face's own horizontal axis (the line
+    through the eye centres), not along the image x axis.  The nose tip sits about
+    0.3 half-widths below the jaw ends, so with the head tilted (roll) an
+    image-x measurement slides it sideways by ``0.3 sin(roll)`` half-widths: a
+    turn made with the head tilted toward the turn side read too small (on
+    ``liveportrait_s20.mp4``, 19 degrees of roll turned a 21.6 degree reading into
+    16.1), and a tilt alone read as a few degrees of yaw."""
     p = np.asarray(points, dtype=np.float64)
-    left, right, nose = p[0, 0], p[16, 0], p[30, 0]
+    left_eye, right_eye = p[36:42].mean(axis=0), p[42:48].mean(axis=0)
+    axis = right_eye - left_eye
+    norm = float(np.linalg.norm(axis))
+    if norm <= 1e-6:
+        return 0.0
+    axis /= norm
+    left, right, nose = p[0] @ axis, p[16] @ axis, p[30] @ axis
     half = (right - left) / 2.0
     if half <= 1e-6:
         return 0.0
