@@ -1,0 +1,331 @@
+"""Logging, configured once: one JSON object per line, personal numbers redacted.
+
+``configure_logging()`` puts one handler on the root logger.  Its
+:class:`RedactingFilter` rewrites every record that reaches it, in the message,
+its args, ``extra`` fields, the exception text and the stack text:
+
+=================================  ======================================  =======================
+what                               examples                                becomes
+=================================  ======================================  =======================
+resident ID number (GB 11643)      ``11010519491231002X``, ``110105 19491231 002x``,  ``110***********002X``
+                                   full-width ``１１０１…２Ｘ``
+legacy 15-digit resident ID        ``110105491231002``                     ``110*********002``
+mainland mobile                    ``13812345678``, ``138-1234-5678``,     ``138****5678``
+                                   ``+86 138 1234 5678``, ``008613812345678``  (prefix kept)
+E.164 phone number                 ``+44 20 7946 0958``, ``+1 (202) 555-0143``  ``+44********58``
+MRZ line (TD1/TD2/TD3)             ``P<UTOERIKSSON<<ANNA<MARIA<<<…``       ``[MRZ]``
+=================================  ======================================  =======================
+
+Full-width digits, letters, ``＋``, ``－`` and the ideographic space are folded
+before matching, so they are caught too.
+
+What it deliberately leaves alone: numbers glued to ASCII letters (hex request
+ids such as ``3fa9e1c213812345678b``, ``13812345678ms``), decimal fractions
+(``0.13812345678``), and digit runs of other lengths (epoch seconds and
+milliseconds, nanosecond timestamps, ports, durations).  An ID number needs a
+plausible birth date (``18``/``19``/``20`` + month + day) to be recognised, so
+other 18-digit numbers pass.  A 44/36/30-character run of ``[A-Z0-9<]`` is an
+MRZ line when it holds a ``<`` filler, or, without one, when its date check
+digits verify (ICAO 9303).
+
+This is a net for mistakes, not a licence: code should not log personal data
+in the first place.  It does not catch names, addresses, or numbers written
+with unusual separators.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json as _json
+import logging
+import math
+import re
+import sys
+from datetime import datetime, timezone
+from typing import Any, TextIO
+
+__all__ = [
+    "configure_logging", "RedactingFilter", "JsonFormatter", "TextFormatter", "redact",
+    "request_id_var", "set_request_id", "reset_request_id",
+]
+
+# --------------------------------------------------------------------------- request id
+
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "simreg_request_id", default=None)
+
+
+def set_request_id(request_id: str | None) -> contextvars.Token:
+    """Make ``request_id`` appear on every record logged in this context (task
+    or thread) until :func:`reset_request_id`.  A ``request_id`` passed in
+    ``extra`` wins over it."""
+    return request_id_var.set(request_id)
+
+
+def reset_request_id(token: contextvars.Token) -> None:
+    request_id_var.reset(token)
+
+
+# --------------------------------------------------------------------------- redaction
+
+# Length-preserving fold (one code point to one code point) so that match
+# positions in the folded text are positions in the original.
+_FOLD = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}   # full-width ASCII forms
+_FOLD.update({0x3000: " ", 0x00A0: " "})                     # ideographic / no-break space
+_DIGITS = "0123456789"
+
+_B = r"(?<![0-9A-Za-z])(?<![0-9]\.)"      # not glued to a letter or digit, not a decimal fraction
+_A = r"(?![0-9A-Za-z])(?!\.[0-9])"
+_DATE8 = r"(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+_DATE6 = r"[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+
+_ID18 = re.compile(_B + r"[0-9]{6}[ \-]?" + _DATE8 + r"[ \-]?[0-9]{3}[0-9Xx]" + _A)
+_ID15 = re.compile(_B + r"[0-9]{6}" + _DATE6 + r"[0-9]{3}" + _A)
+_MOBILE = re.compile(_B + r"(?P<prefix>(?:\+|00)?86[ \-]?|\(\+?86\)[ \-]?)?"
+                     r"(?P<number>1[3-9][0-9][ \-]?[0-9]{4}[ \-]?[0-9]{4})" + _A)
+_E164 = re.compile(r"(?<![0-9A-Za-z+])\+[1-9](?:[ \-]?\(?[0-9]\)?){6,14}" + _A)
+_MRZ = re.compile(r"(?<![A-Za-z0-9<])[A-Z0-9<]{30,90}(?![A-Za-z0-9<])")
+_MRZ_LINE_LENGTHS = {30, 36, 44}
+_MRZ_JOINED_LENGTHS = {60, 72, 88, 90}   # a whole MRZ written as one run
+
+
+def _digits_only(text: str) -> str:
+    return "".join(c for c in text if c in _DIGITS or c in "Xx").upper()
+
+
+def _mask_id(m: re.Match) -> str:
+    d = _digits_only(m.group(0))
+    return d[:3] + "*" * (len(d) - 7) + d[-4:] if len(d) == 18 else d[:3] + "*" * (len(d) - 6) + d[-3:]
+
+
+def _mask_mobile(m: re.Match) -> str:
+    d = _digits_only(m.group("number"))
+    return (m.group("prefix") or "") + d[:3] + "****" + d[-4:]
+
+
+def _mask_e164(m: re.Match) -> str | None:
+    d = _digits_only(m.group(0))
+    if not 8 <= len(d) <= 15:
+        return None
+    return "+" + d[:2] + "*" * (len(d) - 4) + d[-2:]
+
+
+def _mrz_check(field: str) -> str:
+    total = 0
+    for i, c in enumerate(field):
+        v = int(c) if c.isdigit() else (ord(c) - 55 if "A" <= c <= "Z" else 0)
+        total += v * (7, 3, 1)[i % 3]
+    return str(total % 10)
+
+
+def _checks(line: str, *fields: tuple[int, int]) -> bool:
+    return all(line[a:b].isdigit() and _mrz_check(line[a:b]) == line[b] for a, b in fields)
+
+
+def _mask_mrz(m: re.Match) -> str | None:
+    line = m.group(0)
+    n = len(line)
+    if n not in _MRZ_LINE_LENGTHS and n not in _MRZ_JOINED_LENGTHS:
+        return None
+    if "<" in line:
+        return "[MRZ]"
+    if n in _MRZ_JOINED_LENGTHS:
+        return None
+    # A line without any filler: accept it only if its date check digits verify.
+    if n in (44, 36) and _checks(line, (13, 19), (21, 27)):      # TD3 / TD2 line 2
+        return "[MRZ]"
+    if n == 30 and _checks(line, (0, 6), (8, 14)):                # TD1 line 2
+        return "[MRZ]"
+    return None
+
+
+# Order matters: MRZ lines first (they hold dates and numbers), then the
+# 18-digit ID before the mobile and legacy ID patterns.
+_RULES = ((_MRZ, _mask_mrz), (_ID18, _mask_id), (_MOBILE, _mask_mobile),
+          (_ID15, _mask_id), (_E164, _mask_e164))
+
+
+def _apply(pattern: re.Pattern, repl, text: str, folded: str) -> tuple[str, str]:
+    out_text, out_folded, pos, changed = [], [], 0, False
+    for m in pattern.finditer(folded):
+        new = repl(m)
+        if new is None:
+            continue
+        out_text += [text[pos:m.start()], new]
+        out_folded += [folded[pos:m.start()], new]
+        pos, changed = m.end(), True
+    if not changed:
+        return text, folded
+    out_text.append(text[pos:])
+    out_folded.append(folded[pos:])
+    return "".join(out_text), "".join(out_folded)
+
+
+def redact(text: str) -> str:
+    """``text`` with ID numbers, phone numbers and MRZ lines masked (see the
+    module docstring).  Idempotent."""
+    if not isinstance(text, str) or not text:
+        return text
+    folded = text.translate(_FOLD)
+    if "<" not in folded and sum(map(folded.count, _DIGITS)) < 8:
+        return text          # too few digits for anything we mask (fast path)
+    for pattern, repl in _RULES:
+        text, folded = _apply(pattern, repl, text, folded)
+    return text
+
+
+def _redact_value(value: Any, depth: int = 0) -> Any:
+    """A JSON-friendly, redacted copy of an ``extra`` value."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, int):
+        text = str(value)
+        return value if redact(text) == text else redact(text)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"[{len(value)} bytes]"       # never images, templates or keys in logs
+    if depth < 4 and isinstance(value, dict):
+        return {redact(str(k)): _redact_value(v, depth + 1) for k, v in value.items()}
+    if depth < 4 and isinstance(value, (list, tuple, set, frozenset)):
+        return [_redact_value(v, depth + 1) for v in value]
+    try:
+        return redact(str(value))
+    except Exception:  # a broken __str__ must not break logging
+        return f"[unprintable {type(value).__name__}]"
+
+
+_RECORD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message", "asctime", "taskName"}
+
+
+# Extras not written as fields: the request id has its own, and uvicorn's
+# ANSI-coloured copy of its message is noise in JSON.
+_NOT_FIELDS = frozenset({"request_id", "color_message"})
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in record.__dict__.items() if k not in _RECORD_ATTRS}
+
+
+class RedactingFilter(logging.Filter):
+    """Masks personal numbers in a record before any formatter sees it.
+
+    The message is formatted with its args and then redacted (``args`` becomes
+    ``None``); every ``extra`` field is redacted (non-JSON values become
+    strings, bytes become ``"[N bytes]"``); the exception is formatted into
+    ``exc_text``, redacted, and ``exc_info`` dropped, so no later handler can
+    re-render the raw traceback.  Always returns True (it never drops records)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # bad %-args: keep the template rather than lose the record
+            message = f"{record.msg!s} [unformattable args]"
+        record.msg = redact(message)
+        record.args = None
+        for key, value in _extras(record).items():
+            record.__dict__[key] = _redact_value(value)
+        if record.exc_info:
+            if not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+# --------------------------------------------------------------------------- formatters
+
+
+def _timestamp(record: logging.LogRecord) -> str:
+    t = datetime.fromtimestamp(record.created, tz=timezone.utc)
+    return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _request_id(record: logging.LogRecord) -> str | None:
+    rid = record.__dict__.get("request_id")
+    return rid if rid is not None else request_id_var.get()
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ``time`` (ISO-8601 UTC, ms), ``level``,
+    ``logger``, ``message``, ``request_id`` (if any), every ``extra`` field,
+    ``exception`` and ``stack`` (if any).  An extra whose name clashes with
+    one of these is written as ``extra_<name>``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {"time": _timestamp(record), "level": record.levelname,
+                               "logger": record.name, "message": record.getMessage()}
+        rid = _request_id(record)
+        if rid is not None:
+            doc["request_id"] = rid
+        for key, value in _extras(record).items():
+            if key in _NOT_FIELDS:
+                continue
+            doc["extra_" + key if key in doc or key in ("exception", "stack") else key] = value
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            doc["exception"] = record.exc_text
+        if record.stack_info:
+            doc["stack"] = record.stack_info
+        try:
+            return _json.dumps(doc, ensure_ascii=False, allow_nan=False,
+                               default=lambda o: redact(str(o)))
+        except ValueError:  # NaN/Infinity in an unfiltered extra
+            return _json.dumps(_redact_value(doc), ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """``time LEVEL logger [request_id] message key=value ...`` for humans."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        rid = _request_id(record)
+        parts = [_timestamp(record), record.levelname, record.name]
+        if rid is not None:
+            parts.append(f"[{rid}]")
+        parts.append(record.getMessage())
+        parts += [f"{k}={v}" for k, v in _extras(record).items() if k not in _NOT_FIELDS]
+        line = " ".join(str(p) for p in parts)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line += "\n" + record.exc_text
+        if record.stack_info:
+            line += "\n" + record.stack_info
+        return line
+
+
+# --------------------------------------------------------------------------- set-up
+
+
+def configure_logging(level: str | int = "INFO", json: bool = True, *,
+                      stream: TextIO | None = None) -> logging.Handler:
+    """Install simreg's handler on the root logger and return it.
+
+    One line per record on ``stream`` (default ``sys.stderr``), JSON or text,
+    with a :class:`RedactingFilter` on the handler.  Calling it again replaces
+    the handler it installed before (never duplicates it) and leaves other
+    handlers alone.  ``level`` is a name (``"info"`` works) or a number;
+    ``ValueError`` for an unknown name."""
+    if isinstance(level, str):
+        numeric = logging.getLevelName(level.strip().upper())
+        if not isinstance(numeric, int):
+            raise ValueError(f"unknown log level {level!r}")
+        level = numeric
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_simreg_handler", False)]:
+        root.removeHandler(old)
+        old.close()
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler._simreg_handler = True  # type: ignore[attr-defined]
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(JsonFormatter() if json else TextFormatter())
+    root.addHandler(handler)
+    root.setLevel(level)
+    return handler
