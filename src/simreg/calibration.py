@@ -8,13 +8,13 @@ from pathlib import Path
 
 from .domain.metrics import operating_point
 from .domain.errors import PolicyError
-from .domain.policy import fusion_model_id, parse_policy, threshold_key
+from .domain.policy import fusion_model_id, parse_policy, review_key, threshold_key
 from .domain.reasons import ReasonCode
 from .evaluation import PairScores, decision_scores, impostor_normalisation, split
 
 
 def calibrate_policy(policy_path: Path, scores: PairScores, target_fmr: float, dataset: str,
-                     band: str | None = None) -> dict:
+                     band: str | None = None, review: bool = False) -> dict:
     """For every model and the fusion, write the threshold that reaches
     ``target_fmr`` on ``scores``, keyed by model id (``model@band`` for a
     resolution band); bump the version.
@@ -23,7 +23,7 @@ def calibrate_policy(policy_path: Path, scores: PairScores, target_fmr: float, d
     band calibration keeps the normalisation it finds, so run the general one first.
     """
     doc = json.loads(policy_path.read_text(encoding="utf-8"))
-    if band is None:
+    if band is None and not review:
         components = impostor_normalisation(scores)
         doc["fusion"] = [{"model_id": c.model_id, "mean": c.mean, "std": c.std, "weight": c.weight}
                          for c in components]
@@ -37,7 +37,8 @@ def calibrate_policy(policy_path: Path, scores: PairScores, target_fmr: float, d
     for mid, s in model_scores.items():
         gen, imp = split(s, scores.pairs)
         op = operating_point(gen, imp, target_fmr)
-        thresholds[threshold_key(mid, band)] = {"threshold": op.threshold, "target_fmr": target_fmr, "calibrated_on": dataset,
+        key = review_key(mid, band) if review else threshold_key(mid, band)
+        thresholds[key] = {"threshold": op.threshold, "target_fmr": target_fmr, "calibrated_on": dataset,
                            "n_genuine": int(gen.size), "n_impostor": int(imp.size),
                            "fnmr_at_calibration": round(float(op.fnmr), 6)}
     doc["thresholds"] = thresholds

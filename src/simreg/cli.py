@@ -174,9 +174,10 @@ def cmd_calibrate(args, settings: Settings) -> int:
     band = None if args.protocol == "photos" else args.protocol
     if band:
         dataset += f", {band} protocol"
-    doc = calibrate_policy(policy_path, scores, args.fmr, dataset, band)
-    entry = doc["thresholds"][doc["matcher"] + (f"@{band}" if band else "")]
-    print(f"wrote {policy_path} version {doc['version']}: {doc['matcher']} threshold {entry['threshold']:.4f} "
+    doc = calibrate_policy(policy_path, scores, args.fmr, dataset, band, review=args.review)
+    key = doc["matcher"] + (f"@{band}" if band else "") + ("@review" if args.review else "")
+    entry = doc["thresholds"][key]
+    print(f"wrote {policy_path} version {doc['version']}: {key} threshold {entry['threshold']:.4f} "
           f"at FMR {args.fmr:g} (FNMR {entry['fnmr_at_calibration'] * 100:.2f} % on {dataset})")
     return 0
 
@@ -394,6 +395,8 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--fmr", type=float, default=1e-3)
     k.add_argument("--policy", help="policy file to update (default: SIMREG_POLICY_PATH)")
     k.add_argument("--dataset-name")
+    k.add_argument("--review", action="store_true",
+                   help="write the grey zone's lower edge (scores between it and the threshold go to manual review)")
     k.set_defaults(func=cmd_calibrate)
 
     lv = sub.add_parser("liveness", help="judge a challenge video: events, verdict, reason codes, PAD scores")

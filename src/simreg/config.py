@@ -54,6 +54,31 @@ class Settings(BaseSettings):
     # Face analysis in worker processes: None = one per core (at most 2), 0 = in-process.
     engine_workers: int | None = None
 
+    # --- registration service -------------------------------------------------
+    # Keyring (adapters/crypto.py): SIMREG_KEYRING holds its JSON (or base64 of
+    # it), else the file below is used and, when absent, created (mode 0600).
+    keyring: str | None = None
+    keyring_file: Path = Path("var/keyring.json")
+    # Quota: numbers per person with this operator; per_jurisdiction overrides by
+    # the document's jurisdiction ("CN", "HMT", or a passport's issuing state),
+    # e.g. SIMREG_QUOTA_BY_JURISDICTION='{"CN": 5, "HMT": 3}'.
+    quota_default: int = 5
+    quota_by_jurisdiction: dict[str, int] = {}
+    # Lockout: this many failed attempts within the window lock the ID (or clerk).
+    lockout_max_failures: int = 5
+    lockout_window_s: float = 180.0
+    lockout_s: float = 900.0
+    # A released number waits this long before it can be registered again.
+    number_cooling_off_days: float = 90.0
+    # Minimum age of a registrant (years).
+    min_age: int = 16
+    # How long a registration's consent record (and the registration) is kept.
+    record_retention_days: int = 1095
+    # The purpose recorded with each consent.
+    consent_purpose: str = "sim_registration_identity_verification"
+    # A pending Idempotency-Key older than this may be retried by a new request.
+    idempotency_stale_s: float = 300.0
+
     def shared_data_dir(self) -> Path:
         """``data_dir`` made absolute: a relative path is taken from the checkout's root."""
         d = self.data_dir

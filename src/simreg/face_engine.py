@@ -32,8 +32,16 @@ from .ports import Embedder, FaceDetector, Landmarker
 class FaceAnalyser(Protocol):
     model_ids: tuple[str, ...]
 
-    def track_video(self, data: bytes, limits, rules: DetectionRules) -> "VideoTrack":
-        """Decode a video (bytes) and track the subject's face through it."""
+    def track_video(self, data: bytes, limits, rules: DetectionRules, policy: Policy | None = None,
+                    mirrored: bool = False) -> "VideoTrack":
+        """Decode a video (bytes) and track the subject's face through it; with a
+        ``policy``, also analyse the best frontal frame (``VideoTrack.live_face``)."""
+        ...
+
+    def analyse_with_video(self, image: np.ndarray, video: bytes, limits, policy: Policy,
+                           mirrored: bool = False) -> tuple["FaceAnalysis | SimregError", "VideoTrack"]:
+        """The portrait's analysis (or its error) and the video's track with its
+        live face, computed at once where the implementation can."""
         ...
 
     def analyse(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis]:
@@ -54,6 +62,41 @@ class VideoTrack:
     track: FaceTrack
     info: object                  # adapters.video.VideoInfo
     timings_ms: dict
+    # the best frontal frame's full analysis (all embedders), or why there is none;
+    # None when not asked for
+    live_face: "FaceAnalysis | SimregError | None" = None
+
+
+class FrameKeeper:
+    """Keeps a few decoded frames (one per ``every_s`` seconds, at most
+    ``max_frames``) while the tracker consumes the stream, so the best frontal
+    frame can be analysed afterwards without decoding twice or holding the video."""
+
+    def __init__(self, every_s: float = 0.5, max_frames: int = 32):
+        self.every_s = every_s
+        self.max_frames = max_frames
+        self.frames: dict[float, np.ndarray] = {}
+        self._last = -1e9
+
+    def tee(self, frames):
+        for f in frames:
+            if f.t - self._last >= self.every_s and len(self.frames) < self.max_frames:
+                self.frames[f.t] = f.image
+                self._last = f.t
+            yield f
+
+    def best(self, track: FaceTrack) -> np.ndarray | None:
+        """The kept frame whose tracked face is most frontal with open eyes (``None``:
+        no kept frame has a tracked face)."""
+        points = [p for p in track.points if p.t in self.frames and p.landmarks is not None
+                  and p.pose is not None and p.faces <= 1]
+        if not points:
+            return None
+        opens = [p.eye_openness for p in points if p.eye_openness is not None]
+        floor = 0.8 * float(np.median(opens)) if opens else 0.0
+        open_points = [p for p in points if (p.eye_openness or 0.0) >= floor] or points
+        best = min(open_points, key=lambda p: abs(p.pose.yaw) + 0.5 * abs(p.pose.pitch))
+        return self.frames[best.t]
 
 
 @dataclass(frozen=True)
@@ -165,20 +208,44 @@ class FaceEngine:
     def analyse(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis]:
         return [self.analyse_one(img, policy) for img in images]
 
-    def track_video(self, data: bytes, limits, rules: DetectionRules) -> VideoTrack:
+    def track_video(self, data: bytes, limits, rules: DetectionRules, policy: Policy | None = None,
+                    mirrored: bool = False) -> VideoTrack:
         """Decode ``data`` within ``limits`` and track the subject (see :mod:`simreg.tracking`).
-        Identity-continuity embeddings use the last embedder (FaceNet)."""
+        Identity-continuity embeddings use the last embedder (FaceNet).  With a
+        ``policy``, the most frontal open-eyed frame is analysed in full (every
+        embedder) for matching; a mirrored recording is un-mirrored first."""
         from .adapters.video import DecodedVideo
         from .tracking import TrackingParams, track_faces
 
         params = self.tracking_params or TrackingParams()
+        keeper = FrameKeeper() if policy is not None else None
         with self._locks["detector"], self._locks["landmarker68"]:
             with DecodedVideo(data, limits) as video:
                 embedder = list(self.embedders.values())[-1]
-                track, timings = track_faces(self, video.frames(), rules, params,
+                frames = keeper.tee(video.frames()) if keeper is not None else video.frames()
+                track, timings = track_faces(self, frames, rules, params,
                                              detector=self.tracking_detector, embedder=embedder,
                                              texture=self.texture_scorer)
-                return VideoTrack(track, video.info, timings)
+                info = video.info
+        live: FaceAnalysis | SimregError | None = None
+        if keeper is not None:
+            t0 = time.perf_counter()
+            frame = keeper.best(track)
+            keeper.frames.clear()
+            if frame is None:
+                live = InputError(ReasonCode.FACE_NOT_FOUND, "no usable face in the video", 422)
+            else:
+                try:
+                    live = self.analyse_one(np.ascontiguousarray(frame[:, ::-1]) if mirrored else frame, policy)
+                except SimregError as exc:
+                    live = exc
+            timings = {**timings, "live_face": (time.perf_counter() - t0) * 1e3}
+        return VideoTrack(track, info, timings, live)
+
+    def analyse_with_video(self, image: np.ndarray, video: bytes, limits, policy: Policy,
+                           mirrored: bool = False) -> tuple[FaceAnalysis | SimregError, VideoTrack]:
+        portrait = self.analyse_each([image], policy)[0]
+        return portrait, self.track_video(video, limits, policy.detection, policy, mirrored)
 
     def analyse_each(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis | SimregError]:
         out: list[FaceAnalysis | SimregError] = []

@@ -9,8 +9,12 @@ liveness (a challenge video):
     pose, eye openness, keyframe embeddings) -> liveness.assess (events, challenge,
     continuity, coverage) -> pad (planarity, texture model on sampled crops)
 
-The registration pipeline of the service (document -> quota -> media -> quality
--> liveness/PAD -> match -> decision -> registry) will extend this file.
+registration (the service; registration.py wraps this in the registry's transaction):
+    id_document.validate -> lockout and quota pre-checks -> [assess_registration:
+    media.decode -> face engine (portrait + video track, best live frame) ->
+    quality -> liveness -> PAD -> match -> decision.decide] -> registry: session
+    consumed, quota re-checked, number taken, decision and audit entry in ONE
+    transaction
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ from .domain.pad import PadParams, assess_pad
 from .domain.types import FaceTrack
 from .domain.matching import MatchResult, match
 from .domain.policy import Policy
+from .domain.decision import Decision, decide
+from .domain.errors import InputError, SimregError
+from .domain.reasons import ReasonCode
 from .domain.types import FaceAnalysis
 from .face_engine import FaceAnalyser, compare_analyses
 
@@ -81,6 +88,10 @@ def check_liveness(engine: FaceAnalyser, policy: Policy, video: bytes, actions: 
     Raises ``InputError`` for unusable media; every other outcome is in the report."""
     t0 = time.perf_counter()
     vt = engine.track_video(video, limits, policy.detection)
+    return _judge_liveness(vt, actions, mirrored, prompt_times, params, pad_params, t0)
+
+
+def _judge_liveness(vt, actions, mirrored, prompt_times, params, pad_params, t0) -> LivenessCheck:
     t1 = time.perf_counter()
     report = assess_liveness(vt.track, actions, params, mirrored, prompt_times)
     t2 = time.perf_counter()
@@ -92,3 +103,59 @@ def check_liveness(engine: FaceAnalyser, policy: Policy, video: bytes, actions: 
                "track": (t1 - t0) * 1e3, "liveness": (t2 - t1) * 1e3, "pad": (t3 - t2) * 1e3,
                "total": (t3 - t0) * 1e3}
     return LivenessCheck(report, dict(pad.scores), vt.track, vt.info, timings)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Everything the biometric stages of a registration found (no image, no
+    embedding leaves this object: the registry stores the decision only)."""
+    decision: Decision
+    liveness: LivenessCheck
+    match: MatchResult | None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def assess_registration(engine: FaceAnalyser, policy: Policy, portrait: bytes, video: bytes,
+                        actions: Sequence[Action], mirrored: bool = False,
+                        prompt_times: Sequence[float] | None = None,
+                        image_limits: ImageLimits = ImageLimits(), video_limits: VideoLimits = VideoLimits(),
+                        params: LivenessParams = LivenessParams(), pad_params: PadParams = PadParams()) -> Assessment:
+    """The biometric half of a registration, in order:
+
+    media (portrait image, challenge video) -> face engine (portrait analysis and
+    video track at once; the best frontal live frame analysed in full) -> quality
+    -> liveness (challenge, continuity, coverage) -> PAD -> 1:1 match of the live
+    face against the portrait, at the threshold of the portrait's resolution band
+    -> decision.
+
+    Raises ``InputError`` for unusable media or a portrait without a face; every
+    other outcome (including a video without a usable face) is a decision.
+    """
+    t0 = time.perf_counter()
+    portrait_img = decode_image(portrait, image_limits)
+    t_decode = (time.perf_counter() - t0) * 1e3
+    t1 = time.perf_counter()
+    portrait_result, vt = engine.analyse_with_video(portrait_img, video, video_limits, policy, mirrored)
+    if isinstance(portrait_result, SimregError):
+        if portrait_result.code in (ReasonCode.FACE_NOT_FOUND,):
+            raise InputError(portrait_result.code, "no face was found in the ID portrait", portrait_result.http_status)
+        raise portrait_result
+    liveness = _judge_liveness(vt, actions, mirrored, prompt_times, params, pad_params, t1)
+    t2 = time.perf_counter()
+    live = vt.live_face
+    result: MatchResult | None = None
+    live_error: str | None = None
+    review_threshold = None
+    if isinstance(live, FaceAnalysis):
+        band = policy.band_of([portrait_result.image_size, live.image_size])
+        result = match(compare_analyses(portrait_result, live), policy, band)
+        review = policy.review_entry(result.model_id, band)
+        review_threshold = review.threshold if review is not None else None
+    else:
+        live_error = live.code.value if isinstance(live, SimregError) else ReasonCode.FACE_NOT_FOUND.value
+    decision = decide(liveness.report, liveness.pad_scores, portrait_result,
+                      live if isinstance(live, FaceAnalysis) else None, live_error, result, review_threshold)
+    t3 = time.perf_counter()
+    timings = {"decode_portrait": t_decode, **liveness.timings_ms, "match_and_decide": (t3 - t2) * 1e3,
+               "total": (t3 - t0) * 1e3}
+    return Assessment(decision, liveness, result, timings)

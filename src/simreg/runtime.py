@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable
 
 from .adapters.media import ImageLimits
 from .adapters.video import VideoLimits
@@ -12,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from .adapters.sql.database import database_status, open_database
 from .adapters.sql.migrate import upgrade_to_head
+from .adapters.sql.registry import Registry
 from .adapters.sql.stores import AccessStore, SessionStore
 from .face_engine import FaceAnalyser
 
@@ -37,6 +41,8 @@ class Runtime:
     limits: ImageLimits
     database: Engine | None = None
     video: VideoLimits = VideoLimits()
+    keyring: object | None = None   # adapters.crypto.Keyring (or a KMS behind the same port)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
 
     @property
     def access(self) -> AccessStore:
@@ -45,6 +51,12 @@ class Runtime:
     @property
     def sessions(self) -> SessionStore:
         return SessionStore(self._db())
+
+    @property
+    def registry(self) -> Registry:
+        if self.keyring is None:
+            raise RuntimeError("this runtime was built without a keyring")
+        return Registry(self._db(), self.keyring, timedelta(days=self.settings.number_cooling_off_days))
 
     def _db(self) -> Engine:
         if self.database is None:
@@ -101,7 +113,45 @@ def build_runtime(settings: Settings | None = None, with_database: bool = False)
 
     settings = settings or Settings()
     database = open_database(settings.database_url) if with_database else None
+    keyring = None
     if database is not None:
         upgrade_to_head(database)
+        keyring = load_keyring(settings)
+        check_keyring_matches(database, keyring)
     return Runtime(settings, load_policy(settings), build_face_engine(settings), image_limits(settings), database,
-                   video_limits(settings))
+                   video_limits(settings), keyring)
+
+
+def load_keyring(settings: Settings):
+    """The keyring from SIMREG_KEYRING, else from the keyring file (created on first use)."""
+    from .adapters.crypto import Keyring, KeyringError
+    from .domain.errors import InfraError
+    from .domain.reasons import ReasonCode
+
+    try:
+        if settings.keyring:
+            return Keyring.from_env(settings.keyring)
+        return Keyring.load_or_create(settings.keyring_file)
+    except KeyringError as exc:
+        raise InfraError(ReasonCode.KEYS_UNAVAILABLE, f"the keyring cannot be used ({exc.code})") from None
+
+
+def check_keyring_matches(database: Engine, keyring) -> None:
+    """Refuse to start with a keyring other than the one the database was written
+    with: its blind indexes would find no one and the quota would not hold.  The
+    keys' check values (never the keys) are recorded on first start and after
+    each rotation; extra keys are fine."""
+    from .adapters.crypto import KeyringError
+    from .domain.errors import InfraError
+    from .domain.reasons import ReasonCode
+
+    registry = Registry(database, keyring)
+    stored = registry.stored_keyring_fingerprint()
+    if stored is None:
+        registry.store_keyring_fingerprint(json.dumps(keyring.check_values(), sort_keys=True))
+        return
+    try:
+        keyring.verify_check_values(json.loads(stored))
+    except KeyringError as exc:
+        raise InfraError(ReasonCode.KEYS_MISMATCH,
+                         f"the keyring does not hold the keys this database was written with ({exc.code})") from None

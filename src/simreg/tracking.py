@@ -29,6 +29,7 @@ class TrackingParams:
     texture_every_s: float = 0.6   # face crops scored by the texture PAD model ...
     texture_max_samples: int = 8   # ... at most this many per video
     texture_min_score: float = 0.8  # detector confidence a crop needs
+    screen_cues: bool = True       # screen/print cues (adapters/faces/screen_pad.py) on the same frames
 
 
 def box_from_landmarks(lm: Landmarks) -> FaceBox:
@@ -63,15 +64,19 @@ def track_faces(engine, frames: Iterable, rules: DetectionRules, params: Trackin
     """Track through ``frames`` (objects with ``t`` and ``image``).  ``engine`` gives
     the landmarkers; ``detector`` and ``embedder`` default to the engine's;
     ``texture`` (a texture PAD scorer with ``score_frame(image, box)``) scores a
-    few detected face crops spread through the clip."""
+    few detected face crops spread through the clip; the screen/print cues are
+    computed on the same sampled frames (``params.screen_cues``)."""
     from .adapters.faces.measure import eye_aspect_ratio, head_pose
+    from .adapters.faces.screen_pad import screen_cues
 
     detector = detector or engine.detector
     embedder = embedder or next(iter(engine.embedders.values()))
     points: list[TrackPoint] = []
     embeddings = []
-    timings = {"decode": 0.0, "detect": 0.0, "landmarks": 0.0, "embed": 0.0, "texture": 0.0}
+    timings = {"decode": 0.0, "detect": 0.0, "landmarks": 0.0, "embed": 0.0, "texture": 0.0, "screen": 0.0}
     texture_scores: list[float] = []
+    screen: list[dict] = []
+    n_samples = 0
     last_texture_t = -1e9
     last_t, last_embed_t = None, -1e9
     prev_lm: Landmarks | None = None
@@ -122,16 +127,29 @@ def track_faces(engine, frames: Iterable, rules: DetectionRules, params: Trackin
             embeddings.append((frame.t, embedder.embed(image, box, None)))
             timings["embed"] += (time.perf_counter() - t2) * 1e3
             last_embed_t = frame.t
-        if (texture is not None and detected and box is not None and box.score >= params.texture_min_score
+        if ((texture is not None or params.screen_cues) and detected and box is not None
+                and box.score >= params.texture_min_score
                 and frame.t - last_texture_t >= params.texture_every_s
-                and len(texture_scores) < params.texture_max_samples):
+                and n_samples < params.texture_max_samples):
             t3 = time.perf_counter()
-            score = texture.score_frame(image, box)
-            if score is not None:
-                texture_scores.append(float(score))
+            sampled = False
+            if texture is not None:
+                score = texture.score_frame(image, box)
+                if score is not None:
+                    texture_scores.append(float(score))
+                    sampled = True
+            t4 = time.perf_counter()
+            timings["texture"] += (t4 - t3) * 1e3
+            if params.screen_cues:
+                cues = screen_cues(image, box)
+                if cues is not None:
+                    screen.append(cues)
+                    sampled = True
+                timings["screen"] += (time.perf_counter() - t4) * 1e3
+            if sampled:
                 last_texture_t = frame.t
-            timings["texture"] += (time.perf_counter() - t3) * 1e3
+                n_samples += 1
         t_wait = time.perf_counter()
     duration = points[-1].t if points else 0.0
     return FaceTrack(tuple(points), tuple(embeddings), frame_size, duration, n_decoded,
-                     tuple(texture_scores)), timings
+                     tuple(texture_scores), tuple(screen)), timings

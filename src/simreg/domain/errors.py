@@ -48,3 +48,13 @@ class InfraError(SimregError):
     """A fault of ours (model files, storage); retryable (503)."""
 
     http_status = 503
+
+
+class Throttled(PolicyError):
+    """The policy refuses for now (a lockout): 429 with the seconds to wait."""
+
+    http_status = 429
+
+    def __init__(self, code: ReasonCode, message: str, retry_after_s: int):
+        super().__init__(code, message)
+        self.retry_after_s = retry_after_s

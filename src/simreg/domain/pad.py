@@ -8,6 +8,11 @@
     that differ in yaw, in units of the inter-eye distance: high for a head,
     near landmark noise for a sheet of paper or a flat cut-out.
 
+(b) Screen and print cues (adapters/faces/screen_pad.py) on the sampled frames:
+    straight edges enclosing the face (a bezel, a paper border), a periodic
+    high-frequency peak (pixel grid, moire, halftone) and specular glare.  Each is
+    summarised per clip as the median over the sampled frames.
+
 Each signal gives a score; the policy's thresholds (chosen from data, see
 docs/liveness.md) turn scores into reason codes.
 """
@@ -42,6 +47,12 @@ class PadParams:
     # (docs/pad-texture.md), so it is not a decision until re-derived on bona fide
     # captures from the counter's own cameras.
     texture_threshold: float | None = None
+    # Screen/print cues (docs/pad-screen.md): the clip's median over the sampled
+    # frames at or above which the clip is called a screen or print presentation
+    # (PAD.SCREEN_SUSPECTED).  None: report only.
+    screen_frame_threshold: float | None = None
+    screen_moire_threshold: float | None = None
+    screen_glare_threshold: float | None = None
 
 
 def homography_dlt(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -111,6 +122,19 @@ def texture_score(track: FaceTrack) -> float | None:
     return float(np.median(track.texture_scores))
 
 
+SCREEN_CUES = ("frame", "moire", "glare")
+
+
+def screen_scores(track: FaceTrack) -> dict[str, float | None]:
+    """``screen_<cue>``: the median of each screen/print cue over the sampled frames
+    (``None``: nothing sampled)."""
+    out: dict[str, float | None] = {}
+    for cue in SCREEN_CUES:
+        vals = [float(c[cue]) for c in track.screen_cues if c.get(cue) is not None]
+        out[f"screen_{cue}"] = float(np.median(vals)) if vals else None
+    return out
+
+
 @dataclass(frozen=True)
 class PadReport:
     """Every passive signal's score (``None``: not measurable on this clip) and the
@@ -127,9 +151,14 @@ def assess_pad(track: FaceTrack, p: PadParams = PadParams()) -> PadReport:
     """All passive signals over one track, judged against ``p``'s thresholds."""
     planar = planarity_score(track, p)
     texture = texture_score(track)
+    screen = screen_scores(track)
     reasons = []
     if planar is not None and p.planar_threshold is not None and planar < p.planar_threshold:
         reasons.append(ReasonCode.PAD_PLANAR_MOTION.value)
     if texture is not None and p.texture_threshold is not None and texture >= p.texture_threshold:
         reasons.append(ReasonCode.PAD_PRINT_SUSPECTED.value)
-    return PadReport({"planarity": planar, "texture": texture}, tuple(reasons))
+    limits = {"screen_frame": p.screen_frame_threshold, "screen_moire": p.screen_moire_threshold,
+              "screen_glare": p.screen_glare_threshold}
+    if any(screen[k] is not None and v is not None and screen[k] >= v for k, v in limits.items()):
+        reasons.append(ReasonCode.PAD_SCREEN_SUSPECTED.value)
+    return PadReport({"planarity": planar, "texture": texture, **screen}, tuple(reasons))

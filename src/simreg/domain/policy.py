@@ -102,9 +102,25 @@ class Policy:
     def threshold_for(self, model_id: str, band: str | None = None) -> ThresholdEntry:
         return self.threshold_entry(model_id, band)[1]
 
+    def review_entry(self, model_id: str, band: str | None = None) -> ThresholdEntry | None:
+        """The lower edge of the grey zone (calibrated at a looser FMR, ``simreg
+        calibrate --review``): scores from it up to the match threshold go to a
+        supervisor instead of being rejected.  ``None``: no grey zone."""
+        for key in ([review_key(model_id, band)] if band else []) + [review_key(model_id, None)]:
+            if key in self.thresholds:
+                return self.thresholds[key]
+        return None
+
+
+REVIEW_SUFFIX = "review"
+
 
 def threshold_key(model_id: str, band: str | None) -> str:
     return f"{model_id}@{band}" if band else model_id
+
+
+def review_key(model_id: str, band: str | None) -> str:
+    return threshold_key(model_id, band) + "@" + REVIEW_SUFFIX
 
 
 def fusion_model_id(components: tuple[FusionComponent, ...]) -> str:

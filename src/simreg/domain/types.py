@@ -177,3 +177,6 @@ class FaceTrack:
     duration_s: float
     frames_decoded: int
     texture_scores: tuple[float, ...] = ()  # passive texture PAD score of sampled face crops (higher = attack)
+    # screen/print cues of the same sampled frames (adapters/faces/screen_pad.py), one dict per
+    # frame with the keys ``frame``, ``moire`` and ``glare`` (higher = attack)
+    screen_cues: tuple[dict, ...] = ()

@@ -7,7 +7,6 @@ import uuid
 from contextlib import asynccontextmanager
 
 from dataclasses import replace
-from datetime import datetime, timezone
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,9 +14,10 @@ from fastapi.responses import JSONResponse
 
 from ..config import Settings
 from ..domain.challenge import draw_challenge, parse_actions
-from ..domain.errors import InputError, SimregError
+from ..domain.errors import InputError, SimregError, Throttled
 from ..domain.reasons import ReasonCode
 from .auth import current_clerk
+from .registrations import router as registrations_router
 from .schemas import ErrorResponse, SessionRequest, SessionResponse
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,8 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
 
     app = FastAPI(title="simreg", version=__import__("simreg").__version__, lifespan=lifespan,
                   description="Real-name SIM registration with face portrait matching.")
+    if runtime is not None:  # injected (tests, embedding): usable without the lifespan
+        app.state.runtime = runtime
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):
@@ -58,7 +60,11 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
 
     @app.exception_handler(SimregError)
     async def simreg_error(request: Request, exc: SimregError):
-        headers = {"Retry-After": "5"} if exc.http_status == 503 else None
+        headers = None
+        if exc.http_status == 503:
+            headers = {"Retry-After": "5"}
+        elif isinstance(exc, Throttled):
+            headers = {"Retry-After": str(exc.retry_after_s)}
         return JSONResponse({"code": exc.code.value, "message": exc.message,
                              "request_id": getattr(request.state, "request_id", "")},
                             status_code=exc.http_status, headers=headers)
@@ -77,7 +83,7 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
         nonce and an expiry, bound to the calling clerk; a registration uses it once."""
         clerk = current_clerk(request)
         rt = request.app.state.runtime
-        now = datetime.now(timezone.utc)
+        now = rt.clock()
         challenge = draw_challenge(now, rt.settings.session_ttl_s)
         if body is not None and body.challenge is not None:
             if rt.settings.env != "development":
@@ -87,6 +93,8 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
         session_id = rt.sessions.create(challenge, clerk, tuple(rt.engine.model_ids), rt.policy.sha256)
         return SessionResponse(session_id=session_id, challenge=[a.value for a in challenge.actions],
                                nonce=challenge.nonce, expires_at=challenge.expires_at)
+
+    app.include_router(registrations_router)
 
     @app.get("/healthz", summary="Liveness probe", responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
     async def healthz():

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,3 +28,100 @@ class SessionResponse(BaseModel):
                                  examples=[["turn_left", "blink", "turn_right"]])
     nonce: str = Field(examples=["p1Hq3n1aT0c2Yw8xV4m5Rw"])
     expires_at: datetime
+
+
+def error_responses(*statuses: int) -> dict:
+    """OpenAPI entries for the error statuses of a route: all carry ErrorResponse."""
+    examples = {400: "IDEMPOTENCY.KEY_MISSING", 401: "AUTH.MISSING", 403: "AUTH.FORBIDDEN", 404: "SESSION.UNKNOWN",
+                409: "QUOTA.EXCEEDED", 410: "SESSION.EXPIRED", 413: "MEDIA.TOO_LARGE",
+                415: "MEDIA.UNSUPPORTED_FORMAT", 422: "ID.CHECKSUM", 429: "LOCKOUT.ID", 503: "ENGINE.UNAVAILABLE"}
+    return {s: {"model": ErrorResponse, "content": {"application/json": {"example": {
+        "code": examples.get(s, "REQUEST.INVALID"), "message": "what went wrong, for the clerk",
+        "request_id": "6f1c0c8e2b8e4b1f9d1c5a3e7b2a9d40"}}}} for s in statuses}
+
+
+class Receipt(BaseModel):
+    audit_position: int = Field(description="The decision's entry in the audit log (0-based).", examples=[1041])
+    entry_hash: str = Field(description="SHA-256 of that entry (hex).",
+                            examples=["9f2c4e0b7a51d3c8e6f1a2b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8"])
+
+
+class RegistrationResponse(BaseModel):
+    registration_id: str = Field(examples=["reg_5a3e7b2a9d40aa114b1f9d1c"])
+    outcome: str = Field(description="approved | rejected | review", examples=["approved"])
+    reasons: list[str] = Field(description="Stable reason codes (empty when approved on the face path).",
+                               examples=[[]])
+    phone_number: str | None = Field(description="E.164; the number activated (approved) or reserved (review).",
+                                     examples=["+8613800138000"])
+    scores: dict = Field(description="Liveness, PAD and match scores with the thresholds that applied.",
+                         examples=[{"match": {"score": 4.21, "threshold": 2.69, "target_fmr": 0.001}}])
+    receipt: Receipt
+    idempotent_replay: bool = Field(default=False, description="True when this is the stored result of an "
+                                                               "earlier request with the same Idempotency-Key.")
+
+
+class RegistrationView(BaseModel):
+    registration_id: str
+    path: str = Field(description="face | alternative")
+    outcome: str = Field(description="approved | rejected | review (current, after any review)")
+    decided_outcome: str = Field(description="what the pipeline decided")
+    reasons: list[str]
+    scores: dict
+    clerk_id: str
+    outlet_id: str
+    session_id: str | None
+    person_id: str | None
+    model_ids: list[str]
+    policy_sha256: str
+    statement: str | None
+    reviewed_by: str | None
+    reviewed_at: str | None
+    review_reason: str | None
+    created_at: str
+    audit_position: int | None
+    phone_number: str | None
+    phone_number_masked: str | None
+
+
+class ReviewRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["approve", "reject"] = Field(examples=["approve"])
+    reason: str = Field(max_length=500, examples=["compared with the physical card: same person, old photo"])
+
+
+class ReviewResponse(BaseModel):
+    registration_id: str
+    outcome: str
+    reasons: list[str]
+    audit_position: int
+
+
+class ConsentBody(BaseModel):
+    text_version: str = Field(max_length=64, examples=["face-consent-v3"])
+    accepted_at: datetime
+
+
+class AlternativeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id_type: str = Field(examples=["cn_resident"])
+    id_number: str | None = Field(default=None, examples=["11010519491231002X"])
+    mrz: str | None = None
+    name: str = Field(max_length=200, examples=["王芳"])
+    id_expiry: str | None = Field(default=None, examples=["long_term"])
+    birth_date: date | None = None
+    sex: str | None = None
+    phone_number: str | None = None
+    consent: ConsentBody
+    statement: str = Field(max_length=1000, description="Why the face path is not used (≥10 characters).",
+                           examples=["customer has a facial injury; identity checked against the card in person"])
+
+
+class NumbersRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    numbers: list[str] = Field(min_length=1, max_length=10_000, examples=[["+8613800138000", "13800138001"]])
+
+
+class NumberStateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    state: Literal["suspended", "active", "released"] = Field(examples=["suspended"])
+    reason: str = Field(min_length=3, max_length=200, examples=["reported lost by the customer"])

@@ -41,8 +41,8 @@ def _analyse_in_worker(image: np.ndarray, policy: Policy) -> FaceAnalysis:
     return _ENGINE.analyse_one(image, policy)
 
 
-def _track_in_worker(data: bytes, limits, rules):
-    return _ENGINE.track_video(data, limits, rules)
+def _track_in_worker(data: bytes, limits, rules, policy=None, mirrored=False):
+    return _ENGINE.track_video(data, limits, rules, policy, mirrored)
 
 
 def _describe_in_worker() -> dict:
@@ -99,11 +99,19 @@ class EnginePool:
         """One analysis or error per image, in parallel."""
         return self._run([(_analyse_in_worker, img, policy) for img in images])
 
-    def track_video(self, data: bytes, limits, rules):
-        (result,) = self._run([(_track_in_worker, data, limits, rules)])
+    def track_video(self, data: bytes, limits, rules, policy: Policy | None = None, mirrored: bool = False):
+        (result,) = self._run([(_track_in_worker, data, limits, rules, policy, mirrored)])
         if isinstance(result, SimregError):
             raise result
         return result
+
+    def analyse_with_video(self, image: np.ndarray, video: bytes, limits, policy: Policy, mirrored: bool = False):
+        """The portrait on one worker while another tracks the video."""
+        portrait, track = self._run([(_analyse_in_worker, image, policy),
+                                     (_track_in_worker, video, limits, policy.detection, policy, mirrored)])
+        if isinstance(track, SimregError):
+            raise track
+        return portrait, track
 
     def analyse(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis]:
         results = self.analyse_each(images, policy)

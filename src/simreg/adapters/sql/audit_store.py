@@ -15,6 +15,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from ...domain.audit import AuditEntry, entry_from_row, entry_to_row, new_entry
+from .database import lock_for_write
 from .schema import audit_entries
 
 _PG_LOCK_KEY = 0x51_4D_52_45_47  # "SIMREG": one advisory lock for all appends
@@ -25,9 +26,8 @@ def append(conn: Connection, *, now: datetime, actor: str, action: str, subject:
     """Append one entry inside ``conn``'s transaction (commit it with the change it records)."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-    elif conn.dialect.name == "sqlite":
-        # take SQLite's write lock before reading the head: an empty UPDATE is a write
-        conn.execute(audit_entries.update().where(audit_entries.c.position == -1).values(actor=""))
+    else:
+        lock_for_write(conn)  # SQLite: the write lock before the head is read
     last = conn.execute(select(audit_entries).order_by(audit_entries.c.position.desc()).limit(1)).mappings().first()
     prev = entry_from_row(dict(last)) if last is not None else None
     entry = new_entry(prev, timestamp=now, actor=actor, action=action, subject=subject, details=details,

@@ -39,3 +39,14 @@ def database_status(engine: Engine) -> dict:
         info["ok"] = False
         info["error"] = type(exc).__name__
     return info
+
+
+def lock_for_write(conn) -> None:
+    """Take SQLite's write lock now, before the transaction's first read.
+
+    In WAL mode a deferred transaction that reads and then writes fails with
+    SQLITE_BUSY (not retried by the busy timeout) when another writer committed
+    in between; taking the lock first makes concurrent writers queue instead.
+    PostgreSQL needs nothing here: its callers lock the rows they change."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("UPDATE audit_entries SET actor = actor WHERE position = -1")

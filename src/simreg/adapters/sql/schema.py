@@ -51,3 +51,106 @@ audit_entries = Table(
     Column("prev_hash", Text, nullable=False),
     Column("entry_hash", Text, nullable=False),
 )
+
+# --- registry (migration 0003) ------------------------------------------------
+# Clear ID numbers and phone numbers never appear here: each is a keyed blind
+# index (HMAC-SHA256, "<key id>:<hex>") for lookups plus an AES-GCM envelope.
+
+persons = Table(
+    "persons", metadata,
+    Column("person_id", String(32), primary_key=True),
+    Column("id_index", String(80), nullable=False, unique=True),
+    Column("id_type", String(24), nullable=False),
+    Column("jurisdiction", String(8), nullable=False),
+    Column("id_ciphertext", Text, nullable=False),
+    Column("name_ciphertext", Text, nullable=False),
+    # the person's data key (wrapped by the keyring) for biometric templates;
+    # deleting it crypto-shreds every template sealed under it
+    Column("data_key_wrapped", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# blind indexes of earlier index keys, so a rotation keeps old lookups resolvable
+person_index_aliases = Table(
+    "person_index_aliases", metadata,
+    Column("id_index", String(80), primary_key=True),
+    Column("person_id", String(32), ForeignKey("persons.person_id"), nullable=False, index=True),
+)
+
+numbers = Table(
+    "numbers", metadata,
+    Column("number_id", String(32), primary_key=True),
+    Column("number_index", String(80), nullable=False, unique=True),
+    Column("number_ciphertext", Text, nullable=False),
+    Column("number_masked", String(24), nullable=False),
+    Column("state", String(16), nullable=False, index=True),
+    Column("person_id", String(32), ForeignKey("persons.person_id"), nullable=True, index=True),
+    Column("registration_id", String(32), nullable=True),
+    Column("outlet_id", String(32), nullable=True),
+    Column("state_changed_at", DateTime(timezone=True), nullable=False),
+    Column("released_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+registrations = Table(
+    "registrations", metadata,
+    Column("registration_id", String(32), primary_key=True),
+    Column("path", String(16), nullable=False),            # face | alternative
+    Column("outcome", String(16), nullable=False, index=True),  # approved | rejected | review (current)
+    Column("decided_outcome", String(16), nullable=False),  # what the pipeline decided
+    Column("reasons", Text, nullable=False),               # JSON list of reason codes
+    Column("scores", Text, nullable=False),                # JSON
+    Column("clerk_id", String(32), ForeignKey("clerks.clerk_id"), nullable=False, index=True),
+    Column("outlet_id", String(32), ForeignKey("outlets.outlet_id"), nullable=False, index=True),
+    Column("session_id", String(32), nullable=True, unique=True),
+    Column("person_id", String(32), ForeignKey("persons.person_id"), nullable=True, index=True),
+    Column("id_index", String(80), nullable=False, index=True),
+    Column("number_id", String(32), ForeignKey("numbers.number_id"), nullable=True),
+    Column("model_ids", Text, nullable=False),
+    Column("policy_sha256", String(64), nullable=False),
+    Column("statement", Text, nullable=True),              # the supervisor's stated reason (alternative path)
+    Column("reviewed_by", String(32), nullable=True),
+    Column("reviewed_at", DateTime(timezone=True), nullable=True),
+    Column("review_reason", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("audit_position", Integer, nullable=True),
+)
+
+consents = Table(
+    "consents", metadata,
+    Column("consent_id", String(32), primary_key=True),
+    Column("registration_id", String(32), ForeignKey("registrations.registration_id"), nullable=False, index=True),
+    Column("person_id", String(32), ForeignKey("persons.person_id"), nullable=True, index=True),
+    Column("purpose", String(64), nullable=False),
+    Column("text_version", String(64), nullable=False),
+    Column("accepted_at", DateTime(timezone=True), nullable=False),
+    Column("retention_days", Integer, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("withdrawn_at", DateTime(timezone=True), nullable=True),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("clerk_id", String(32), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("request_digest", String(80), nullable=False),
+    Column("state", String(16), nullable=False),            # pending | done
+    Column("response", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+attempts = Table(
+    "attempts", metadata,
+    Column("attempt_id", Integer, primary_key=True, autoincrement=True),
+    Column("id_index", String(80), nullable=False, index=True),
+    Column("clerk_id", String(32), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("failed", Boolean, nullable=False),
+    Column("registration_id", String(32), nullable=True),
+)
+
+meta = Table(
+    "meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -26,7 +26,7 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _aware(dt: datetime) -> datetime:
+def aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)  # SQLite drops the zone
 
 
@@ -80,22 +80,33 @@ class SessionStore:
                                model_ids=model_ids, policy_sha256=policy_sha256)
         return session_id
 
+    def peek(self, session_id: str, clerk: Clerk, now: datetime) -> Challenge:
+        """The session's challenge if it could be used now by ``clerk``, without
+        using it; raises as :meth:`consume` does."""
+        with self.engine.connect() as c:
+            return self._check(c, session_id, clerk, now)
+
+    @staticmethod
+    def _check(c, session_id: str, clerk: Clerk, now: datetime) -> Challenge:
+        row = c.execute(select(capture_sessions).where(capture_sessions.c.session_id == session_id)
+                        ).mappings().first()
+        if row is None or row["clerk_id"] != clerk.clerk_id:
+            raise InputError(ReasonCode.SESSION_UNKNOWN, "no such capture session for this clerk", 404)
+        challenge = Challenge(tuple(Action(a) for a in row["challenge"].split(",")), row["nonce"],
+                              aware(row["issued_at"]), aware(row["expires_at"]))
+        if row["used_at"] is not None:
+            raise InputError(ReasonCode.SESSION_REPLAYED, "the capture session was already used", 409)
+        if challenge.expired(now):
+            raise InputError(ReasonCode.SESSION_EXPIRED, "the capture session has expired", 410)
+        return challenge
+
     def consume(self, session_id: str, clerk: Clerk, now: datetime, connection=None) -> Challenge:
         """Mark the session used, once, for the clerk it was issued to; raises
         ``SESSION.UNKNOWN`` (404), ``SESSION.EXPIRED`` (410) or ``SESSION.REPLAYED`` (409).
         Pass ``connection`` to consume inside the caller's transaction."""
 
         def run(c) -> Challenge:
-            row = c.execute(select(capture_sessions).where(capture_sessions.c.session_id == session_id)
-                            ).mappings().first()
-            if row is None or row["clerk_id"] != clerk.clerk_id:
-                raise InputError(ReasonCode.SESSION_UNKNOWN, "no such capture session for this clerk", 404)
-            challenge = Challenge(tuple(Action(a) for a in row["challenge"].split(",")), row["nonce"],
-                                  _aware(row["issued_at"]), _aware(row["expires_at"]))
-            if row["used_at"] is not None:
-                raise InputError(ReasonCode.SESSION_REPLAYED, "the capture session was already used", 409)
-            if challenge.expired(now):
-                raise InputError(ReasonCode.SESSION_EXPIRED, "the capture session has expired", 410)
+            challenge = self._check(c, session_id, clerk, now)
             # the WHERE used_at IS NULL makes the use atomic under concurrent requests
             done = c.execute(update(capture_sessions)
                              .where(capture_sessions.c.session_id == session_id, capture_sessions.c.used_at.is_(None))

@@ -1,0 +1,100 @@
+"""multipart/form-data parsed in memory, within limits.
+
+Starlette's form parser spools file parts larger than 1 MB to temporary files
+on disk; a face video or ID portrait must never touch the disk, so uploads are
+read here: the body is streamed with a byte cap (a huge upload is refused while
+it arrives, before it is held), then split into parts held as ``bytes``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.exceptions import MultipartParseError
+
+from ..domain.errors import InputError
+from ..domain.reasons import ReasonCode
+
+
+@dataclass
+class Part:
+    name: str
+    filename: str | None
+    content_type: str | None
+    data: bytearray = field(default_factory=bytearray)
+
+    def text(self) -> str:
+        try:
+            return self.data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(ReasonCode.REGISTRATION_FIELD, f"field {self.name!r} is not UTF-8 text") from None
+
+
+def _invalid(message: str) -> InputError:
+    return InputError(ReasonCode.REGISTRATION_FIELD, message, 400)
+
+
+async def read_body(request, max_bytes: int) -> bytes:
+    """The request body, refused with ``MEDIA.TOO_LARGE`` (413) once it passes ``max_bytes``."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise InputError(ReasonCode.MEDIA_TOO_LARGE, f"the request is larger than {max_bytes} bytes", 413)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise InputError(ReasonCode.MEDIA_TOO_LARGE, f"the request is larger than {max_bytes} bytes", 413)
+    return bytes(body)
+
+
+def parse_form(body: bytes, content_type: str | None, max_field_bytes: int = 64 * 1024) -> dict[str, Part]:
+    """Parts by name (a repeated name is refused).  Non-file fields are limited to
+    ``max_field_bytes``; file parts are bounded by the body cap."""
+    ctype, params = parse_options_header(content_type or "")
+    if ctype != b"multipart/form-data" or b"boundary" not in params:
+        raise InputError(ReasonCode.MEDIA_UNSUPPORTED_FORMAT, "send multipart/form-data", 415)
+    parts: dict[str, Part] = {}
+    state: dict = {"headers": {}, "field": b"", "value": b"", "part": None}
+
+    def on_part_begin():
+        state["headers"] = {}
+
+    def on_header_field(data, start, end):
+        state["field"] += data[start:end]
+
+    def on_header_value(data, start, end):
+        state["value"] += data[start:end]
+
+    def on_header_end():
+        state["headers"][state["field"].lower()] = state["value"]
+        state["field"], state["value"] = b"", b""
+
+    def on_headers_finished():
+        disp, opts = parse_options_header(state["headers"].get(b"content-disposition", b""))
+        name = opts.get(b"name")
+        if disp != b"form-data" or not name:
+            raise _invalid("every part needs a Content-Disposition: form-data name")
+        name_s = name.decode("utf-8", "replace")
+        if name_s in parts:
+            raise _invalid(f"field {name_s!r} appears twice")
+        filename = opts.get(b"filename")
+        ct = state["headers"].get(b"content-type")
+        state["part"] = parts[name_s] = Part(name_s, filename.decode("utf-8", "replace") if filename else None,
+                                             ct.decode("latin-1") if ct else None)
+
+    def on_part_data(data, start, end):
+        part = state["part"]
+        part.data += data[start:end]
+        if part.filename is None and len(part.data) > max_field_bytes:
+            raise _invalid(f"field {part.name!r} is longer than {max_field_bytes} bytes")
+
+    parser = MultipartParser(params[b"boundary"], {
+        "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
+        "on_header_end": on_header_end, "on_headers_finished": on_headers_finished, "on_part_data": on_part_data})
+    try:
+        parser.write(body)
+        parser.finalize()
+    except MultipartParseError:
+        raise _invalid("the multipart body is malformed") from None
+    return parts

@@ -1,0 +1,250 @@
+"""Routes of the registration service: registrations, manual review, the
+alternative (non-face) path, and the number pool."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+from fastapi import APIRouter, Header, Request
+from fastapi.concurrency import run_in_threadpool
+
+from ..domain.access import Role
+from ..domain.errors import InputError
+from ..domain.numbers import NumberState, mask_phone, normalise_phone
+from ..domain.reasons import ReasonCode
+from ..registration import Consent, DocumentInput, RegistrationInput, RegistrationService
+from .auth import current_clerk, require
+from .multipart import Part, parse_form, read_body
+from .schemas import (AlternativeRequest, ErrorResponse, NumberStateRequest, NumbersRequest, RegistrationResponse,
+                      RegistrationView, ReviewRequest, ReviewResponse, error_responses)
+
+router = APIRouter()
+
+_FORM_FIELDS = {
+    "session_id": ("string", "The capture session (POST /v1/sessions) whose challenge the video performs."),
+    "id_type": ("string", "cn_resident | passport | hk_macau_taiwan"),
+    "id_number": ("string", "The document number as read by the terminal (not for passports)."),
+    "mrz": ("string", "Passports: the machine-readable zone, lines separated by newlines."),
+    "name": ("string", "The holder's name as on the document (Unicode, CJK as typed)."),
+    "id_expiry": ("string", "YYYY-MM-DD, or long_term (resident IDs only)."),
+    "birth_date": ("string", "YYYY-MM-DD; required for the HK/Macau/Taiwan travel permits."),
+    "sex": ("string", "M | F, as printed; cross-checked against the number where it encodes one."),
+    "mirrored": ("boolean", "true when the recording is mirrored (a selfie preview)."),
+    "prompt_times": ("string", "Seconds from the video's start at which each prompt appeared, comma-separated."),
+    "phone_number": ("string", "Optional: the number to register; otherwise the next available one."),
+    "consent": ("string", 'JSON {"text_version": "...", "accepted_at": "ISO-8601"}: the text shown and when '
+                          "the customer accepted it."),
+}
+_REQUIRED = ["session_id", "id_type", "name", "portrait", "video", "consent"]
+
+_REGISTRATION_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"multipart/form-data": {
+            "schema": {
+                "type": "object", "required": _REQUIRED,
+                "properties": {
+                    **{k: {"type": t, "description": d} for k, (t, d) in _FORM_FIELDS.items()},
+                    "portrait": {"type": "string", "format": "binary",
+                                 "description": "The ID chip portrait (JPEG/PNG/JPEG 2000 decoded upstream) or a "
+                                                "photo of the card."},
+                    "video": {"type": "string", "format": "binary",
+                              "description": "The challenge video: mp4/webm/mov, H.264/VP8/VP9, at most 15 s."},
+                },
+            },
+            "example": {"session_id": "ses_4b1f9d1c5a3e7b2a9d40aa11", "id_type": "cn_resident",
+                        "id_number": "11010519491231002X", "name": "王芳", "id_expiry": "2031-05-01",
+                        "mirrored": "true",
+                        "consent": '{"text_version": "face-consent-v3", "accepted_at": "2026-11-29T08:15:00+08:00"}'},
+        }},
+    },
+}
+
+
+def _service(request: Request) -> RegistrationService:
+    return RegistrationService(request.app.state.runtime)
+
+
+def _text(parts: dict[str, Part], name: str, required: bool = False) -> str | None:
+    p = parts.get(name)
+    if p is None or (p.filename is None and not p.data.strip()):
+        if required:
+            raise InputError(ReasonCode.REGISTRATION_FIELD, f"field {name!r} is required")
+        return None
+    return p.text().strip()
+
+
+def _file(parts: dict[str, Part], name: str) -> bytes:
+    p = parts.get(name)
+    if p is None:
+        raise InputError(ReasonCode.REGISTRATION_FIELD, f"file field {name!r} is required")
+    if not p.data:
+        raise InputError(ReasonCode.MEDIA_EMPTY, f"the {name} is empty")
+    return bytes(p.data)
+
+
+def _bool(value: str | None) -> bool:
+    if value is None:
+        return False
+    v = value.lower()
+    if v in ("true", "1", "yes"):
+        return True
+    if v in ("false", "0", "no"):
+        return False
+    raise InputError(ReasonCode.REGISTRATION_FIELD, "mirrored must be true or false")
+
+
+def _date(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(ReasonCode.REGISTRATION_FIELD, f"{name} must be YYYY-MM-DD") from None
+
+
+def parse_consent(value: str | None) -> Consent:
+    if value is None:
+        raise InputError(ReasonCode.CONSENT_REQUIRED, "a registration needs the customer's consent record", 422)
+    try:
+        doc = json.loads(value)
+        text_version = str(doc["text_version"]).strip()
+        accepted_at = datetime.fromisoformat(str(doc["accepted_at"]))
+    except (ValueError, KeyError, TypeError):
+        raise InputError(ReasonCode.CONSENT_INVALID,
+                         'consent must be JSON {"text_version": ..., "accepted_at": ISO-8601}') from None
+    if not text_version or len(text_version) > 64 or accepted_at.tzinfo is None:
+        raise InputError(ReasonCode.CONSENT_INVALID, "consent needs a text_version (≤64 chars) and a zoned accepted_at")
+    return Consent(text_version, accepted_at)
+
+
+def _prompt_times(value: str | None) -> tuple[float, ...] | None:
+    if value is None:
+        return None
+    try:
+        times = tuple(float(x) for x in value.split(","))
+    except ValueError:
+        raise InputError(ReasonCode.REGISTRATION_FIELD, "prompt_times must be comma-separated seconds") from None
+    if any(t < 0 or t != t for t in times):
+        raise InputError(ReasonCode.REGISTRATION_FIELD, "prompt_times must be non-negative seconds")
+    return times
+
+
+def _document(parts: dict[str, Part]) -> DocumentInput:
+    return DocumentInput(
+        id_type=_text(parts, "id_type", True), id_number=_text(parts, "id_number"), mrz=_text(parts, "mrz"),
+        name=_text(parts, "name", True), id_expiry=_text(parts, "id_expiry"),
+        birth_date=_date(_text(parts, "birth_date"), "birth_date"), sex=_text(parts, "sex"))
+
+
+@router.post("/v1/registrations", response_model=RegistrationResponse, summary="Register a number (face path)",
+             openapi_extra=_REGISTRATION_BODY, responses=error_responses(400, 401, 403, 404, 409, 410, 413, 415,
+                                                                         422, 429, 503))
+async def register(request: Request, idempotency_key: str | None = Header(
+        default=None, description="Client-chosen key (1-128 chars); a retry with the same key returns the first "
+                                  "result and never registers twice.")):
+    """Runs document -> quota pre-check -> media -> quality -> liveness/PAD -> match -> decision.
+    `approved` activates the number and records the decision in one transaction; `rejected`
+    records the decision only; `review` reserves the number for a supervisor's decision.
+    Outcomes are 200s with reason codes; bad input is a 4xx error."""
+    clerk = current_clerk(request)
+    require(clerk, Role.CLERK, Role.SUPERVISOR)
+    rt = request.app.state.runtime
+    s = rt.settings
+    body = await read_body(request, s.max_video_bytes + s.max_image_bytes + 256 * 1024)
+    parts = parse_form(body, request.headers.get("content-type"))
+    del body
+    inp = RegistrationInput(
+        session_id=_text(parts, "session_id", True), document=_document(parts),
+        portrait=_file(parts, "portrait"), video=_file(parts, "video"), mirrored=_bool(_text(parts, "mirrored")),
+        consent=parse_consent(_text(parts, "consent")), phone_number=_text(parts, "phone_number"),
+        prompt_times=_prompt_times(_text(parts, "prompt_times")))
+    parts.clear()
+    return await run_in_threadpool(_service(request).register, inp, clerk, idempotency_key)
+
+
+@router.post("/v1/registrations/alternative", response_model=RegistrationResponse,
+             summary="Register without face matching (supervisor)",
+             responses=error_responses(400, 401, 403, 409, 422))
+async def register_alternative(request: Request, body: AlternativeRequest, idempotency_key: str | None = Header(
+        default=None, description="As for POST /v1/registrations.")):
+    """For a person who cannot or will not use face recognition: a document check,
+    the supervisor's own credential and a stated reason; quota and audit as ever."""
+    clerk = current_clerk(request)
+    require(clerk, Role.SUPERVISOR)
+    doc = DocumentInput(body.id_type, body.id_number, body.mrz, body.name, body.id_expiry, body.birth_date, body.sex)
+    consent = parse_consent(json.dumps(body.consent.model_dump(mode="json")))
+    return await run_in_threadpool(_service(request).register_alternative, doc, consent, body.statement, clerk,
+                                   idempotency_key, body.phone_number)
+
+
+@router.get("/v1/registrations/{registration_id}", response_model=RegistrationView,
+            summary="One registration (its decision, reasons and scores)",
+            responses=error_responses(401, 403, 404))
+async def get_registration(request: Request, registration_id: str):
+    """Clerks see their own registrations, supervisors their outlet's; auditors see
+    every registration with the phone number masked."""
+    clerk = current_clerk(request)
+    require(clerk, Role.CLERK, Role.SUPERVISOR, Role.AUDITOR)
+    view = await run_in_threadpool(request.app.state.runtime.registry.registration, registration_id)
+    visible = view is not None and (
+        clerk.role is Role.AUDITOR
+        or (clerk.role is Role.CLERK and view["clerk_id"] == clerk.clerk_id)
+        or (clerk.role is Role.SUPERVISOR and view["outlet_id"] == clerk.outlet_id))
+    if not visible:
+        raise InputError(ReasonCode.REGISTRATION_UNKNOWN, "no such registration", 404)
+    if clerk.role is Role.AUDITOR:
+        view["phone_number"] = None
+        view["person_id"] = None
+    return view
+
+
+@router.get("/v1/reviews", response_model=list[RegistrationView], summary="Registrations awaiting review",
+            responses=error_responses(401, 403))
+async def list_reviews(request: Request):
+    """The supervisor's outlet's queue, oldest first."""
+    clerk = current_clerk(request)
+    require(clerk, Role.SUPERVISOR)
+    return await run_in_threadpool(request.app.state.runtime.registry.pending_reviews, clerk.outlet_id)
+
+
+@router.post("/v1/reviews/{registration_id}", response_model=ReviewResponse, summary="Decide a review",
+             responses=error_responses(401, 403, 404, 409, 422))
+async def decide_review(request: Request, registration_id: str, body: ReviewRequest):
+    """Approve (the reserved number becomes active) or reject (it returns to the pool), with a reason."""
+    clerk = current_clerk(request)
+    require(clerk, Role.SUPERVISOR)
+    if len(body.reason.strip()) < 3:
+        raise InputError(ReasonCode.REVIEW_REASON_REQUIRED, "a review decision needs a reason")
+    svc = _service(request)
+    return await run_in_threadpool(svc.registry.review, registration_id, clerk, body.decision == "approve",
+                                   body.reason.strip(), svc.stamp, svc.clock())
+
+
+@router.post("/v1/numbers", status_code=201, summary="Add numbers to the pool (admin)",
+             responses=error_responses(401, 403, 422))
+async def add_numbers(request: Request, body: NumbersRequest):
+    """Numbers are stored as a blind index and a ciphertext, never in clear."""
+    clerk = current_clerk(request)
+    require(clerk, Role.ADMIN)
+    numbers = [normalise_phone(n) for n in body.numbers]
+    svc = _service(request)
+    added = await run_in_threadpool(svc.registry.add_numbers, numbers, clerk.clerk_id, svc.stamp, svc.clock())
+    return {"requested": len(numbers), "added": added}
+
+
+@router.post("/v1/numbers/{phone_number}/state", summary="Suspend, resume or release a number",
+             responses=error_responses(401, 403, 404, 409, 422))
+async def set_number_state(request: Request, phone_number: str, body: NumberStateRequest):
+    """`suspended`, `active` (resume) or `released` (back to the pool after the cooling-off period)."""
+    clerk = current_clerk(request)
+    require(clerk, Role.SUPERVISOR, Role.ADMIN)
+    e164 = normalise_phone(phone_number)
+    svc = _service(request)
+    out = await run_in_threadpool(svc.registry.set_number_state, e164, NumberState(body.state), clerk.clerk_id,
+                                  body.reason, svc.stamp, svc.clock())
+    return {**out, "phone_number_masked": mask_phone(e164)}
+
+
+__all__ = ["router", "ErrorResponse"]
