@@ -43,3 +43,20 @@ def runtime():
     rt = build_runtime(Settings())
     yield rt
     rt.engine.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A fresh, empty database on each backend: a SQLite file, and a new schema on
+    the PostgreSQL server (127.0.0.1:5432; skipped only when no server answers,
+    and a failure under CI=true)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'simreg.sqlite3'}"
+        return
+    from service_support import fresh_postgres_schema
+
+    url, drop = fresh_postgres_schema()
+    try:
+        yield url
+    finally:
+        drop()

@@ -97,6 +97,9 @@ class Service:
         assert r.status_code == 201, r.text
         return r.json()["session_id"]
 
+    def close(self) -> None:
+        self.rt.database.dispose()
+
     def add_numbers(self, numbers: list[str]) -> None:
         r = self.client.post("/v1/numbers", json={"numbers": numbers}, headers=self.auth(Role.ADMIN))
         assert r.status_code == 201, r.text

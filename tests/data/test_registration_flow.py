@@ -38,13 +38,14 @@ def other_person_portrait(data_dir) -> bytes:
 
 
 @pytest.fixture()
-def svc(runtime, tmp_path):
+def svc(runtime, database_url):
     # the clip is 20.7 s: allow it (the service's default limit is 15 s)
-    s = make_service(runtime, f"sqlite:///{tmp_path / 'simreg.sqlite3'}", max_video_duration_s=30.0,
+    s = make_service(runtime, database_url, max_video_duration_s=30.0,
                      max_video_frames=2000)
     s.add_numbers(POOL)
     with s.client:
         yield s
+    s.close()
 
 
 def _register(svc, portrait, video, key, **form):

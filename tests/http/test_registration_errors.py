@@ -19,11 +19,12 @@ CHALLENGE = ["turn_left", "turn_right"]
 
 
 @pytest.fixture()
-def svc(runtime, tmp_path):
-    s = make_service(runtime, f"sqlite:///{tmp_path / 'simreg.sqlite3'}")
+def svc(runtime, database_url):
+    s = make_service(runtime, database_url)
     s.add_numbers(["+8613800138000", "+8613800138001"])
     with s.client:
         yield s
+    s.close()
 
 
 def _jpeg(color=(128, 128, 128), size=(200, 240)) -> bytes:
@@ -248,3 +249,35 @@ def test_no_error_leaves_a_registration_or_a_number_behind(svc, data_dir):
     with svc.rt.database.connect() as c:
         states = c.execute(select(numbers.c.state)).scalars().all()
     assert states == ["available", "available"]
+
+
+def test_twenty_simultaneous_approved_registrations_over_http_activate_exactly_the_quota(svc, monkeypatch):
+    """The HTTP path end to end (sessions, idempotency claims, the decision's
+    transaction) with the biometric stages stubbed to "approved": the quota, not
+    the face engine, is what is under test here."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import simreg.pipeline
+    from simreg.domain.decision import Decision
+    from simreg.domain.reasons import Outcome
+
+    monkeypatch.setattr(simreg.pipeline, "assess_registration",
+                        lambda *a, **k: simreg.pipeline.Assessment(Decision(Outcome.APPROVED, (), {}), None, None))
+    svc.add_numbers([f"+86139001390{i:02d}" for i in range(25)])
+    sessions = [svc.session(CHALLENGE) for _ in range(20)]
+    barrier = threading.Barrier(20)
+
+    def go(i):
+        barrier.wait()
+        return _post(svc, registration_form(sessions[i]), key=f"q-{i}")
+
+    with ThreadPoolExecutor(20) as pool:
+        responses = list(pool.map(go, range(20)))
+    approved = [r for r in responses if r.status_code == 200]
+    refused = [r for r in responses if r.status_code == 409]
+    assert len(approved) == svc.rt.settings.quota_default == 5, [r.text for r in responses]
+    assert len(refused) == 15 and {r.json()["code"] for r in refused} == {"QUOTA.EXCEEDED"}
+    with svc.rt.database.connect() as c:
+        assert c.execute(select(func.count()).select_from(numbers).where(numbers.c.state == "active")).scalar_one() == 5
+    assert _stored_registrations(svc) == 5
