@@ -39,8 +39,11 @@ def cmd_serve(args, settings: Settings) -> int:
 
     from .http.app import create_app
 
+    from .logs import configure_logging
+
+    configure_logging("INFO", json=True)  # JSON lines, ID and phone numbers redacted
     uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port,
-                log_level="info")
+                log_config=None, log_level="info")
     return 0
 
 

@@ -281,3 +281,19 @@ def test_twenty_simultaneous_approved_registrations_over_http_activate_exactly_t
     with svc.rt.database.connect() as c:
         assert c.execute(select(func.count()).select_from(numbers).where(numbers.c.state == "active")).scalar_one() == 5
     assert _stored_registrations(svc) == 5
+
+
+def test_a_database_failure_is_a_503_with_nothing_stored(svc, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from simreg.adapters.sql.registry import Registry
+
+    def down(*a, **k):
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(Registry, "failures", down)
+    r = _post(svc, registration_form(svc.session(CHALLENGE)))
+    _assert_error(r, 503, "STORAGE.UNAVAILABLE")
+    assert r.headers["retry-after"] == "5"
+    assert "server closed" not in r.text
+    assert _stored_registrations(svc) == 0

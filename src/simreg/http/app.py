@@ -11,11 +11,15 @@ from dataclasses import replace
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..adapters.crypto import KeyringError
 
 from ..config import Settings
 from ..domain.challenge import draw_challenge, parse_actions
 from ..domain.errors import InputError, SimregError, Throttled
 from ..domain.reasons import ReasonCode
+from ..logs import reset_request_id, set_request_id
 from .auth import current_clerk
 from .registrations import router as registrations_router
 from .schemas import ErrorResponse, SessionRequest, SessionResponse
@@ -47,14 +51,19 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        rid = request.headers.get("x-request-id", "")
+        if not (0 < len(rid) <= 64 and rid.replace("-", "").isascii() and rid.replace("-", "").isalnum()):
+            rid = uuid.uuid4().hex  # a client's id is echoed only when it is short and plain
         request.state.request_id = rid
+        token = set_request_id(rid)
         try:
             response = await call_next(request)
         except Exception:  # the last line of defence: never a traceback to a client
             log.exception("unhandled error", extra={"request_id": rid})
             response = JSONResponse({"code": "INTERNAL", "message": "internal error", "request_id": rid},
                                     status_code=500)
+        finally:
+            reset_request_id(token)
         response.headers["x-request-id"] = rid
         return response
 
@@ -68,6 +77,21 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
         return JSONResponse({"code": exc.code.value, "message": exc.message,
                              "request_id": getattr(request.state, "request_id", "")},
                             status_code=exc.http_status, headers=headers)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def storage_error(request: Request, exc: SQLAlchemyError):
+        # the transaction was rolled back: nothing of the request was stored
+        log.error("storage error: %s", type(exc).__name__)
+        return JSONResponse({"code": ReasonCode.STORAGE_UNAVAILABLE.value, "message": "the database is unavailable; retry",
+                             "request_id": getattr(request.state, "request_id", "")},
+                            status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(KeyringError)
+    async def keyring_error(request: Request, exc: KeyringError):
+        log.error("keyring error: %s", exc.code)
+        return JSONResponse({"code": ReasonCode.KEYS_UNAVAILABLE.value, "message": "personal data cannot be "
+                             "decrypted or indexed now", "request_id": getattr(request.state, "request_id", "")},
+                            status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
