@@ -105,8 +105,9 @@ class Service:
         assert r.status_code == 201, r.text
 
 
-def make_service(runtime, database_url: str, env: str = "development", **settings) -> Service:
-    """A service on ``database_url`` sharing the test session's face engine."""
+def make_service(runtime, database_url: str, env: str = "development", signing_key=None, **settings) -> Service:
+    """A service on ``database_url`` sharing the test session's face engine
+    (``signing_key``: an Ed25519 key that signs receipts' tree heads)."""
     s = Settings(database_url=database_url, env=env, **settings)
     db = open_database(database_url)
     upgrade_to_head(db)
@@ -115,7 +116,8 @@ def make_service(runtime, database_url: str, env: str = "development", **setting
     clock = Clock()
     from simreg.runtime import image_limits, video_limits
 
-    rt = Runtime(s, runtime.policy, runtime.engine, image_limits(s), db, video_limits(s), keyring, clock)
+    rt = Runtime(s, runtime.policy, runtime.engine, image_limits(s), db, video_limits(s), keyring=keyring,
+                 clock=clock, signing_key=signing_key)
     client = TestClient(create_app(runtime=rt))
     access = AccessStore(db)
     outlet = access.create_outlet("Counter 7")

@@ -74,6 +74,15 @@ class Settings(BaseSettings):
     min_age: int = 16
     # How long a registration's consent record (and the registration) is kept.
     record_retention_days: int = 1095
+    # Live-face templates for later re-verification (e.g. a SIM swap): off by
+    # default.  When on, sealed under a per-person data key (crypto-shredding).
+    store_templates: bool = False
+    template_retention_days: int = 365
+    # Retention of operational data: failed-attempt records (lockouts), used or
+    # expired capture sessions, finished idempotency keys.
+    attempt_retention_days: int = 30
+    session_retention_days: int = 7
+    idempotency_retention_days: int = 2
     # The purpose recorded with each consent.
     consent_purpose: str = "sim_registration_identity_verification"
     # A pending Idempotency-Key older than this may be retried by a new request.

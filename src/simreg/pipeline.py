@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 
 from dataclasses import replace
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from .adapters.media import ImageLimits, decode_image
 from .adapters.video import VideoLimits
@@ -36,7 +36,7 @@ from .domain.policy import Policy
 from .domain.decision import Decision, decide
 from .domain.errors import InputError, SimregError
 from .domain.reasons import ReasonCode
-from .domain.types import FaceAnalysis
+from .domain.types import Embedding, FaceAnalysis
 from .face_engine import FaceAnalyser, compare_analyses
 
 
@@ -107,12 +107,15 @@ def _judge_liveness(vt, actions, mirrored, prompt_times, params, pad_params, t0)
 
 @dataclass(frozen=True)
 class Assessment:
-    """Everything the biometric stages of a registration found (no image, no
-    embedding leaves this object: the registry stores the decision only)."""
+    """Everything the biometric stages of a registration found.  No image leaves
+    this object; the live face's embeddings are here only so that a deployment
+    that configured templates on can seal them (the registry stores the decision
+    only, by default)."""
     decision: Decision
     liveness: LivenessCheck
     match: MatchResult | None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    live_embeddings: Mapping[str, Embedding] = field(default_factory=dict, repr=False)
 
 
 def assess_registration(engine: FaceAnalyser, policy: Policy, portrait: bytes, video: bytes,
@@ -158,4 +161,5 @@ def assess_registration(engine: FaceAnalyser, policy: Policy, portrait: bytes, v
     t3 = time.perf_counter()
     timings = {"decode_portrait": t_decode, **liveness.timings_ms, "match_and_decide": (t3 - t2) * 1e3,
                "total": (t3 - t0) * 1e3}
-    return Assessment(decision, liveness, result, timings)
+    return Assessment(decision, liveness, result, timings,
+                      dict(live.embeddings) if isinstance(live, FaceAnalysis) else {})

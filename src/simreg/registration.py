@@ -186,7 +186,8 @@ class RegistrationService:
                 now=self.clock(), clerk=clerk, path="face", session_id=inp.session_id, session_checked_at=now,
                 person=person, outcome=decision.outcome, reasons=decision.reasons, scores=dict(decision.scores),
                 phone=phone, quota_limit=limit, consent=self._consent(inp.consent), stamp=self.stamp,
-                idempotency=(idempotency_key, ""), response_of=lambda r: self.response(r, decision.scores))
+                idempotency=(idempotency_key, ""), response_of=lambda r: self.response(r, decision.scores),
+                templates=self._templates(assessment), template_days=self.settings.template_retention_days)
         except PolicyError as exc:
             if exc.code is ReasonCode.QUOTA_EXCEEDED:  # lost a race with a concurrent registration
                 self.registry.record_refusal(clerk.clerk_id, self.registry.id_index(key), "registration.refused",
@@ -195,15 +196,35 @@ class RegistrationService:
             raise
         return self.response(recorded, decision.scores)
 
+    def _templates(self, assessment) -> dict[str, bytes] | None:
+        """The live face's templates to seal, only when configured on (default off)."""
+        if not self.settings.store_templates or not assessment.live_embeddings:
+            return None
+        return {mid: e.vector.astype("<f4").tobytes() for mid, e in assessment.live_embeddings.items()}
+
     def _consent(self, consent: Consent) -> ConsentData:
         return ConsentData(self.settings.consent_purpose, consent.text_version, consent.accepted_at,
                            self.settings.record_retention_days)
 
-    @staticmethod
-    def response(r: Recorded, scores: Any) -> dict:
+    def response(self, r: Recorded, scores: Any) -> dict:
         return {"registration_id": r.registration_id, "outcome": r.outcome.value, "reasons": list(r.reasons),
-                "phone_number": r.phone_number, "scores": scores,
-                "receipt": {"audit_position": r.audit_position, "entry_hash": r.audit_entry_hash}}
+                "phone_number": r.phone_number, "scores": scores, "receipt": self.receipt(r)}
+
+    def receipt(self, r: Recorded) -> dict:
+        """Where the decision sits in the audit log, and the signed tree head that
+        includes it: with ``simreg audit prove INDEX --size SIZE`` anyone holding
+        the log's public key can check the entry was never removed or changed."""
+        from .domain.merkle import leaf_hash
+
+        cp = None
+        key = self.rt.signing_key
+        if key is not None:
+            from .adapters.signing import sign_checkpoint
+
+            cp = json.loads(sign_checkpoint(key, r.tree_size, r.root_hash, self.clock()).to_json())
+        return {"audit_position": r.audit_position, "entry_hash": r.audit_entry_hash,
+                "leaf_hash": leaf_hash(bytes.fromhex(r.audit_entry_hash)).hex(), "tree_size": r.tree_size,
+                "root_hash": r.root_hash, "checkpoint": cp}
 
     # ------------------------------------------------------------------ the alternative path
     def register_alternative(self, d: DocumentInput, consent: Consent, statement: str, supervisor: Clerk,

@@ -42,6 +42,7 @@ class Runtime:
     database: Engine | None = None
     video: VideoLimits = VideoLimits()
     keyring: object | None = None   # adapters.crypto.Keyring (or a KMS behind the same port)
+    signing_key: object | None = None  # Ed25519 private key signing receipts' tree heads (optional)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
 
     @property
@@ -119,7 +120,22 @@ def build_runtime(settings: Settings | None = None, with_database: bool = False)
         keyring = load_keyring(settings)
         check_keyring_matches(database, keyring)
     return Runtime(settings, load_policy(settings), build_face_engine(settings), image_limits(settings), database,
-                   video_limits(settings), keyring)
+                   video_limits(settings), keyring, signing_key=load_signing_key(settings))
+
+
+def load_signing_key(settings: Settings):
+    """The audit checkpoint key, when configured; an unreadable one stops the start."""
+    path = settings.audit_signing_key_file
+    if path is None:
+        return None
+    from .adapters import signing
+    from .domain.errors import InfraError
+    from .domain.reasons import ReasonCode
+
+    try:
+        return signing.load_private_key(path.read_bytes())
+    except (OSError, ValueError, TypeError):
+        raise InfraError(ReasonCode.KEYS_UNAVAILABLE, f"the audit signing key {path} cannot be read") from None
 
 
 def load_keyring(settings: Settings):

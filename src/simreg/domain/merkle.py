@@ -96,6 +96,27 @@ class TreeHeads:
     def append(self, leaf: bytes) -> None:
         self.append_leaf_hash(leaf_hash(leaf))
 
+    def to_state(self) -> dict:
+        """The frontier as JSON-able data (at most log2(size)+1 hashes)."""
+        return {"size": self.size, "nodes": [[h, x.hex()] for h, x in zip(self._heights, self._hashes)]}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "TreeHeads":
+        """Inverse of :meth:`to_state`; ``ValueError`` when the nodes cannot be the
+        frontier of a tree of that size (heights must be the size's set bits)."""
+        t = cls()
+        size = int(state["size"])
+        heights = [int(h) for h, _ in state["nodes"]]
+        if sum(1 << h for h in heights) != size or heights != sorted(heights, reverse=True) \
+                or len(set(heights)) != len(heights):
+            raise ValueError("not the frontier of a tree of that size")
+        t._heights = heights
+        t._hashes = [bytes.fromhex(x) for _, x in state["nodes"]]
+        if not all(len(x) == 32 for x in t._hashes):
+            raise ValueError("frontier hashes must be 32 bytes")
+        t.size = size
+        return t
+
     def root(self) -> bytes:
         if not self._hashes:
             return EMPTY_ROOT

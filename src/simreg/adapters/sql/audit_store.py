@@ -8,15 +8,18 @@ write lock is held from the moment the last position is read).  The unique
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Iterator, Mapping, Sequence
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
-from ...domain.audit import AuditEntry, entry_from_row, entry_to_row, new_entry
+from ...domain import merkle
+from ...domain.audit import AuditEntry, entry_from_row, entry_to_row, merkle_leaf, new_entry
+from ...domain.merkle import TreeHeads
 from .database import lock_for_write
-from .schema import audit_entries
+from .schema import audit_entries, audit_tree
 
 _PG_LOCK_KEY = 0x51_4D_52_45_47  # "SIMREG": one advisory lock for all appends
 
@@ -33,7 +36,51 @@ def append(conn: Connection, *, now: datetime, actor: str, action: str, subject:
     entry = new_entry(prev, timestamp=now, actor=actor, action=action, subject=subject, details=details,
                       model_ids=model_ids, policy_sha256=policy_sha256)
     conn.execute(insert(audit_entries).values(**entry_to_row(entry)))
+    _advance_tree(conn, entry)
     return entry
+
+
+def _advance_tree(conn: Connection, entry: AuditEntry) -> None:
+    """Add the entry to the stored Merkle frontier (rebuilt from the entries if it
+    does not end just before this one)."""
+    row = conn.execute(select(audit_tree).where(audit_tree.c.tree_id == 1)).mappings().first()
+    heads = None
+    if row is not None and row["size"] == entry.position:
+        try:
+            heads = TreeHeads.from_state(json.loads(row["state"]))
+        except (ValueError, KeyError, TypeError):
+            heads = None
+    if heads is None:
+        heads = TreeHeads()
+        for (h,) in conn.execute(select(audit_entries.c.entry_hash).where(audit_entries.c.position < entry.position)
+                                 .order_by(audit_entries.c.position)):
+            heads.append(bytes.fromhex(h))
+    heads.append(merkle_leaf(entry))
+    state = json.dumps(heads.to_state())
+    if row is None:
+        conn.execute(insert(audit_tree).values(tree_id=1, size=heads.size, state=state))
+    else:
+        conn.execute(update(audit_tree).where(audit_tree.c.tree_id == 1).values(size=heads.size, state=state))
+
+
+def tree_head(conn: Connection) -> tuple[int, str]:
+    """(size, root hash hex) of the log as of ``conn``'s transaction, from the frontier."""
+    row = conn.execute(select(audit_tree).where(audit_tree.c.tree_id == 1)).mappings().first()
+    heads = TreeHeads.from_state(json.loads(row["state"])) if row is not None else TreeHeads()
+    return heads.size, heads.root().hex()
+
+
+def inclusion(engine: Engine, index: int, size: int | None = None) -> dict:
+    """The RFC 6962 inclusion proof of entry ``index`` in the tree of the first
+    ``size`` entries (default: all); ``ValueError`` for an index outside it."""
+    leaves = [merkle_leaf(entry_from_row(r)) for r in read_rows(engine)]
+    size = len(leaves) if size is None else size
+    if not 0 < size <= len(leaves):
+        raise ValueError(f"the log has {len(leaves)} entries; no tree of size {size}")
+    proof = merkle.inclusion_proof(index, leaves[:size])
+    return {"index": index, "size": size, "leaf_hash": merkle.leaf_hash(leaves[index]).hex(),
+            "entry_hash": leaves[index].hex(), "root_hash": merkle.root(leaves[:size]).hex(),
+            "proof": [p.hex() for p in proof]}
 
 
 def read_rows(engine: Engine, batch: int = 10_000) -> Iterator[dict]:

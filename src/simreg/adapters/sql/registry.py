@@ -34,8 +34,10 @@ from ...domain.quota import COUNTED_STATES, check_quota
 from ...domain.reasons import Outcome, ReasonCode
 from . import audit_store
 from .database import lock_for_write
+from ..crypto import KeyringError, open_sealed, seal
 from .schema import (attempts, consents, idempotency_keys, meta, numbers, person_index_aliases, persons,
                      registrations)
+from .schema import templates as templates_t
 from .stores import SessionStore, aware
 
 
@@ -72,6 +74,8 @@ class Recorded:
     phone_number: str | None
     audit_position: int
     audit_entry_hash: str
+    tree_size: int = 0          # the Merkle tree of the log right after this entry
+    root_hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -230,6 +234,47 @@ class Registry:
             c.execute(select(persons.c.person_id).where(persons.c.person_id == pid).with_for_update())
         return pid
 
+    # ------------------------------------------------------------------ templates (off by default)
+    def _data_key(self, c: Connection, person_id: str) -> bytes:
+        """The person's data key, made on first use; only its wrapped form is stored."""
+        wrapped = c.execute(select(persons.c.data_key_wrapped).where(persons.c.person_id == person_id)).scalar_one()
+        if wrapped is None:
+            dek, wrapped = self.keyring.new_data_key()
+            c.execute(update(persons).where(persons.c.person_id == person_id).values(data_key_wrapped=wrapped))
+            return dek
+        return self.keyring.unwrap_data_key(wrapped)
+
+    def _seal_templates(self, c: Connection, person_id: str, registration_id: str, templates: Mapping[str, bytes],
+                        now: datetime, expires: datetime) -> None:
+        dek = self._data_key(c, person_id)
+        for model_id, blob in templates.items():
+            tid = _id("tpl")
+            c.execute(insert(templates_t).values(
+                template_id=tid, person_id=person_id, registration_id=registration_id, model_id=model_id,
+                sealed=seal(dek, blob, f"{person_id}|{tid}|{model_id}".encode()), created_at=now,
+                expires_at=expires))
+
+    def open_templates(self, person_id: str) -> dict[str, bytes]:
+        """The person's templates in clear (re-verification); ``KeyringError`` when shredded."""
+        with self.engine.connect() as c:
+            wrapped = c.execute(select(persons.c.data_key_wrapped).where(persons.c.person_id == person_id)
+                                ).scalar_one_or_none()
+            rows = c.execute(select(templates_t).where(templates_t.c.person_id == person_id)).mappings().all()
+        if rows and wrapped is None:
+            raise KeyringError(KeyringError.UNKNOWN_KEY, "the person's data key was deleted (crypto-shredded)")
+        if not rows:
+            return {}
+        dek = self.keyring.unwrap_data_key(wrapped)
+        return {r["model_id"]: open_sealed(dek, r["sealed"], f"{person_id}|{r['template_id']}|{r['model_id']}".encode())
+                for r in rows}
+
+    def shred_person_biometrics(self, c: Connection, person_id: str) -> int:
+        """Delete the person's data key (every template sealed under it becomes
+        unreadable at once, backups included) and the sealed rows; returns how many."""
+        n = c.execute(delete(templates_t).where(templates_t.c.person_id == person_id)).rowcount
+        c.execute(update(persons).where(persons.c.person_id == person_id).values(data_key_wrapped=None))
+        return int(n or 0)
+
     # ------------------------------------------------------------------ lockouts
     def failures(self, id_index_values: Sequence[str], clerk_id: str, since: datetime) -> tuple[list[datetime], list[datetime]]:
         """Failed attempts since ``since``: (for this ID, by this clerk)."""
@@ -302,7 +347,8 @@ class Registry:
                         session_checked_at: datetime | None, person: PersonData, outcome: Outcome,
                         reasons: Sequence[str], scores: Mapping[str, Any], phone: str | None, quota_limit: int,
                         consent: ConsentData, stamp: Stamp, idempotency: tuple[str, str] | None,
-                        statement: str | None = None, response_of=None) -> Recorded:
+                        statement: str | None = None, response_of=None,
+                        templates: Mapping[str, bytes] | None = None, template_days: int = 365) -> Recorded:
         """Consume the session, check the quota again under the person's lock, take
         a number (active when approved, reserved for review), and write the
         registration, consent, attempt, idempotency result and audit entry, all in
@@ -320,6 +366,8 @@ class Registry:
                 target = NumberState.ACTIVE if outcome is Outcome.APPROVED else NumberState.RESERVED
                 number_id, clear_phone = self._take_number(c, phone, target, person_id, registration_id,
                                                            clerk.outlet_id, now)
+            if templates and outcome is Outcome.APPROVED:
+                self._seal_templates(c, person_id, registration_id, templates, now, now + timedelta(days=template_days))
             c.execute(insert(registrations).values(
                 registration_id=registration_id, path=path, outcome=outcome.value, decided_outcome=outcome.value,
                 reasons=json.dumps(list(reasons)), scores=json.dumps(scores, sort_keys=True),
@@ -345,8 +393,9 @@ class Registry:
                 model_ids=stamp.model_ids, policy_sha256=stamp.policy_sha256)
             c.execute(update(registrations).where(registrations.c.registration_id == registration_id)
                       .values(audit_position=entry.position))
+            size, root = audit_store.tree_head(c)
             recorded = Recorded(registration_id, outcome, tuple(reasons), clear_phone, entry.position,
-                                entry.entry_hash)
+                                entry.entry_hash, size, root)
             if idempotency is not None and response_of is not None:
                 self._finish_idempotency(c, clerk.clerk_id, idempotency[0], response_of(recorded))
         return recorded

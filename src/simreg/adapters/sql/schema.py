@@ -154,3 +154,44 @@ meta = Table(
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+
+# --- privacy and receipts (migration 0004) -------------------------------------
+
+# The Merkle tree's frontier over the audit log (one row), updated with every
+# append in the same transaction, so a receipt's signed tree head costs O(log n).
+# A cache: verification always recomputes from the entries.
+audit_tree = Table(
+    "audit_tree", metadata,
+    Column("tree_id", Integer, primary_key=True, autoincrement=False),
+    Column("size", Integer, nullable=False),
+    Column("state", Text, nullable=False),
+)
+
+# Live-face templates, only when configured on: sealed (AES-GCM) under the
+# person's own data key (persons.data_key_wrapped); deleting that key shreds them.
+templates = Table(
+    "templates", metadata,
+    Column("template_id", String(32), primary_key=True),
+    Column("person_id", String(32), ForeignKey("persons.person_id"), nullable=False, index=True),
+    Column("registration_id", String(32), nullable=False),
+    Column("model_id", String(64), nullable=False),
+    Column("sealed", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+# "Not my number": a citizen's flag on a number registered under their ID.
+disputes = Table(
+    "disputes", metadata,
+    Column("dispute_id", String(32), primary_key=True),
+    Column("number_id", String(32), ForeignKey("numbers.number_id"), nullable=False, index=True),
+    Column("person_id", String(32), ForeignKey("persons.person_id"), nullable=False, index=True),
+    Column("registration_id", String(32), nullable=True),
+    Column("outlet_id", String(32), nullable=True, index=True),
+    Column("status", String(16), nullable=False, index=True),     # open | upheld | dismissed
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_by", String(32), nullable=True),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("resolution", Text, nullable=True),
+)
