@@ -16,6 +16,12 @@ Protocol (ISO/IEC 30107-3 vocabulary):
 * **Speed**: 2.5, 5 and 10 s clips re-encoded at 640x480 30 fps from a bona fide
   video, on one core (in-process engine, OpenCV single-threaded), median of runs.
 
+* **Screen/print cues held out** (docs/pad-screen.md): each cue's clip score (the
+  median over the sampled frames) on every bona fide and attack clip plus the
+  Silent-Face stills of spoof/ (two real, one print, one replay; whole frames), with
+  leave-one-source-out thresholds: on the training sources, the midpoint between
+  the highest bona fide score and the lowest attack score above it.
+
 Video limits are raised to 30 s here so the 20 s source clips can be judged.
 """
 
@@ -69,6 +75,43 @@ def reencode(src: Path, seconds: float, size=(640, 480), fps: int = 30) -> bytes
         for pkt in st.encode():
             dst.mux(pkt)
     return out.getvalue()
+
+
+SCREEN_CUES = ("screen_frame", "screen_moire", "screen_glare")
+SILENT_FACE_STILLS = (("spoof/real/silentface_image_T1.jpg", False), ("spoof/real/silentface_image_T2.jpg", False),
+                      ("spoof/print/silentface_image_F1.jpg", True), ("spoof/replay/silentface_image_F2.jpg", True))
+
+
+def source_of(name: str) -> str:
+    """The leave-one-source-out group of a sample: who recorded it, with what."""
+    if "silentface" in name:
+        return "Silent-Face"
+    if "tranvanluyt" in name or "replay_01" in name:  # simulated replay_01 replays the TVL clip
+        return "TVL"
+    if "manikantha" in name:
+        return "MK"
+    if "simulated" in name:
+        return "shared simulated"
+    return Path(name).name.split("_")[0]
+
+
+def screen_holdout(samples: list[dict]) -> list[dict]:
+    """Leave-one-source-out for each screen cue (see the module docstring)."""
+    out = []
+    for cue in SCREEN_CUES:
+        data = [(s["scores"][cue], s["attack"], s["file"]) for s in samples if s["scores"].get(cue) is not None]
+        for hold in sorted({source_of(f) for _, _, f in data}):
+            train = [(v, a) for v, a, f in data if source_of(f) != hold]
+            test = [(v, a, f) for v, a, f in data if source_of(f) == hold]
+            bf = max(v for v, a in train if not a)
+            above = [v for v, a in train if a and v > bf]
+            thr = (bf + min(above)) / 2 if above else None
+            out.append({"cue": cue, "held_out": hold, "threshold": thr,
+                        "false_alarms": [f for v, a, f in test if not a and thr is not None and v >= thr],
+                        "bona_fide": sum(not a for _, a, _ in test),
+                        "missed": [f for v, a, f in test if a and (thr is None or v < thr)],
+                        "attacks": sum(a for _, a, _ in test)})
+    return out
 
 
 def main() -> int:
@@ -148,6 +191,20 @@ def main() -> int:
             if imitated:
                 judge(path, imitated, "attack-imitated", f"simulated {it['attack_type']}")
 
+        # Screen cues on the Silent-Face stills (whole frames), for the held-out evaluation.
+        from simreg.adapters.faces.screen_pad import screen_cues
+        from simreg.domain.pad import SCREEN_CUES as CUE_KEYS
+
+        stills = []
+        for rel, is_attack in SILENT_FACE_STILLS:
+            img = cv2.cvtColor(cv2.imread(str(d / rel)), cv2.COLOR_BGR2RGB)
+            f = 640 / max(img.shape[:2])
+            img = cv2.resize(img, (round(img.shape[1] * f), round(img.shape[0] * f)), interpolation=cv2.INTER_AREA)
+            boxes = [b for b in rt.engine.detector.detect(img) if b.score >= rt.policy.detection.min_score]
+            cues = screen_cues(img, boxes[0]) if boxes else None
+            stills.append({"file": rel, "attack": is_attack,
+                           "scores": {f"screen_{k}": (cues or {}).get(k) for k in CUE_KEYS}})
+
         # Speed on one core.
         src = d / "videos" / "liveportrait_d3.mp4"
         speed = {}
@@ -184,7 +241,14 @@ def main() -> int:
     for kind in ("bona-fide", "attack", "attack-imitated", "wrong-challenge"):
         n_bad, n, bad = rate(kind)
         summary[kind] = {"errors": n_bad, "n": n, "rate": n_bad / n if n else None, "cases": [b["file"] for b in bad]}
-    res = {"summary": summary, "speed_s": speed, "peak_rss_mb": peak_rss_mb, "rows": rows}
+    clip_samples, seen = [], set()
+    for r in rows:
+        if r["pad"] and r["file"] not in seen and r["kind"] in ("bona-fide", "attack"):
+            seen.add(r["file"])
+            clip_samples.append({"file": r["file"], "attack": r["kind"] == "attack", "scores": r["pad"]})
+    holdout = screen_holdout(clip_samples + stills)
+    res = {"summary": summary, "speed_s": speed, "peak_rss_mb": peak_rss_mb, "rows": rows,
+           "screen_holdout": holdout, "stills": stills}
     lines = [
         "# Liveness figures", "",
         "Made by `python bench/liveness.py --out docs/liveness-figures.md` (one core, in-process engine).", "",
@@ -201,14 +265,35 @@ def main() -> int:
         "| clip (640x480, 30 fps) | 2.5 s | 5 s | 10 s |", "|---|---|---|---|",
         f"| median time, one core | {speed[2.5]:.2f} s | {speed[5.0]:.2f} s | {speed[10.0]:.2f} s |", "",
         f"Peak RSS of a fresh process that loads the models and judges the 5 s clip: {peak_rss_mb:.0f} MB.", "",
-        "Every presentation:", "", "| kind | file | challenge | accepted | reasons | planarity | texture |",
-        "|---|---|---|---|---|---|---|",
+        "Screen/print cues, leave-one-source-out (docs/pad-screen.md); a threshold of None means no attack "
+        "scored above every bona fide sample of the training sources:", "",
+        "| cue | held-out source | threshold | bona fide false alarms | attacks missed |", "|---|---|---|---|---|",
     ]
+    for h in holdout:
+        thr = "None" if h["threshold"] is None else f"{h['threshold']:.3f}"
+        fa = f"{len(h['false_alarms'])}/{h['bona_fide']}" + (f" ({', '.join(Path(x).name for x in h['false_alarms'])})"
+                                                              if h["false_alarms"] else "")
+        ms = f"{len(h['missed'])}/{h['attacks']}" + (f" ({', '.join(Path(x).name for x in h['missed'])})"
+                                                      if h["missed"] else "")
+        lines.append(f"| {h['cue']} | {h['held_out']} | {thr} | {fa} | {ms} |")
+    for cue in SCREEN_CUES:
+        sel = [h for h in holdout if h["cue"] == cue]
+        lines.append(f"| **{cue}, all folds** | | | {sum(len(h['false_alarms']) for h in sel)}/"
+                     f"{sum(h['bona_fide'] for h in sel)} | {sum(len(h['missed']) for h in sel)}/"
+                     f"{sum(h['attacks'] for h in sel)} |")
+    lines += ["", "Silent-Face stills (whole frames, not in the liveness rates above):", "",
+              "| file | attack | frame | moire | glare |", "|---|---|---|---|---|"]
+    for st in stills:
+        sc = st["scores"]
+        lines.append(f"| {st['file']} | {'yes' if st['attack'] else 'no'} | " + " | ".join(
+            "" if sc.get(k) is None else f"{sc[k]:.3f}" for k in SCREEN_CUES) + " |")
+    lines += ["", "Every presentation (PAD scores are report-only: no PAD threshold is set):", "",
+              "| kind | file | challenge | accepted | reasons | planarity | texture | frame | moire | glare |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        pl = r["pad"].get("planarity") if r["pad"] else None
-        tx = r["pad"].get("texture") if r["pad"] else None
+        vals = [r["pad"].get(k) if r["pad"] else None for k in ("planarity", "texture", *SCREEN_CUES)]
         lines.append(f"| {r['kind']} | {r['file']} | {','.join(r['challenge'])} | {'yes' if r['accepted'] else 'no'} | "
-                     f"{' '.join(r['reasons'])} | {'' if pl is None else f'{pl:.3f}'} | {'' if tx is None else f'{tx:.3f}'} |")
+                     f"{' '.join(r['reasons'])} | " + " | ".join("" if v is None else f"{v:.3f}" for v in vals) + " |")
     text = "\n".join(lines) + "\n"
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
