@@ -293,6 +293,124 @@ def cmd_keys_new_signing_key(args, settings: Settings) -> int:
     return 0
 
 
+def _registry(settings: Settings, url: str | None = None):
+    """The registry on the configured database with the configured keyring,
+    refusing a keyring the database was not written with."""
+    from .adapters.sql.registry import Registry
+    from .runtime import check_keyring_matches, load_keyring
+
+    db = _database(settings, url)
+    keyring = load_keyring(settings)
+    check_keyring_matches(db, keyring)
+    return Registry(db, keyring)
+
+
+def _stamp(settings: Settings):
+    from .adapters.sql.registry import Stamp
+    from .runtime import load_policy
+
+    return Stamp(("cli",), load_policy(settings).sha256)
+
+
+def cmd_keys_rotate(args, settings: Settings) -> int:
+    """A new encryption key and a new blind-index key; everything re-encrypted
+    and re-indexed; old keys kept so old envelopes and indexes still resolve."""
+    from datetime import datetime, timezone
+
+    from .domain.errors import SimregError
+
+    try:
+        registry = _registry(settings)
+    except SimregError as exc:
+        return _fail(exc.code.value, exc.message)
+    new = registry.keyring.rotate()
+    if settings.keyring:  # from the environment: the operator stores the new one
+        if not args.out:
+            return _fail("KEYS.OUT_REQUIRED", "the keyring comes from SIMREG_KEYRING: give --out FILE for the new one")
+        new.save(Path(args.out))
+    else:
+        new.save(settings.keyring_file)  # holds the old keys too: old data stays readable if the DB step fails
+        if args.out:
+            new.save(Path(args.out))
+    counts = registry.rotate_keys(new, args.actor, _stamp(settings), datetime.now(timezone.utc))
+    print(json.dumps({"encryption_key": new.active_encryption_key_id, "index_key": new.active_index_key_id,
+                      "reencrypted": counts}))
+    return 0
+
+
+def cmd_retention_run(args, settings: Settings) -> int:
+    from datetime import datetime, timezone
+
+    from .adapters.sql.retention import RetentionRules, run_retention
+    from .domain.errors import SimregError
+
+    try:
+        registry = _registry(settings)
+    except SimregError as exc:
+        return _fail(exc.code.value, exc.message)
+    rules = RetentionRules(settings.attempt_retention_days, settings.session_retention_days,
+                           settings.idempotency_retention_days)
+    counts = run_retention(registry, rules, datetime.now(timezone.utc), args.actor, _stamp(settings))
+    print(json.dumps(counts))
+    return 0
+
+
+def cmd_admin_add_numbers(args, settings: Settings) -> int:
+    from datetime import datetime, timezone
+
+    from .domain.errors import SimregError
+    from .domain.numbers import normalise_phone
+
+    try:
+        registry = _registry(settings)
+        start = normalise_phone(args.start)
+    except SimregError as exc:
+        return _fail(exc.code.value, exc.message)
+    if not 1 <= args.count <= 1_000_000:
+        return _fail("REQUEST.INVALID", "--count must be 1..1000000")
+    digits = start[1:]
+    numbers = ["+" + str(int(digits) + i).zfill(len(digits)) for i in range(args.count)]
+    try:
+        numbers = [normalise_phone(n) for n in numbers]
+    except SimregError as exc:
+        return _fail(exc.code.value, "the range runs past valid numbers: " + exc.message)
+    added = registry.add_numbers(numbers, args.actor, _stamp(settings), datetime.now(timezone.utc))
+    print(json.dumps({"requested": len(numbers), "added": added}))
+    return 0
+
+
+def cmd_audit_prove(args, settings: Settings) -> int:
+    from .adapters.sql.audit_store import inclusion
+
+    try:
+        proof = inclusion(_database(settings, args.database), args.index, args.size)
+    except ValueError as exc:
+        return _fail("AUDIT.NO_SUCH_ENTRY", str(exc))
+    print(json.dumps(proof))
+    return 0
+
+
+def cmd_audit_verify_receipt(args, settings: Settings) -> int:
+    """Offline: does the proof put the receipt's entry under the signed tree head?"""
+    from .adapters import signing
+    from .domain.receipts import check_receipt
+
+    try:
+        receipt = json.loads(Path(args.receipt).read_text(encoding="utf-8"))
+        proof = json.loads(Path(args.proof).read_text(encoding="utf-8"))
+        pub = Path(args.public_key).read_bytes()
+        key = signing.load_private_key(pub).public_key() if b"PRIVATE" in pub else signing.load_public_key(pub)
+    except (OSError, ValueError, TypeError) as exc:
+        return _fail("INPUT.FILE", str(exc))
+    problem = check_receipt(receipt.get("receipt", receipt), proof,
+                            lambda cp: signing.verify_checkpoint(key, signing.Checkpoint.from_json(json.dumps(cp))))
+    if problem:
+        print(json.dumps({"ok": False, "problem": problem}))
+        return 3
+    print(json.dumps({"ok": True, "index": proof["index"], "size": proof["size"]}))
+    return 0
+
+
 def cmd_audit_checkpoint(args, settings: Settings) -> int:
     from datetime import datetime, timezone
 
@@ -443,6 +561,35 @@ def build_parser() -> argparse.ArgumentParser:
     av.add_argument("--database", help="database URL (default SIMREG_DATABASE_URL)")
     av.add_argument("--json", action="store_true")
     av.set_defaults(func=cmd_audit_verify)
+
+    ap = ausub.add_parser("prove", help="the Merkle inclusion proof of one entry (JSON)")
+    ap.add_argument("index", type=int, help="the entry's position (a receipt's audit_position)")
+    ap.add_argument("--size", type=int, help="the tree size to prove against (a receipt's tree_size; default: all)")
+    ap.add_argument("--database", help="database URL (default SIMREG_DATABASE_URL)")
+    ap.set_defaults(func=cmd_audit_prove)
+    ar = ausub.add_parser("verify-receipt", help="offline: check a receipt against its inclusion proof; exit 0 if "
+                                                 "the entry is in the signed log")
+    ar.add_argument("receipt", help="the registration response or its receipt (JSON file)")
+    ar.add_argument("proof", help="the output of `simreg audit prove INDEX --size SIZE` (JSON file)")
+    ar.add_argument("--public-key", required=True, help="the log's public key (PEM, from GET /status)")
+    ar.set_defaults(func=cmd_audit_verify_receipt)
+
+    krot = ksub.add_parser("rotate", help="new encryption and blind-index keys; re-encrypt and re-index everything")
+    krot.add_argument("--out", help="also write the new keyring here (required when it comes from SIMREG_KEYRING)")
+    krot.add_argument("--actor", default="admin-cli", help="who rotates (recorded in the audit log)")
+    krot.set_defaults(func=cmd_keys_rotate)
+
+    ret = sub.add_parser("retention", help="data retention")
+    retsub = ret.add_subparsers(dest="what", required=True)
+    rr = retsub.add_parser("run", help="delete or crypto-shred what is past its retention; safe to run twice")
+    rr.add_argument("--actor", default="retention-job")
+    rr.set_defaults(func=cmd_retention_run)
+
+    an = asub.add_parser("add-numbers", help="add a range of numbers to the pool")
+    an.add_argument("--start", required=True, help="first number, e.g. 13800138000 or +8613800138000")
+    an.add_argument("--count", type=int, default=1)
+    an.add_argument("--actor", default="admin-cli")
+    an.set_defaults(func=cmd_admin_add_numbers)
 
     st = sub.add_parser("status", help="model ids, file hashes and policy hash")
     st.set_defaults(func=cmd_status)

@@ -44,6 +44,12 @@ class Receipt(BaseModel):
     audit_position: int = Field(description="The decision's entry in the audit log (0-based).", examples=[1041])
     entry_hash: str = Field(description="SHA-256 of that entry (hex).",
                             examples=["9f2c4e0b7a51d3c8e6f1a2b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8"])
+    leaf_hash: str = Field(description="RFC 6962 leaf hash of the entry: SHA-256(0x00 || entry hash).")
+    tree_size: int = Field(description="Entries in the log right after this one.", examples=[1042])
+    root_hash: str = Field(description="Merkle root of those entries (hex).")
+    checkpoint: dict | None = Field(
+        description="Ed25519-signed (size, root) of that tree; null when no signing key is configured. Check with "
+                    "`simreg audit prove INDEX --size SIZE` and `simreg audit verify-receipt`.")
 
 
 class RegistrationResponse(BaseModel):

@@ -73,7 +73,14 @@ def tree_head(conn: Connection) -> tuple[int, str]:
 def inclusion(engine: Engine, index: int, size: int | None = None) -> dict:
     """The RFC 6962 inclusion proof of entry ``index`` in the tree of the first
     ``size`` entries (default: all); ``ValueError`` for an index outside it."""
-    leaves = [merkle_leaf(entry_from_row(r)) for r in read_rows(engine)]
+    from ...domain.audit import verify_chain
+
+    rows = list(read_rows(engine))
+    report = verify_chain(rows)
+    if not report.ok:  # never prove against a log whose entries no longer match their hashes
+        raise ValueError(f"the log is broken at position {report.first_bad_position} ({report.kind.value}); "
+                         "run `simreg audit verify`")
+    leaves = [merkle_leaf(entry_from_row(r)) for r in rows]
     size = len(leaves) if size is None else size
     if not 0 < size <= len(leaves):
         raise ValueError(f"the log has {len(leaves)} entries; no tree of size {size}")

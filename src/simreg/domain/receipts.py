@@ -1,0 +1,44 @@
+"""Checking a registration receipt against an inclusion proof: pure, offline.
+
+A receipt (in the registration's response) names the decision's audit entry
+(position, entry hash, leaf hash) and a signed tree head (size, root) that
+includes it.  An inclusion proof (``simreg audit prove INDEX --size SIZE``)
+shows the leaf under that root.  Both together, with the log's public key,
+prove to a customer or regulator that the entry is in the log the operator
+signed, unchanged; a forged proof, receipt or signature fails.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from .merkle import leaf_hash, verify_inclusion
+
+
+def check_receipt(receipt: Mapping[str, Any], proof: Mapping[str, Any],
+                  verify_signature: Callable[[Mapping[str, Any]], bool]) -> str | None:
+    """``None`` when the receipt holds, else what is wrong (a short sentence)."""
+    try:
+        index = int(receipt["audit_position"])
+        size = int(receipt["tree_size"])
+        root = bytes.fromhex(receipt["root_hash"])
+        entry = bytes.fromhex(receipt["entry_hash"])
+        leaf = bytes.fromhex(receipt["leaf_hash"])
+        path = [bytes.fromhex(h) for h in proof["proof"]]
+    except (KeyError, TypeError, ValueError):
+        return "the receipt or the proof is malformed"
+    cp = receipt.get("checkpoint")
+    if not isinstance(cp, Mapping):
+        return "the receipt carries no signed tree head"
+    if cp.get("size") != size or cp.get("root_hash") != receipt["root_hash"]:
+        return "the signed tree head is not the receipt's tree"
+    if not verify_signature(cp):
+        return "the tree head's signature does not verify"
+    if leaf_hash(entry) != leaf:
+        return "the leaf hash is not the entry's"
+    if (proof.get("index"), proof.get("size"), proof.get("leaf_hash"), proof.get("root_hash")) != \
+            (index, size, receipt["leaf_hash"], receipt["root_hash"]):
+        return "the proof is for another entry or tree"
+    if not verify_inclusion(leaf, index, size, path, root):
+        return "the inclusion proof does not lead to the signed root"
+    return None
