@@ -58,7 +58,7 @@ class RegistrationInput:
     portrait: bytes
     video: bytes
     mirrored: bool
-    consent: Consent
+    consent: Consent | None            # required to register; a lookup needs none
     phone_number: str | None = None
     prompt_times: tuple[float, ...] | None = None
 
@@ -149,7 +149,7 @@ class RegistrationService:
         d = inp.document
         fields = json.dumps([inp.session_id, d.id_type, d.id_number, d.mrz, d.name, d.id_expiry,
                              str(d.birth_date), d.sex, inp.mirrored, inp.phone_number,
-                             inp.consent.text_version, inp.consent.accepted_at.isoformat(),
+                             *((inp.consent.text_version, inp.consent.accepted_at.isoformat()) if inp.consent else ()),
                              list(inp.prompt_times or ())], ensure_ascii=False).encode()
         stored = self._claim(clerk, idempotency_key, [fields, inp.portrait, inp.video], now)
         if stored is not None:
@@ -202,7 +202,9 @@ class RegistrationService:
             return None
         return {mid: e.vector.astype("<f4").tobytes() for mid, e in assessment.live_embeddings.items()}
 
-    def _consent(self, consent: Consent) -> ConsentData:
+    def _consent(self, consent: Consent | None) -> ConsentData:
+        if consent is None:
+            raise InputError(ReasonCode.CONSENT_REQUIRED, "a registration needs the customer's consent record", 422)
         return ConsentData(self.settings.consent_purpose, consent.text_version, consent.accepted_at,
                            self.settings.record_retention_days)
 

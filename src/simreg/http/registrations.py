@@ -66,7 +66,7 @@ def _service(request: Request) -> RegistrationService:
     return RegistrationService(request.app.state.runtime)
 
 
-def _text(parts: dict[str, Part], name: str, required: bool = False) -> str | None:
+def text_field(parts: dict[str, Part], name: str, required: bool = False) -> str | None:
     p = parts.get(name)
     if p is None or (p.filename is None and not p.data.strip()):
         if required:
@@ -75,7 +75,7 @@ def _text(parts: dict[str, Part], name: str, required: bool = False) -> str | No
     return p.text().strip()
 
 
-def _file(parts: dict[str, Part], name: str) -> bytes:
+def file_field(parts: dict[str, Part], name: str) -> bytes:
     p = parts.get(name)
     if p is None:
         raise InputError(ReasonCode.REGISTRATION_FIELD, f"file field {name!r} is required")
@@ -84,7 +84,7 @@ def _file(parts: dict[str, Part], name: str) -> bytes:
     return bytes(p.data)
 
 
-def _bool(value: str | None) -> bool:
+def bool_field(value: str | None) -> bool:
     if value is None:
         return False
     v = value.lower()
@@ -95,7 +95,7 @@ def _bool(value: str | None) -> bool:
     raise InputError(ReasonCode.REGISTRATION_FIELD, "mirrored must be true or false")
 
 
-def _date(value: str | None, name: str) -> date | None:
+def date_field(value: str | None, name: str) -> date | None:
     if value is None:
         return None
     try:
@@ -119,7 +119,7 @@ def parse_consent(value: str | None) -> Consent:
     return Consent(text_version, accepted_at)
 
 
-def _prompt_times(value: str | None) -> tuple[float, ...] | None:
+def prompt_times_field(value: str | None) -> tuple[float, ...] | None:
     if value is None:
         return None
     try:
@@ -131,11 +131,11 @@ def _prompt_times(value: str | None) -> tuple[float, ...] | None:
     return times
 
 
-def _document(parts: dict[str, Part]) -> DocumentInput:
+def document_fields(parts: dict[str, Part]) -> DocumentInput:
     return DocumentInput(
-        id_type=_text(parts, "id_type", True), id_number=_text(parts, "id_number"), mrz=_text(parts, "mrz"),
-        name=_text(parts, "name", True), id_expiry=_text(parts, "id_expiry"),
-        birth_date=_date(_text(parts, "birth_date"), "birth_date"), sex=_text(parts, "sex"))
+        id_type=text_field(parts, "id_type", True), id_number=text_field(parts, "id_number"), mrz=text_field(parts, "mrz"),
+        name=text_field(parts, "name", True), id_expiry=text_field(parts, "id_expiry"),
+        birth_date=date_field(text_field(parts, "birth_date"), "birth_date"), sex=text_field(parts, "sex"))
 
 
 @router.post("/v1/registrations", response_model=RegistrationResponse, summary="Register a number (face path)",
@@ -156,10 +156,10 @@ async def register(request: Request, idempotency_key: str | None = Header(
     parts = parse_form(body, request.headers.get("content-type"))
     del body
     inp = RegistrationInput(
-        session_id=_text(parts, "session_id", True), document=_document(parts),
-        portrait=_file(parts, "portrait"), video=_file(parts, "video"), mirrored=_bool(_text(parts, "mirrored")),
-        consent=parse_consent(_text(parts, "consent")), phone_number=_text(parts, "phone_number"),
-        prompt_times=_prompt_times(_text(parts, "prompt_times")))
+        session_id=text_field(parts, "session_id", True), document=document_fields(parts),
+        portrait=file_field(parts, "portrait"), video=file_field(parts, "video"), mirrored=bool_field(text_field(parts, "mirrored")),
+        consent=parse_consent(text_field(parts, "consent")), phone_number=text_field(parts, "phone_number"),
+        prompt_times=prompt_times_field(text_field(parts, "prompt_times")))
     parts.clear()
     return await run_in_threadpool(_service(request).register, inp, clerk, idempotency_key)
 

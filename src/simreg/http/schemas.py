@@ -131,3 +131,35 @@ class NumberStateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     state: Literal["suspended", "active", "released"] = Field(examples=["suspended"])
     reason: str = Field(min_length=3, max_length=200, examples=["reported lost by the customer"])
+
+
+class LookupNumber(BaseModel):
+    number_ref: str = Field(description="Opaque reference for a dispute.", examples=["num_18a7c2e9f0b1d2c3a4b5c6d7"])
+    phone_number_masked: str = Field(examples=["+86138****8000"])
+    state: str = Field(examples=["active"])
+    outlet: str | None = Field(examples=["Counter 7"])
+    registered_at: str | None
+
+
+class LookupResponse(BaseModel):
+    outcome: str = Field(description="approved: identity proven; rejected: see reasons", examples=["approved"])
+    reasons: list[str]
+    numbers: list[LookupNumber]
+    lookup_token: str | None = Field(description="For a dispute or a consent withdrawal, until expires_at.")
+    expires_at: str | None
+    scores: dict
+
+
+class TokenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lookup_token: str = Field(max_length=100)
+
+
+class DisputeRequest(TokenRequest):
+    number_ref: str = Field(max_length=40)
+
+
+class DisputeResolution(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    resolution: Literal["upheld", "dismissed"] = Field(examples=["upheld"])
+    note: str = Field(max_length=500, examples=["registered with a forged card; number suspended"])

@@ -195,3 +195,16 @@ disputes = Table(
     Column("resolved_at", DateTime(timezone=True), nullable=True),
     Column("resolution", Text, nullable=True),
 )
+
+# --- citizen lookups (migration 0005) -------------------------------------------
+# A citizen who proved who they are (document + live video matched to the
+# portrait) gets a short-lived grant to see and dispute their own numbers.
+lookup_grants = Table(
+    "lookup_grants", metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("person_id", String(32), nullable=True),          # None: no registration under that ID
+    Column("id_index", String(80), nullable=False),
+    Column("clerk_id", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,58 @@
+"""The citizen's "numbers under my ID" lookup: the person proves who they are
+through the same pipeline as a registration (document, live challenge video
+matched to the ID portrait), then sees their numbers, may flag one as not
+theirs, and may withdraw biometric consent.
+
+    id_document.validate -> lockout -> session check -> pipeline.assess_registration
+    -> CitizenDesk.record_lookup (session used, lookup audited, grant issued) -> numbers
+"""
+
+from __future__ import annotations
+
+from .adapters.sql.citizen import CitizenDesk
+from .domain.access import Clerk
+from .domain.errors import InputError
+from .domain.reasons import Outcome
+from .registration import RegistrationInput, RegistrationService, holder_key
+
+
+class CitizenService:
+    def __init__(self, runtime):
+        self.rt = runtime
+        self.reg = RegistrationService(runtime)
+        self.desk = CitizenDesk(self.reg.registry)
+
+    def lookup(self, inp: RegistrationInput, clerk: Clerk) -> dict:
+        from .pipeline import assess_registration
+
+        now = self.reg.clock()
+        doc = self.reg.validate(inp.document, now.date())
+        key = holder_key(doc)
+        self.reg.check_lockout(key, clerk, now)
+        challenge = self.rt.sessions.peek(inp.session_id, clerk, now)
+        try:
+            assessment = assess_registration(self.rt.engine, self.rt.policy, inp.portrait, inp.video,
+                                             challenge.actions, inp.mirrored, inp.prompt_times, self.rt.limits,
+                                             self.rt.video)
+        except InputError as exc:
+            if exc.code.value.split(".")[0] in ("FACE", "QUALITY", "MEDIA"):
+                self.reg.registry.record_failed_attempt(self.reg.registry.id_index(key), clerk, exc.code.value,
+                                                        self.reg.stamp, now)
+            raise
+        d = assessment.decision
+        out = self.desk.record_lookup(holder_key=key, clerk=clerk, session_id=inp.session_id, session_checked_at=now,
+                                      passed=d.outcome is Outcome.APPROVED, reasons=list(d.reasons),
+                                      stamp=self.reg.stamp, now=self.reg.clock())
+        return {**out, "scores": d.scores}
+
+    def dispute(self, token: str, number_ref: str, clerk: Clerk) -> dict:
+        return self.desk.raise_dispute(token, number_ref, clerk, self.reg.stamp, self.reg.clock())
+
+    def withdraw_consent(self, token: str, clerk: Clerk) -> dict:
+        return self.desk.withdraw_consent(token, clerk, self.reg.stamp, self.reg.clock())
+
+    def open_disputes(self, clerk: Clerk) -> list[dict]:
+        return self.desk.open_disputes(clerk.outlet_id)
+
+    def resolve(self, dispute_id: str, clerk: Clerk, upheld: bool, note: str) -> dict:
+        return self.desk.resolve_dispute(dispute_id, clerk, upheld, note, self.reg.stamp, self.reg.clock())

@@ -1,0 +1,89 @@
+"""Routes of the citizen's lookup ("numbers under my ID"), disputes and consent
+withdrawal, and the supervisors' dispute queue."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+
+from ..citizen import CitizenService
+from ..domain.access import Role
+from ..domain.errors import InputError
+from ..domain.reasons import ReasonCode
+from ..registration import RegistrationInput
+from .auth import current_clerk, require
+from .multipart import parse_form, read_body
+from .registrations import (_FORM_FIELDS, bool_field, document_fields, file_field, prompt_times_field,
+                            text_field)
+from .schemas import (DisputeRequest, DisputeResolution, LookupResponse, TokenRequest, error_responses)
+
+router = APIRouter()
+
+_LOOKUP_FIELDS = {k: v for k, v in _FORM_FIELDS.items() if k not in ("phone_number", "consent")}
+_LOOKUP_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {
+    "schema": {"type": "object", "required": ["session_id", "id_type", "name", "portrait", "video"],
+               "properties": {**{k: {"type": t, "description": d} for k, (t, d) in _LOOKUP_FIELDS.items()},
+                              "portrait": {"type": "string", "format": "binary"},
+                              "video": {"type": "string", "format": "binary"}}},
+    "example": {"session_id": "ses_4b1f9d1c5a3e7b2a9d40aa11", "id_type": "cn_resident",
+                "id_number": "11010519491231002X", "name": "王芳", "id_expiry": "long_term", "mirrored": "true"},
+}}}}
+
+
+@router.post("/v1/citizen/lookups", response_model=LookupResponse, summary="Numbers under my ID",
+             openapi_extra=_LOOKUP_BODY, responses=error_responses(400, 401, 403, 404, 409, 410, 413, 415, 422, 429))
+async def lookup(request: Request):
+    """The customer proves who they are (document + live challenge video matched to
+    the ID portrait, the registration pipeline) and sees their numbers with the
+    outlet and date; the answer carries a short-lived token for a dispute or a
+    consent withdrawal.  Every lookup is audited."""
+    clerk = current_clerk(request)
+    require(clerk, Role.CLERK, Role.SUPERVISOR)
+    s = request.app.state.runtime.settings
+    parts = parse_form(await read_body(request, s.max_video_bytes + s.max_image_bytes + 256 * 1024),
+                       request.headers.get("content-type"))
+    inp = RegistrationInput(
+        session_id=text_field(parts, "session_id", True), document=document_fields(parts),
+        portrait=file_field(parts, "portrait"), video=file_field(parts, "video"),
+        mirrored=bool_field(text_field(parts, "mirrored")), consent=None,
+        prompt_times=prompt_times_field(text_field(parts, "prompt_times")))
+    parts.clear()
+    return await run_in_threadpool(CitizenService(request.app.state.runtime).lookup, inp, clerk)
+
+
+@router.post("/v1/citizen/disputes", status_code=201, summary="Flag a number as not mine",
+             responses=error_responses(401, 403, 404, 410, 422))
+async def raise_dispute(request: Request, body: DisputeRequest):
+    """Within a lookup's validity: the number goes to the registering outlet's supervisors."""
+    clerk = current_clerk(request)
+    require(clerk, Role.CLERK, Role.SUPERVISOR)
+    return await run_in_threadpool(CitizenService(request.app.state.runtime).dispute, body.lookup_token,
+                                   body.number_ref, clerk)
+
+
+@router.post("/v1/citizen/consent/withdraw", summary="Withdraw biometric consent",
+             responses=error_responses(401, 403, 404, 410, 422))
+async def withdraw_consent(request: Request, body: TokenRequest):
+    """Within a lookup's validity: the person's face templates are crypto-shredded and
+    their consent records marked withdrawn; audited."""
+    clerk = current_clerk(request)
+    require(clerk, Role.CLERK, Role.SUPERVISOR)
+    return await run_in_threadpool(CitizenService(request.app.state.runtime).withdraw_consent, body.lookup_token, clerk)
+
+
+@router.get("/v1/disputes", summary="Open disputes of my outlet", responses=error_responses(401, 403))
+async def list_disputes(request: Request):
+    clerk = current_clerk(request)
+    require(clerk, Role.SUPERVISOR)
+    return await run_in_threadpool(CitizenService(request.app.state.runtime).open_disputes, clerk)
+
+
+@router.post("/v1/disputes/{dispute_id}", summary="Resolve a dispute", responses=error_responses(401, 403, 404, 409, 422))
+async def resolve_dispute(request: Request, dispute_id: str, body: DisputeResolution):
+    """Upheld: the number is suspended.  Dismissed: nothing changes.  With a note."""
+    clerk = current_clerk(request)
+    require(clerk, Role.SUPERVISOR)
+    if len(body.note.strip()) < 3:
+        raise InputError(ReasonCode.REVIEW_REASON_REQUIRED, "a resolution needs a note")
+    return await run_in_threadpool(CitizenService(request.app.state.runtime).resolve, dispute_id, clerk,
+                                   body.resolution == "upheld", body.note.strip())
