@@ -32,5 +32,5 @@ def test_an_office_background_with_window_frames_reads_as_enclosed(runtime, data
     img = cv2.cvtColor(cv2.imread(str(data_dir / "spoof" / "real" / "silentface_image_T2.jpg")), cv2.COLOR_BGR2RGB)
     f = 640 / max(img.shape[:2])
     img = cv2.resize(img, (round(img.shape[1] * f), round(img.shape[0] * f)), interpolation=cv2.INTER_AREA)
-    box = next(b for b in runtime.engine.detector.detect(img) if b.score >= runtime.policy.detection.min_score)
+    box = runtime.engine.analyse([img], runtime.policy)[0].box
     assert screen_cues(img, box)["frame"] >= 0.5
