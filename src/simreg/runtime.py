@@ -47,7 +47,7 @@ class Runtime:
 
     @property
     def access(self) -> AccessStore:
-        return AccessStore(self._db())
+        return AccessStore(self._db(), tuple(self.engine.model_ids), self.policy.sha256)
 
     @property
     def sessions(self) -> SessionStore:

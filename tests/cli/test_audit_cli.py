@@ -32,7 +32,7 @@ def logged_db(tmp_path):
     outlet = access.create_outlet("Counter 3")
     clerk, _ = access.create_clerk(outlet.outlet_id, "Chen Jing", Role.CLERK)
     t0 = datetime(2026, 11, 29, 8, 0, tzinfo=timezone.utc)
-    for i in range(12):
+    for i in range(12 - 2):  # + the two admin entries: 12 in all
         sessions.create(draw_challenge(t0 + timedelta(minutes=i)), clerk, ("m1", "m2"), "a" * 64)
     db.dispose()
     env = {"SIMREG_DATABASE_URL": f"sqlite:///{path}", "PATH": "/usr/bin:/bin"}

@@ -21,6 +21,7 @@ from ..domain.errors import InputError, SimregError, Throttled
 from ..domain.reasons import ReasonCode
 from ..logs import reset_request_id, set_request_id
 from .auth import current_clerk
+from .admin import router as admin_router
 from .citizen import router as citizen_router
 from .registrations import router as registrations_router
 from .schemas import ErrorResponse, SessionRequest, SessionResponse
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
 
     app.include_router(registrations_router)
     app.include_router(citizen_router)
+    app.include_router(admin_router)
 
     @app.get("/healthz", summary="Liveness probe", responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
     async def healthz():

@@ -163,3 +163,15 @@ class DisputeResolution(BaseModel):
     model_config = ConfigDict(extra="forbid")
     resolution: Literal["upheld", "dismissed"] = Field(examples=["upheld"])
     note: str = Field(max_length=500, examples=["registered with a forged card; number suspended"])
+
+
+class OutletRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200, examples=["Counter 7, Xidan"])
+
+
+class ClerkRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outlet_id: str = Field(examples=["out_4b1f9d1c5a3e7b2a"])
+    name: str = Field(min_length=1, max_length=200, examples=["王芳"])
+    role: Literal["clerk", "supervisor", "auditor", "admin"] = Field(examples=["clerk"])

@@ -31,16 +31,21 @@ def aware(dt: datetime) -> datetime:
 
 
 class AccessStore:
-    def __init__(self, engine: Engine):
-        self.engine = engine
+    """Outlets and staff; every change is audited (``actor``: who made it)."""
 
-    def create_outlet(self, name: str) -> Outlet:
+    def __init__(self, engine: Engine, model_ids: tuple[str, ...] = ("none",), policy_sha256: str = "0" * 64):
+        self.engine = engine
+        self._stamp = {"model_ids": model_ids, "policy_sha256": policy_sha256}
+
+    def create_outlet(self, name: str, actor: str = "admin-cli") -> Outlet:
         outlet = Outlet("out_" + secrets.token_hex(8), name)
         with self.engine.begin() as c:
             c.execute(insert(outlets).values(outlet_id=outlet.outlet_id, name=name, created_at=_now()))
+            audit_store.append(c, now=_now(), actor=actor, action="admin.outlet_created", subject=outlet.outlet_id,
+                               details={"name_length": len(name)}, **self._stamp)
         return outlet
 
-    def create_clerk(self, outlet_id: str, name: str, role: Role) -> tuple[Clerk, str]:
+    def create_clerk(self, outlet_id: str, name: str, role: Role, actor: str = "admin-cli") -> tuple[Clerk, str]:
         """The clerk and their bearer token, which is returned once and never stored."""
         token = secrets.token_urlsafe(32)
         clerk = Clerk("clk_" + secrets.token_hex(8), outlet_id, name, role)
@@ -50,7 +55,23 @@ class AccessStore:
             c.execute(insert(clerks).values(clerk_id=clerk.clerk_id, outlet_id=outlet_id, name=name,
                                             role=role.value, token_sha256=token_hash(token), active=True,
                                             created_at=_now()))
+            audit_store.append(c, now=_now(), actor=actor, action="admin.clerk_created", subject=clerk.clerk_id,
+                               details={"outlet_id": outlet_id, "role": role.value}, **self._stamp)
         return clerk, token
+
+    def deactivate_clerk(self, clerk_id: str, actor: str) -> None:
+        """The clerk's token stops working at once."""
+        with self.engine.begin() as c:
+            done = c.execute(update(clerks).where(clerks.c.clerk_id == clerk_id, clerks.c.active.is_(True))
+                             .values(active=False))
+            if done.rowcount != 1:
+                raise InputError(ReasonCode.ADMIN_UNKNOWN_CLERK, "no active clerk has that id", 404)
+            audit_store.append(c, now=_now(), actor=actor, action="admin.clerk_deactivated", subject=clerk_id,
+                               details={}, **self._stamp)
+
+    def outlets(self) -> dict[str, str]:
+        with self.engine.connect() as c:
+            return {r.outlet_id: r.name for r in c.execute(select(outlets.c.outlet_id, outlets.c.name))}
 
     def clerk_for_token(self, token: str) -> Clerk | None:
         with self.engine.connect() as c:

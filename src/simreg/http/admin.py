@@ -1,0 +1,90 @@
+"""Routes for administrators (outlets, staff), auditors (the audit log, proofs,
+aggregate reports) and supervisors' outlet reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select
+
+from ..adapters.sql import audit_store
+from ..adapters.sql.reports import outlet_report
+from ..adapters.sql.schema import audit_entries
+from ..domain.access import Role
+from ..domain.errors import InputError
+from ..domain.reasons import ReasonCode
+from .auth import current_clerk, require
+from .schemas import ClerkRequest, OutletRequest, error_responses
+
+router = APIRouter()
+
+
+@router.post("/v1/admin/outlets", status_code=201, summary="Create an outlet (admin)",
+             responses=error_responses(401, 403, 422))
+async def create_outlet(request: Request, body: OutletRequest):
+    clerk = current_clerk(request)
+    require(clerk, Role.ADMIN)
+    outlet = await run_in_threadpool(request.app.state.runtime.access.create_outlet, body.name, clerk.clerk_id)
+    return {"outlet_id": outlet.outlet_id}
+
+
+@router.post("/v1/admin/clerks", status_code=201, summary="Create a member of staff (admin)",
+             responses=error_responses(401, 403, 404, 422))
+async def create_clerk(request: Request, body: ClerkRequest):
+    """The bearer token is in this response only; the service keeps its SHA-256."""
+    clerk = current_clerk(request)
+    require(clerk, Role.ADMIN)
+    new, token = await run_in_threadpool(request.app.state.runtime.access.create_clerk, body.outlet_id, body.name,
+                                         Role(body.role), clerk.clerk_id)
+    return {"clerk_id": new.clerk_id, "token": token}
+
+
+@router.post("/v1/admin/clerks/{clerk_id}/deactivate", summary="Revoke a member of staff (admin)",
+             responses=error_responses(401, 403, 404))
+async def deactivate_clerk(request: Request, clerk_id: str):
+    clerk = current_clerk(request)
+    require(clerk, Role.ADMIN)
+    await run_in_threadpool(request.app.state.runtime.access.deactivate_clerk, clerk_id, clerk.clerk_id)
+    return {"clerk_id": clerk_id, "active": False}
+
+
+def _entries(engine, after: int, limit: int) -> list[dict]:
+    with engine.connect() as c:
+        rows = c.execute(select(audit_entries).where(audit_entries.c.position > after)
+                         .order_by(audit_entries.c.position).limit(limit)).mappings().all()
+    return [dict(r) for r in rows]
+
+
+@router.get("/v1/audit/entries", summary="Read the audit log (auditor)", responses=error_responses(401, 403))
+async def audit_entries_page(request: Request, after: int = Query(-1, description="last position already read"),
+                             limit: int = Query(100, ge=1, le=1000)):
+    """Entries in order, as stored (every field the entry hash covers).  Entries
+    hold opaque ids, codes and scores: never clear personal data or biometrics."""
+    clerk = current_clerk(request)
+    require(clerk, Role.AUDITOR)
+    return await run_in_threadpool(_entries, request.app.state.runtime.database, after, limit)
+
+
+@router.get("/v1/audit/proof/{index}", summary="Inclusion proof of an audit entry",
+            responses=error_responses(401, 403, 404))
+async def audit_proof(request: Request, index: int, size: int | None = Query(None, description="tree size")):
+    """The RFC 6962 inclusion proof for a receipt (its audit_position and tree_size):
+    check it offline with `simreg audit verify-receipt`."""
+    clerk = current_clerk(request)
+    require(clerk, Role.AUDITOR, Role.SUPERVISOR, Role.CLERK)
+    try:
+        return await run_in_threadpool(audit_store.inclusion, request.app.state.runtime.database, index, size)
+    except ValueError as exc:
+        raise InputError(ReasonCode.AUDIT_NO_SUCH_ENTRY, str(exc), 404) from None
+
+
+@router.get("/v1/reports/outlets", summary="Per-outlet statistics and anomaly flags",
+            responses=error_responses(401, 403))
+async def outlets_report(request: Request, since: datetime | None = None):
+    """Auditors see every outlet; supervisors their own.  Counts and codes only."""
+    clerk = current_clerk(request)
+    require(clerk, Role.AUDITOR, Role.SUPERVISOR)
+    only = None if clerk.role is Role.AUDITOR else clerk.outlet_id
+    return await run_in_threadpool(outlet_report, request.app.state.runtime.database, since, only)
