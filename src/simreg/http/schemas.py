@@ -30,14 +30,16 @@ class SessionResponse(BaseModel):
     expires_at: datetime
 
 
-def error_responses(*statuses: int) -> dict:
-    """OpenAPI entries for the error statuses of a route: all carry ErrorResponse."""
+def error_responses(*statuses: int, ok: tuple[int, object] | None = None) -> dict:
+    """OpenAPI entries for the error statuses of a route (all carry ErrorResponse),
+    and with ``ok=(status, example)`` an example of the success body."""
     examples = {400: "IDEMPOTENCY.KEY_MISSING", 401: "AUTH.MISSING", 403: "AUTH.FORBIDDEN", 404: "SESSION.UNKNOWN",
                 409: "QUOTA.EXCEEDED", 410: "SESSION.EXPIRED", 413: "MEDIA.TOO_LARGE",
                 415: "MEDIA.UNSUPPORTED_FORMAT", 422: "ID.CHECKSUM", 429: "LOCKOUT.ID", 503: "ENGINE.UNAVAILABLE"}
     return {s: {"model": ErrorResponse, "content": {"application/json": {"example": {
         "code": examples.get(s, "REQUEST.INVALID"), "message": "what went wrong, for the clerk",
-        "request_id": "6f1c0c8e2b8e4b1f9d1c5a3e7b2a9d40"}}}} for s in statuses}
+        "request_id": "6f1c0c8e2b8e4b1f9d1c5a3e7b2a9d40"}}}} for s in statuses} | (
+        {ok[0]: {"content": {"application/json": {"example": ok[1]}}}} if ok else {})
 
 
 class Receipt(BaseModel):
@@ -152,11 +154,11 @@ class LookupResponse(BaseModel):
 
 class TokenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    lookup_token: str = Field(max_length=100)
+    lookup_token: str = Field(max_length=100, examples=["Jx3c0qK9v1b2Xw7yZ4mN8pQ5rT6sU1vW"])
 
 
 class DisputeRequest(TokenRequest):
-    number_ref: str = Field(max_length=40)
+    number_ref: str = Field(max_length=40, examples=["num_18a7c2e9f0b1d2c3a4b5c6d7"])
 
 
 class DisputeResolution(BaseModel):
