@@ -190,7 +190,7 @@ class RegistrationService:
                 templates=self._templates(assessment), template_days=self.settings.template_retention_days)
         except PolicyError as exc:
             if exc.code is ReasonCode.QUOTA_EXCEEDED:  # lost a race with a concurrent registration
-                self.registry.record_refusal(clerk.clerk_id, self.registry.id_index(key), "registration.refused",
+                self.registry.record_event(clerk.clerk_id, self.registry.id_index(key), "registration.refused",
                                              {"reason": exc.code.value, "outlet_id": clerk.outlet_id},
                                              self.stamp, self.clock())
             raise

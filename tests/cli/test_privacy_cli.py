@@ -32,14 +32,14 @@ def _alternative(svc, key, number=RESIDENT_ID):
 
 
 @pytest.fixture()
-def signed(runtime, tmp_path, monkeypatch):
+def signed(runtime, tmp_path, monkeypatch, database_url):
     """A service whose receipts are signed, and the CLI pointed at the same database and keys."""
     key = signing.generate_private_key()
     key_file = tmp_path / "audit.pem"
     key_file.write_bytes(signing.private_key_to_pem(key))
     pub_file = tmp_path / "audit.pub.pem"
     pub_file.write_bytes(signing.public_key_to_pem(key))
-    url = f"sqlite:///{tmp_path / 'simreg.sqlite3'}"
+    url = database_url
     svc = make_service(runtime, url, signing_key=key)
     keyring_file = tmp_path / "keyring.json"
     svc.rt.keyring.save(keyring_file)

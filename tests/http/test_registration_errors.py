@@ -58,7 +58,7 @@ def test_without_a_token_the_request_is_refused(svc):
     _assert_error(r, 401, "AUTH.MISSING")
 
 
-@pytest.mark.parametrize("role", [Role.AUDITOR, Role.ADMIN])
+@pytest.mark.parametrize("role", [Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN])
 def test_roles_that_may_not_register_are_forbidden(svc, role):
     _assert_error(_post(svc, registration_form(svc.session(CHALLENGE)), role=role), 403, "AUTH.FORBIDDEN")
 
@@ -137,8 +137,9 @@ def test_an_unknown_session_is_refused(svc):
 
 
 def test_another_clerks_session_is_unknown_to_this_clerk(svc):
-    sid = svc.session(CHALLENGE, role=Role.SUPERVISOR)
-    _assert_error(_post(svc, registration_form(sid)), 404, "SESSION.UNKNOWN")
+    _, token = svc.access.create_clerk(svc.outlet_id, "second clerk", Role.CLERK)
+    r = svc.client.post("/v1/sessions", json={"challenge": CHALLENGE}, headers={"Authorization": f"Bearer {token}"})
+    _assert_error(_post(svc, registration_form(r.json()["session_id"])), 404, "SESSION.UNKNOWN")
 
 
 def test_an_expired_session_is_refused(svc):

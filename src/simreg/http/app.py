@@ -20,7 +20,8 @@ from ..domain.challenge import draw_challenge, parse_actions
 from ..domain.errors import InputError, SimregError, Throttled
 from ..domain.reasons import ReasonCode
 from ..logs import reset_request_id, set_request_id
-from .auth import current_clerk
+from ..domain.access import Role
+from .auth import current_clerk, require
 from .admin import router as admin_router
 from .citizen import router as citizen_router
 from .registrations import router as registrations_router
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
         """Draw a random challenge (2-4 actions, at least one turn and one blink) with a
         nonce and an expiry, bound to the calling clerk; a registration uses it once."""
         clerk = current_clerk(request)
+        require(clerk, Role.CLERK)  # sessions serve the counter: registrations and citizen lookups
         rt = request.app.state.runtime
         now = rt.clock()
         challenge = draw_challenge(now, rt.settings.session_ttl_s)

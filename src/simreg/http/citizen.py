@@ -38,7 +38,7 @@ async def lookup(request: Request):
     outlet and date; the answer carries a short-lived token for a dispute or a
     consent withdrawal.  Every lookup is audited."""
     clerk = current_clerk(request)
-    require(clerk, Role.CLERK, Role.SUPERVISOR)
+    require(clerk, Role.CLERK)
     s = request.app.state.runtime.settings
     parts = parse_form(await read_body(request, s.max_video_bytes + s.max_image_bytes + 256 * 1024),
                        request.headers.get("content-type"))
@@ -56,7 +56,7 @@ async def lookup(request: Request):
 async def raise_dispute(request: Request, body: DisputeRequest):
     """Within a lookup's validity: the number goes to the registering outlet's supervisors."""
     clerk = current_clerk(request)
-    require(clerk, Role.CLERK, Role.SUPERVISOR)
+    require(clerk, Role.CLERK)
     return await run_in_threadpool(CitizenService(request.app.state.runtime).dispute, body.lookup_token,
                                    body.number_ref, clerk)
 
@@ -67,7 +67,7 @@ async def withdraw_consent(request: Request, body: TokenRequest):
     """Within a lookup's validity: the person's face templates are crypto-shredded and
     their consent records marked withdrawn; audited."""
     clerk = current_clerk(request)
-    require(clerk, Role.CLERK, Role.SUPERVISOR)
+    require(clerk, Role.CLERK)
     return await run_in_threadpool(CitizenService(request.app.state.runtime).withdraw_consent, body.lookup_token, clerk)
 
 

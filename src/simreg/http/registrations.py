@@ -149,7 +149,7 @@ async def register(request: Request, idempotency_key: str | None = Header(
     records the decision only; `review` reserves the number for a supervisor's decision.
     Outcomes are 200s with reason codes; bad input is a 4xx error."""
     clerk = current_clerk(request)
-    require(clerk, Role.CLERK, Role.SUPERVISOR)
+    require(clerk, Role.CLERK)
     rt = request.app.state.runtime
     s = rt.settings
     body = await read_body(request, s.max_video_bytes + s.max_image_bytes + 256 * 1024)
@@ -187,7 +187,8 @@ async def get_registration(request: Request, registration_id: str):
     every registration with the phone number masked."""
     clerk = current_clerk(request)
     require(clerk, Role.CLERK, Role.SUPERVISOR, Role.AUDITOR)
-    view = await run_in_threadpool(request.app.state.runtime.registry.registration, registration_id)
+    registry = request.app.state.runtime.registry
+    view = await run_in_threadpool(registry.registration, registration_id)
     visible = view is not None and (
         clerk.role is Role.AUDITOR
         or (clerk.role is Role.CLERK and view["clerk_id"] == clerk.clerk_id)
@@ -197,6 +198,10 @@ async def get_registration(request: Request, registration_id: str):
     if clerk.role is Role.AUDITOR:
         view["phone_number"] = None
         view["person_id"] = None
+    svc = _service(request)  # a read of personal data is itself audited
+    await run_in_threadpool(registry.record_event, clerk.clerk_id, registration_id, "registration.viewed",
+                            {"role": clerk.role.value, "phone_number_shown": view["phone_number"] is not None},
+                            svc.stamp, svc.clock())
     return view
 
 

@@ -296,8 +296,9 @@ class Registry:
                                details={"outlet_id": clerk.outlet_id, "reason": reason},
                                model_ids=stamp.model_ids, policy_sha256=stamp.policy_sha256)
 
-    def record_refusal(self, actor: str, subject: str, action: str, details: Mapping[str, Any], stamp: Stamp,
-                       now: datetime) -> None:
+    def record_event(self, actor: str, subject: str, action: str, details: Mapping[str, Any], stamp: Stamp,
+                     now: datetime) -> None:
+        """An audit entry of its own (a refusal, a read of personal data)."""
         with self.engine.begin() as c:
             audit_store.append(c, now=now, actor=actor, action=action, subject=subject, details=details,
                                model_ids=stamp.model_ids, policy_sha256=stamp.policy_sha256)
