@@ -43,7 +43,7 @@ def cmd_serve(args, settings: Settings) -> int:
 
     configure_logging("INFO", json=True)  # JSON lines, ID and phone numbers redacted
     uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port,
-                log_config=None, log_level="info")
+                log_config=None, log_level="info", access_log=False)
     return 0
 
 

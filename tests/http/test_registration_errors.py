@@ -298,3 +298,16 @@ def test_a_database_failure_is_a_503_with_nothing_stored(svc, monkeypatch):
     assert r.headers["retry-after"] == "5"
     assert "server closed" not in r.text
     assert _stored_registrations(svc) == 0
+
+
+def test_each_request_is_logged_once_with_its_own_id_and_without_the_raw_path(svc, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="simreg.access")
+    r = svc.client.post("/v1/numbers/+8613800138000/state", json={"state": "suspended", "reason": "lost phone"},
+                        headers=svc.auth(Role.SUPERVISOR))
+    lines = [rec for rec in caplog.records if rec.name == "simreg.access"]
+    assert len(lines) == 1
+    assert lines[0].request_id == r.headers["x-request-id"]
+    assert lines[0].getMessage() == f"POST /v1/numbers/{{phone_number}}/state {r.status_code}"
+    assert "8613800138000" not in lines[0].getMessage()

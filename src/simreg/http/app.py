@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from contextlib import asynccontextmanager
 
@@ -28,6 +29,7 @@ from .registrations import router as registrations_router
 from .schemas import SessionRequest, SessionResponse, error_responses
 
 log = logging.getLogger(__name__)
+access = logging.getLogger("simreg.access")
 
 
 def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
@@ -59,6 +61,8 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
             rid = uuid.uuid4().hex  # a client's id is echoed only when it is short and plain
         request.state.request_id = rid
         token = set_request_id(rid)
+        t0 = time.perf_counter()
+        response = None
         try:
             response = await call_next(request)
         except Exception:  # the last line of defence: never a traceback to a client
@@ -66,6 +70,12 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
             response = JSONResponse({"code": "INTERNAL", "message": "internal error", "request_id": rid},
                                     status_code=500)
         finally:
+            # The access line is ours (uvicorn's is off): it carries this request's
+            # id, and the route's template rather than the raw path, so a number in
+            # a URL never reaches the log.
+            route = request.scope.get("route")
+            access.info("%s %s %s", request.method, getattr(route, "path", "-"),
+                        response.status_code if response is not None else 500, extra={"request_id": rid, "duration_ms": round((time.perf_counter() - t0) * 1e3, 1)})
             reset_request_id(token)
         response.headers["x-request-id"] = rid
         return response
