@@ -311,3 +311,11 @@ def test_each_request_is_logged_once_with_its_own_id_and_without_the_raw_path(sv
     assert lines[0].request_id == r.headers["x-request-id"]
     assert lines[0].getMessage() == f"POST /v1/numbers/{{phone_number}}/state {r.status_code}"
     assert "8613800138000" not in lines[0].getMessage()
+
+
+def test_authentication_comes_before_body_validation(svc):
+    """A caller without a token learns nothing about the body's schema."""
+    r = svc.client.post("/v1/reviews/reg_x", json={"decision": "maybe"})
+    _assert_error(r, 401, "AUTH.MISSING")
+    r = svc.client.post("/v1/admin/clerks", json={"role": "emperor"}, headers=svc.auth(Role.CLERK))
+    assert r.status_code in (403, 422)

@@ -1,11 +1,11 @@
-"""Routes for administrators (outlets, staff), auditors (the audit log, proofs,
-aggregate reports) and supervisors' outlet reports."""
+"""Routes for administrators (outlets, staff) and auditors (the audit log, proofs,
+aggregate reports)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Depends, APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
@@ -23,8 +23,7 @@ router = APIRouter()
 
 @router.post("/v1/admin/outlets", status_code=201, summary="Create an outlet (admin)",
              responses=error_responses(401, 403, 422, ok=(201, {"outlet_id": "out_4b1f9d1c5a3e7b2a"})))
-async def create_outlet(request: Request, body: OutletRequest):
-    clerk = current_clerk(request)
+async def create_outlet(request: Request, body: OutletRequest, clerk: Clerk = Depends(current_clerk)):
     require(clerk, Role.ADMIN)
     outlet = await run_in_threadpool(request.app.state.runtime.access.create_outlet, body.name, clerk.clerk_id)
     return {"outlet_id": outlet.outlet_id}
@@ -32,9 +31,8 @@ async def create_outlet(request: Request, body: OutletRequest):
 
 @router.post("/v1/admin/clerks", status_code=201, summary="Create a member of staff (admin)",
              responses=error_responses(401, 403, 404, 422, ok=(201, {"clerk_id": "clk_1f9d1c5a3e7b2a9d", "token": "shown once: store it in the terminal"})))
-async def create_clerk(request: Request, body: ClerkRequest):
+async def create_clerk(request: Request, body: ClerkRequest, clerk: Clerk = Depends(current_clerk)):
     """The bearer token is in this response only; the service keeps its SHA-256."""
-    clerk = current_clerk(request)
     require(clerk, Role.ADMIN)
     new, token = await run_in_threadpool(request.app.state.runtime.access.create_clerk, body.outlet_id, body.name,
                                          Role(body.role), clerk.clerk_id)
@@ -43,8 +41,7 @@ async def create_clerk(request: Request, body: ClerkRequest):
 
 @router.post("/v1/admin/clerks/{clerk_id}/deactivate", summary="Revoke a member of staff (admin)",
              responses=error_responses(401, 403, 404, 422, ok=(200, {"clerk_id": "clk_1f9d1c5a3e7b2a9d", "active": False})))
-async def deactivate_clerk(request: Request, clerk_id: str):
-    clerk = current_clerk(request)
+async def deactivate_clerk(request: Request, clerk_id: str, clerk: Clerk = Depends(current_clerk)):
     require(clerk, Role.ADMIN)
     await run_in_threadpool(request.app.state.runtime.access.deactivate_clerk, clerk_id, clerk.clerk_id)
     return {"clerk_id": clerk_id, "active": False}
@@ -59,20 +56,18 @@ def _entries(engine, after: int, limit: int) -> list[dict]:
 
 @router.get("/v1/audit/entries", summary="Read the audit log (auditor)", responses=error_responses(401, 403, 422, ok=(200, [{"position": 0, "timestamp": "2026-11-29T08:00:00.000000Z", "actor": "admin-cli", "action": "admin.outlet_created", "subject": "out_4b1f9d1c5a3e7b2a", "details": "{\"name_length\":9}", "model_ids": "[\"none\"]", "policy_sha256": "0000...", "prev_hash": "0000...", "entry_hash": "9f2c..."}])))
 async def audit_entries_page(request: Request, after: int = Query(-1, description="last position already read"),
-                             limit: int = Query(100, ge=1, le=1000)):
+                             limit: int = Query(100, ge=1, le=1000), clerk: Clerk = Depends(current_clerk)):
     """Entries in order, as stored (every field the entry hash covers).  Entries
     hold opaque ids, codes and scores: never clear personal data or biometrics."""
-    clerk = current_clerk(request)
     require(clerk, Role.AUDITOR)
     return await run_in_threadpool(_entries, request.app.state.runtime.database, after, limit)
 
 
 @router.get("/v1/audit/proof/{index}", summary="Inclusion proof of an audit entry",
             responses=error_responses(401, 403, 404, 422, ok=(200, {"index": 1041, "size": 1042, "leaf_hash": "ab12...", "entry_hash": "9f2c...", "root_hash": "77e1...", "proof": ["5d0c...", "e3a9..."]})))
-async def audit_proof(request: Request, index: int, size: int | None = Query(None, description="tree size")):
+async def audit_proof(request: Request, index: int, size: int | None = Query(None, description="tree size"), clerk: Clerk = Depends(current_clerk)):
     """The RFC 6962 inclusion proof for a receipt (its audit_position and tree_size):
     check it offline with `simreg audit verify-receipt`."""
-    clerk = current_clerk(request)
     require(clerk, Role.AUDITOR)
     try:
         return await run_in_threadpool(audit_store.inclusion, request.app.state.runtime.database, index, size)
@@ -82,9 +77,7 @@ async def audit_proof(request: Request, index: int, size: int | None = Query(Non
 
 @router.get("/v1/reports/outlets", summary="Per-outlet statistics and anomaly flags",
             responses=error_responses(401, 403, 422, ok=(200, [{"outlet_id": "out_4b1f9d1c5a3e7b2a", "outlet": "Counter 7", "registrations": 120, "face_attempts": 131, "alternative_path": 3, "outcomes": {"approved": 112, "rejected": 16, "review": 3}, "top_reasons": {"LIVENESS.TURN_MISSING": 7, "MATCH.BELOW_THRESHOLD": 5}, "disputes": {"open": 1}, "flags": []}])))
-async def outlets_report(request: Request, since: datetime | None = None):
-    """Auditors see every outlet; supervisors their own.  Counts and codes only."""
-    clerk = current_clerk(request)
-    require(clerk, Role.AUDITOR, Role.SUPERVISOR)
-    only = None if clerk.role is Role.AUDITOR else clerk.outlet_id
-    return await run_in_threadpool(outlet_report, request.app.state.runtime.database, since, only)
+async def outlets_report(request: Request, since: datetime | None = None, clerk: Clerk = Depends(current_clerk)):
+    """Aggregate counts and codes per outlet, for auditors (issue 5's role table)."""
+    require(clerk, Role.AUDITOR)
+    return await run_in_threadpool(outlet_report, request.app.state.runtime.database, since)

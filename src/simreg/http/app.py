@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from dataclasses import replace
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,7 +21,7 @@ from ..domain.challenge import draw_challenge, parse_actions
 from ..domain.errors import InputError, SimregError, Throttled
 from ..domain.reasons import ReasonCode
 from ..logs import reset_request_id, set_request_id
-from ..domain.access import Role
+from ..domain.access import Clerk, Role
 from .auth import current_clerk, require
 from .admin import router as admin_router
 from .citizen import router as citizen_router
@@ -114,10 +114,9 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
 
     @app.post("/v1/sessions", status_code=201, response_model=SessionResponse, summary="Open a capture session",
               responses=error_responses(401, 403, 422))
-    async def create_session(request: Request, body: SessionRequest | None = None):
+    async def create_session(request: Request, body: SessionRequest | None = None, clerk: Clerk = Depends(current_clerk)):
         """Draw a random challenge (2-4 actions, at least one turn and one blink) with a
         nonce and an expiry, bound to the calling clerk; a registration uses it once."""
-        clerk = current_clerk(request)
         require(clerk, Role.CLERK)  # sessions serve the counter: registrations and citizen lookups
         rt = request.app.state.runtime
         now = rt.clock()

@@ -3,11 +3,11 @@ withdrawal, and the supervisors' dispute queue."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Depends, APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
 from ..citizen import CitizenService
-from ..domain.access import Role
+from ..domain.access import Clerk, Role
 from ..domain.errors import InputError
 from ..domain.reasons import ReasonCode
 from ..registration import RegistrationInput
@@ -32,12 +32,11 @@ _LOOKUP_BODY = {"requestBody": {"required": True, "content": {"multipart/form-da
 
 @router.post("/v1/citizen/lookups", response_model=LookupResponse, summary="Numbers under my ID",
              openapi_extra=_LOOKUP_BODY, responses=error_responses(400, 401, 403, 404, 409, 410, 413, 415, 422, 429))
-async def lookup(request: Request):
+async def lookup(request: Request, clerk: Clerk = Depends(current_clerk)):
     """The customer proves who they are (document + live challenge video matched to
     the ID portrait, the registration pipeline) and sees their numbers with the
     outlet and date; the answer carries a short-lived token for a dispute or a
     consent withdrawal.  Every lookup is audited."""
-    clerk = current_clerk(request)
     require(clerk, Role.CLERK)
     s = request.app.state.runtime.settings
     parts = parse_form(await read_body(request, s.max_video_bytes + s.max_image_bytes + 256 * 1024),
@@ -53,9 +52,8 @@ async def lookup(request: Request):
 
 @router.post("/v1/citizen/disputes", status_code=201, summary="Flag a number as not mine",
              responses=error_responses(401, 403, 404, 410, 422, ok=(201, {"dispute_id": "dsp_0b7a51d3c8e6f1a2b4c5d6e7", "status": "open"})))
-async def raise_dispute(request: Request, body: DisputeRequest):
+async def raise_dispute(request: Request, body: DisputeRequest, clerk: Clerk = Depends(current_clerk)):
     """Within a lookup's validity: the number goes to the registering outlet's supervisors."""
-    clerk = current_clerk(request)
     require(clerk, Role.CLERK)
     return await run_in_threadpool(CitizenService(request.app.state.runtime).dispute, body.lookup_token,
                                    body.number_ref, clerk)
@@ -63,25 +61,22 @@ async def raise_dispute(request: Request, body: DisputeRequest):
 
 @router.post("/v1/citizen/consent/withdraw", summary="Withdraw biometric consent",
              responses=error_responses(401, 403, 404, 410, 422, ok=(200, {"templates_shredded": 2, "consents_withdrawn": 1})))
-async def withdraw_consent(request: Request, body: TokenRequest):
+async def withdraw_consent(request: Request, body: TokenRequest, clerk: Clerk = Depends(current_clerk)):
     """Within a lookup's validity: the person's face templates are crypto-shredded and
     their consent records marked withdrawn; audited."""
-    clerk = current_clerk(request)
     require(clerk, Role.CLERK)
     return await run_in_threadpool(CitizenService(request.app.state.runtime).withdraw_consent, body.lookup_token, clerk)
 
 
 @router.get("/v1/disputes", summary="Open disputes of my outlet", responses=error_responses(401, 403, ok=(200, [{"dispute_id": "dsp_0b7a51d3c8e6f1a2b4c5d6e7", "number_ref": "num_18a7c2e9f0b1d2c3a4b5c6d7", "phone_number_masked": "+86138****8000", "registration_id": "reg_5a3e7b2a9d40aa114b1f9d1c", "raised_at": "2026-11-29T09:00:00+00:00", "status": "open"}])))
-async def list_disputes(request: Request):
-    clerk = current_clerk(request)
+async def list_disputes(request: Request, clerk: Clerk = Depends(current_clerk)):
     require(clerk, Role.SUPERVISOR)
     return await run_in_threadpool(CitizenService(request.app.state.runtime).open_disputes, clerk)
 
 
 @router.post("/v1/disputes/{dispute_id}", summary="Resolve a dispute", responses=error_responses(401, 403, 404, 409, 422, ok=(200, {"dispute_id": "dsp_0b7a51d3c8e6f1a2b4c5d6e7", "status": "upheld"})))
-async def resolve_dispute(request: Request, dispute_id: str, body: DisputeResolution):
+async def resolve_dispute(request: Request, dispute_id: str, body: DisputeResolution, clerk: Clerk = Depends(current_clerk)):
     """Upheld: the number is suspended.  Dismissed: nothing changes.  With a note."""
-    clerk = current_clerk(request)
     require(clerk, Role.SUPERVISOR)
     if len(body.note.strip()) < 3:
         raise InputError(ReasonCode.REVIEW_REASON_REQUIRED, "a resolution needs a note")

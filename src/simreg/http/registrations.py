@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-from fastapi import APIRouter, Header, Request
+from fastapi import Depends, APIRouter, Header, Request
 from fastapi.concurrency import run_in_threadpool
 
-from ..domain.access import Role
+from ..domain.access import Clerk, Role
 from ..domain.errors import InputError
 from ..domain.numbers import NumberState, mask_phone, normalise_phone
 from ..domain.reasons import ReasonCode
@@ -143,12 +143,11 @@ def document_fields(parts: dict[str, Part]) -> DocumentInput:
                                                                          422, 429, 503))
 async def register(request: Request, idempotency_key: str | None = Header(
         default=None, description="Client-chosen key (1-128 chars); a retry with the same key returns the first "
-                                  "result and never registers twice.")):
+                                  "result and never registers twice."), clerk: Clerk = Depends(current_clerk)):
     """Runs document -> quota pre-check -> media -> quality -> liveness/PAD -> match -> decision.
     `approved` activates the number and records the decision in one transaction; `rejected`
     records the decision only; `review` reserves the number for a supervisor's decision.
     Outcomes are 200s with reason codes; bad input is a 4xx error."""
-    clerk = current_clerk(request)
     require(clerk, Role.CLERK)
     rt = request.app.state.runtime
     s = rt.settings
@@ -168,10 +167,9 @@ async def register(request: Request, idempotency_key: str | None = Header(
              summary="Register without face matching (supervisor)",
              responses=error_responses(400, 401, 403, 409, 422))
 async def register_alternative(request: Request, body: AlternativeRequest, idempotency_key: str | None = Header(
-        default=None, description="As for POST /v1/registrations.")):
+        default=None, description="As for POST /v1/registrations."), clerk: Clerk = Depends(current_clerk)):
     """For a person who cannot or will not use face recognition: a document check,
     the supervisor's own credential and a stated reason; quota and audit as ever."""
-    clerk = current_clerk(request)
     require(clerk, Role.SUPERVISOR)
     doc = DocumentInput(body.id_type, body.id_number, body.mrz, body.name, body.id_expiry, body.birth_date, body.sex)
     consent = parse_consent(json.dumps(body.consent.model_dump(mode="json")))
@@ -182,10 +180,9 @@ async def register_alternative(request: Request, body: AlternativeRequest, idemp
 @router.get("/v1/registrations/{registration_id}", response_model=RegistrationView,
             summary="One registration (its decision, reasons and scores)",
             responses=error_responses(401, 403, 404, 422, ok=(200, {"registration_id": "reg_5a3e7b2a9d40aa114b1f9d1c", "path": "face", "outcome": "review", "decided_outcome": "review", "reasons": ["MATCH.GREY_ZONE"], "scores": {"match": {"score": 2.41, "threshold": 2.72, "review_threshold": 2.24}}, "clerk_id": "clk_1f9d1c5a3e7b2a9d", "outlet_id": "out_4b1f9d1c5a3e7b2a", "session_id": "ses_4b1f9d1c5a3e7b2a9d40aa11", "person_id": "per_9d40aa114b1f9d1c5a3e7b2a", "model_ids": ["dlib-resnet-v1", "facenet-casia-irv1"], "policy_sha256": "3f1e...", "statement": None, "reviewed_by": None, "reviewed_at": None, "review_reason": None, "created_at": "2026-11-29T08:15:04+00:00", "audit_position": 1041, "phone_number": "+8613800138000", "phone_number_masked": "+86138****8000"})))
-async def get_registration(request: Request, registration_id: str):
+async def get_registration(request: Request, registration_id: str, clerk: Clerk = Depends(current_clerk)):
     """Clerks see their own registrations, supervisors their outlet's; auditors see
     every registration with the phone number masked."""
-    clerk = current_clerk(request)
     require(clerk, Role.CLERK, Role.SUPERVISOR, Role.AUDITOR)
     registry = request.app.state.runtime.registry
     view = await run_in_threadpool(registry.registration, registration_id)
@@ -207,18 +204,16 @@ async def get_registration(request: Request, registration_id: str):
 
 @router.get("/v1/reviews", response_model=list[RegistrationView], summary="Registrations awaiting review",
             responses=error_responses(401, 403, ok=(200, [{"registration_id": "reg_5a3e7b2a9d40aa114b1f9d1c", "path": "face", "outcome": "review", "decided_outcome": "review", "reasons": ["MATCH.GREY_ZONE"], "scores": {"match": {"score": 2.41, "threshold": 2.72, "review_threshold": 2.24}}, "clerk_id": "clk_1f9d1c5a3e7b2a9d", "outlet_id": "out_4b1f9d1c5a3e7b2a", "session_id": "ses_4b1f9d1c5a3e7b2a9d40aa11", "person_id": "per_9d40aa114b1f9d1c5a3e7b2a", "model_ids": ["dlib-resnet-v1", "facenet-casia-irv1"], "policy_sha256": "3f1e...", "statement": None, "reviewed_by": None, "reviewed_at": None, "review_reason": None, "created_at": "2026-11-29T08:15:04+00:00", "audit_position": 1041, "phone_number": "+8613800138000", "phone_number_masked": "+86138****8000"}])))
-async def list_reviews(request: Request):
+async def list_reviews(request: Request, clerk: Clerk = Depends(current_clerk)):
     """The supervisor's outlet's queue, oldest first."""
-    clerk = current_clerk(request)
     require(clerk, Role.SUPERVISOR)
     return await run_in_threadpool(request.app.state.runtime.registry.pending_reviews, clerk.outlet_id)
 
 
 @router.post("/v1/reviews/{registration_id}", response_model=ReviewResponse, summary="Decide a review",
              responses=error_responses(401, 403, 404, 409, 422, ok=(200, {"registration_id": "reg_5a3e7b2a9d40aa114b1f9d1c", "outcome": "approved", "reasons": ["MATCH.GREY_ZONE", "DECISION.SUPERVISOR_APPROVED"], "audit_position": 1050})))
-async def decide_review(request: Request, registration_id: str, body: ReviewRequest):
+async def decide_review(request: Request, registration_id: str, body: ReviewRequest, clerk: Clerk = Depends(current_clerk)):
     """Approve (the reserved number becomes active) or reject (it returns to the pool), with a reason."""
-    clerk = current_clerk(request)
     require(clerk, Role.SUPERVISOR)
     if len(body.reason.strip()) < 3:
         raise InputError(ReasonCode.REVIEW_REASON_REQUIRED, "a review decision needs a reason")
@@ -229,9 +224,8 @@ async def decide_review(request: Request, registration_id: str, body: ReviewRequ
 
 @router.post("/v1/numbers", status_code=201, summary="Add numbers to the pool (admin)",
              responses=error_responses(401, 403, 422, ok=(201, {"requested": 2, "added": 2})))
-async def add_numbers(request: Request, body: NumbersRequest):
+async def add_numbers(request: Request, body: NumbersRequest, clerk: Clerk = Depends(current_clerk)):
     """Numbers are stored as a blind index and a ciphertext, never in clear."""
-    clerk = current_clerk(request)
     require(clerk, Role.ADMIN)
     numbers = [normalise_phone(n) for n in body.numbers]
     svc = _service(request)
@@ -241,9 +235,8 @@ async def add_numbers(request: Request, body: NumbersRequest):
 
 @router.post("/v1/numbers/{phone_number}/state", summary="Suspend, resume or release a number",
              responses=error_responses(401, 403, 404, 409, 422, ok=(200, {"number_id": "num_18a7c2e9f0b1d2c3a4b5c6d7", "state": "suspended", "previous_state": "active", "phone_number_masked": "+86138****8000"})))
-async def set_number_state(request: Request, phone_number: str, body: NumberStateRequest):
+async def set_number_state(request: Request, phone_number: str, body: NumberStateRequest, clerk: Clerk = Depends(current_clerk)):
     """`suspended`, `active` (resume) or `released` (back to the pool after the cooling-off period)."""
-    clerk = current_clerk(request)
     require(clerk, Role.SUPERVISOR, Role.ADMIN)
     e164 = normalise_phone(phone_number)
     svc = _service(request)
