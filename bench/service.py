@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import io
 import json
 import os
 import platform
@@ -56,11 +55,13 @@ import threading
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, data_dir  # noqa: E402
+
+from simreg.evaluation import centre_chip_portrait  # noqa: E402
 
 PG_BASE = os.environ.get("SIMREG_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CONSENT = json.dumps({"text_version": "face-consent-v3", "accepted_at": "2026-11-29T08:15:00+08:00"})
@@ -93,23 +94,6 @@ MIX = (
 
 
 # --------------------------------------------------------------------------- inputs
-
-def chip_portrait(path: Path, size: tuple[int, int] = (102, 126)) -> bytes:
-    """An ID-chip-sized portrait (102x126 JPEG) cut from a photo (as tests/service_support.py)."""
-    from PIL import Image
-
-    im = Image.open(path).convert("RGB")
-    w, h = im.size
-    tw = int(round(h * size[0] / size[1]))
-    if tw <= w:
-        im = im.crop(((w - tw) // 2, 0, (w - tw) // 2 + tw, h))
-    else:
-        th = int(round(w * size[1] / size[0]))
-        im = im.crop((0, (h - th) // 2, w, (h - th) // 2 + th))
-    buf = io.BytesIO()
-    im.resize(size, Image.LANCZOS).save(buf, "JPEG", quality=90)
-    return buf.getvalue()
-
 
 def resident_ids(start: int = 0):
     """Valid, distinct GB 11643 numbers (Beijing Dongcheng 110101, born 1990-2005)."""
@@ -146,7 +130,7 @@ def load_media(root: Path) -> Media:
     events = {e["file"]: e for e in json.loads((root / "videos" / "events.json").read_text())}
     portraits, videos, info = {}, {}, {}
     for c in MIX:
-        portraits.setdefault(c.portrait, chip_portrait(root / c.portrait))
+        portraits.setdefault(c.portrait, centre_chip_portrait(root / c.portrait))
         if c.video not in videos:
             videos[c.video] = (root / "videos" / c.video).read_bytes()
             e = events[c.video]

@@ -4,17 +4,14 @@ and staff of every role."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
 
 from simreg.adapters.crypto import Keyring
 from simreg.adapters.sql.database import open_database
@@ -29,6 +26,9 @@ PG_URL = os.environ.get("SIMREG_TEST_PG_URL", "postgresql+psycopg://postgres@127
 
 # a valid resident ID (GB 11643 check character X), born 1949-12-31, female
 RESIDENT_ID = "11010519491231002X"
+# the real capture of the data tests (fixtures in tests/data/conftest.py): his own actions
+VIDEO = "pad_tranvanluyt_real.mp4"
+CHALLENGE = ["turn_left", "turn_right"]
 CONSENT = json.dumps({"text_version": "face-consent-v3", "accepted_at": "2026-11-29T08:15:00+08:00"})
 
 
@@ -126,22 +126,6 @@ def make_service(runtime, database_url: str, env: str = "development", signing_k
         _, token = access.create_clerk(outlet.outlet_id, f"{role.value} one", role)
         svc.tokens[role] = token
     return svc
-
-
-def chip_portrait(path: Path, size: tuple[int, int] = (102, 126)) -> bytes:
-    """An ID-chip-sized portrait (102x126 JPEG) cut from a photo: centre crop to
-    the chip's aspect ratio, then resized."""
-    im = Image.open(path).convert("RGB")
-    w, h = im.size
-    tw = int(round(h * size[0] / size[1]))
-    if tw <= w:
-        im = im.crop(((w - tw) // 2, 0, (w - tw) // 2 + tw, h))
-    else:
-        th = int(round(w * size[1] / size[0]))
-        im = im.crop((0, (h - th) // 2, w, (h - th) // 2 + th))
-    buf = io.BytesIO()
-    im.resize(size, Image.LANCZOS).save(buf, "JPEG", quality=90)
-    return buf.getvalue()
 
 
 def registration_form(session_id: str, *, id_number: str = RESIDENT_ID, name: str = "王芳",

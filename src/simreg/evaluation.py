@@ -255,6 +255,28 @@ def id_chip_portrait(image: np.ndarray, box, size: tuple[int, int] = (102, 126),
     return buf.getvalue()
 
 
+def centre_chip_portrait(path, size: tuple[int, int] = (102, 126), jpeg_quality: int = 90) -> bytes:
+    """An ID-chip-sized portrait (102x126 JPEG) cut from a photo without any model:
+    centre crop to the chip's aspect ratio, then resized.  For tests and benches
+    that need a portrait of a known person (:func:`id_chip_portrait` frames the
+    face with a detector instead)."""
+    import io
+
+    from PIL import Image
+
+    im = Image.open(path).convert("RGB")
+    w, h = im.size
+    tw = int(round(h * size[0] / size[1]))
+    if tw <= w:
+        im = im.crop(((w - tw) // 2, 0, (w - tw) // 2 + tw, h))
+    else:
+        th = int(round(w * size[1] / size[0]))
+        im = im.crop((0, (h - th) // 2, w, (h - th) // 2 + th))
+    buf = io.BytesIO()
+    im.resize(size, Image.Resampling.LANCZOS).save(buf, "JPEG", quality=jpeg_quality)
+    return buf.getvalue()
+
+
 def build_id_chip_protocol(root: Path, images: Sequence[str], workdir: Path,
                            limits: ImageLimits = ImageLimits(), framing_detector=None
                            ) -> tuple[list[str], list[tuple[str, str, int]]]:

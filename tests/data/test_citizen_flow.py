@@ -6,27 +6,19 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from service_support import chip_portrait, make_service, media, registration_form
+from service_support import CHALLENGE, make_service, media, registration_form
 from simreg.adapters.sql.schema import audit_entries, numbers, persons, templates
 from simreg.domain.access import Role
 
-VIDEO = "pad_tranvanluyt_real.mp4"
-CHALLENGE = ["turn_left", "turn_right"]
 
 
-@pytest.fixture(scope="module")
-def video(data_dir) -> bytes:
-    return (data_dir / "videos" / VIDEO).read_bytes()
 
 
-@pytest.fixture(scope="module")
-def portrait(data_dir) -> bytes:
-    return chip_portrait(data_dir / "spoof" / "real" / "tranvanluyt_frame_1.jpg")
 
 
 @pytest.fixture()
 def svc(runtime, database_url):
-    s = make_service(runtime, database_url, max_video_duration_s=30.0, max_video_frames=2000, store_templates=True)
+    s = make_service(runtime, database_url, store_templates=True)
     s.add_numbers(["+8613800138000", "+8613800138001"])
     with s.client:
         yield s
@@ -44,8 +36,9 @@ def _actions(svc) -> list[str]:
         return list(c.execute(select(audit_entries.c.action).order_by(audit_entries.c.position)).scalars())
 
 
-def test_a_citizen_proves_who_they_are_sees_their_numbers_disputes_one_and_withdraws_consent(svc, video, portrait,
-                                                                                              data_dir):
+def test_a_citizen_proves_who_they_are_sees_their_numbers_disputes_one_and_withdraws_consent(
+        svc, video, same_person_portrait, other_person_portrait):
+    portrait = same_person_portrait
     # registered at the counter, face path, templates configured on
     sid = svc.session(CHALLENGE)
     r = svc.client.post("/v1/registrations", data=registration_form(sid), files=media(portrait, video),
@@ -55,8 +48,7 @@ def test_a_citizen_proves_who_they_are_sees_their_numbers_disputes_one_and_withd
         assert c.execute(select(func.count()).select_from(templates)).scalar_one() == 2  # dlib + FaceNet, sealed
 
     # someone else's face with this ID is refused, and the refusal is audited
-    other = chip_portrait(data_dir / "faces" / "deepface_Angelina_Jolie" / "1.jpg")
-    refused = _lookup(svc, other, video)
+    refused = _lookup(svc, other_person_portrait, video)
     assert refused.status_code == 200, refused.text
     assert refused.json()["outcome"] == "rejected" and refused.json()["numbers"] == []
     assert refused.json()["lookup_token"] is None

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from ..adapters.sql import audit_store
 from ..adapters.sql.reports import outlet_report
 from ..adapters.sql.schema import audit_entries
-from ..domain.access import Role
+from ..domain.access import Clerk, Role
 from ..domain.errors import InputError
 from ..domain.reasons import ReasonCode
 from .auth import current_clerk, require
