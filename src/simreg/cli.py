@@ -267,12 +267,15 @@ def cmd_admin_create_clerk(args, settings: Settings) -> int:
     return 0
 
 
-def _database(settings: Settings, url: str | None):
+def _database(settings: Settings, url: str | None, migrate: bool = True):
+    """The database; ``migrate=False`` for the read-only audit commands, which must
+    not change what they check (nor need write access to it)."""
     from .adapters.sql.database import open_database
     from .adapters.sql.migrate import upgrade_to_head
 
-    db = open_database(url or settings.database_url)
-    upgrade_to_head(db)
+    db = open_database(url or settings.database_url, read_only=not migrate)
+    if migrate:
+        upgrade_to_head(db)
     return db
 
 
@@ -383,7 +386,7 @@ def cmd_audit_prove(args, settings: Settings) -> int:
     from .adapters.sql.audit_store import inclusion
 
     try:
-        proof = inclusion(_database(settings, args.database), args.index, args.size)
+        proof = inclusion(_database(settings, args.database, migrate=False), args.index, args.size)
     except ValueError as exc:
         return _fail("AUDIT.NO_SUCH_ENTRY", str(exc))
     print(json.dumps(proof))
@@ -421,7 +424,7 @@ def cmd_audit_checkpoint(args, settings: Settings) -> int:
     key_path = Path(args.key) if args.key else settings.audit_signing_key_file
     if key_path is None or not key_path.is_file():
         return _fail("KEYS.MISSING", "give --key FILE or set SIMREG_AUDIT_SIGNING_KEY_FILE")
-    report = verify_chain(read_rows(_database(settings, args.database)))
+    report = verify_chain(read_rows(_database(settings, args.database, migrate=False)))
     if not report.ok:
         return _fail("AUDIT.BROKEN", f"refusing to sign a broken log: {report.kind.value} at position "
                                      f"{report.first_bad_position}: {report.message}")
@@ -442,7 +445,7 @@ def cmd_audit_verify(args, settings: Settings) -> int:
     from .adapters.sql.audit_store import read_rows
     from .domain.audit import verify_against_checkpoint, verify_chain
 
-    db = _database(settings, args.database)
+    db = _database(settings, args.database, migrate=False)
     if args.checkpoint:
         try:
             cp = signing.Checkpoint.from_json(Path(args.checkpoint).read_text(encoding="utf-8"))
@@ -597,8 +600,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args, Settings()) or 0)
+    try:
+        return int(args.func(args, Settings()) or 0)
+    except SQLAlchemyError as exc:  # a missing table, a server that does not answer: a code, not a traceback
+        return _fail("STORAGE.UNAVAILABLE", f"the database cannot be read ({type(exc).__name__}); "
+                                            "is SIMREG_DATABASE_URL / --database right?")
 
 
 if __name__ == "__main__":

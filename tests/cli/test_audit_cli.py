@@ -114,3 +114,14 @@ def test_unreadable_keys_give_a_reason_code_not_a_traceback(logged_db, tmp_path)
     missing = cli("audit", "verify", "--checkpoint", str(tmp_path / "cp.json"), "--public-key",
                   str(tmp_path / "nope.pem"), env=env)
     assert missing.returncode == 2 and "KEYS.UNREADABLE" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_verify_does_not_migrate_or_change_the_database_it_checks(tmp_path):
+    """An offline check must not write: on a file with no log it fails with a code,
+    and the file is left exactly as it was."""
+    path = tmp_path / "not-a-simreg-db.sqlite3"
+    sqlite3.connect(path).execute("CREATE TABLE unrelated (x INTEGER)").connection.commit()
+    before = path.read_bytes()
+    out = cli("audit", "verify", "--database", f"sqlite:///{path}", env={"PATH": "/usr/bin:/bin"})
+    assert out.returncode == 2 and "STORAGE.UNAVAILABLE" in out.stderr and "Traceback" not in out.stderr
+    assert path.read_bytes() == before

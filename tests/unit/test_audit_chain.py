@@ -585,3 +585,20 @@ def test_random_combinations_of_tampering_are_never_passed_as_sound_and_never_cr
         report = verify_chain(t)
         assert not report.ok, f"trial {trial}"
         assert report.kind in set(Tampering)
+
+
+def test_the_fast_path_hashes_exactly_what_the_general_path_hashes():
+    """Rows as storage gives them back are hashed around their stored canonical
+    text; the bytes must be those of the general path, non-ASCII and escapes included."""
+    from simreg.domain.audit import _payload, _Row, canonical_json, entry_to_row, new_entry
+
+    e = new_entry(None, timestamp="2026-11-29T08:00:00Z", actor='clk_"王"\\n', action="registration.decided",
+                  subject="reg_1", details={"outlet_id": "out_1", "reasons": ["MATCH.GREY_ZONE"], "note": "王芳\u2028"},
+                  model_ids=["m1", "m2"], policy_sha256="a" * 64)
+    row = entry_to_row(e)
+    fast = _Row(0, row)
+    assert fast.content_ok and fast.canonical == canonical_json(_payload(
+        e.position, e.timestamp, e.actor, e.action, e.subject, dict(e.details), list(e.model_ids),
+        e.policy_sha256, e.prev_hash))
+    spaced = dict(row, details=row["details"].replace(",", ", "))  # equivalent JSON, other bytes
+    assert not _Row(0, spaced)._from_stored_text(spaced)

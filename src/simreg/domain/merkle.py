@@ -138,7 +138,14 @@ def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
     n = len(leaves)
     if not 0 <= index < n:
         raise ValueError(f"leaf index {index} outside a tree of {n} leaves")
-    levels = _levels([leaf_hash(x) for x in leaves])
+    return inclusion_proof_and_root([leaf_hash(x) for x in leaves], index)[0]
+
+
+def inclusion_proof_and_root(leaf_hashes: list[bytes], index: int) -> tuple[list[bytes], bytes]:
+    """``PATH(index, ...)`` and the tree head, from already-hashed leaves, in one pass."""
+    if not 0 <= index < len(leaf_hashes):
+        raise ValueError(f"leaf index {index} outside a tree of {len(leaf_hashes)} leaves")
+    levels = _levels(list(leaf_hashes))
     path: list[bytes] = []
     i = index
     for level in levels[:-1]:
@@ -146,7 +153,7 @@ def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
         if sibling < len(level):  # else: an unpaired last node, carried up unchanged
             path.append(level[sibling])
         i >>= 1
-    return path
+    return path, levels[-1][0]
 
 
 def consistency_proof(m: int, leaves: Sequence[bytes]) -> list[bytes]:

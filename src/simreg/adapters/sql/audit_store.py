@@ -16,7 +16,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
 from ...domain import merkle
-from ...domain.audit import AuditEntry, entry_from_row, entry_to_row, merkle_leaf, new_entry
+from ...domain.audit import ENTRY_FIELDS, AuditEntry, entry_from_row, entry_to_row, merkle_leaf, new_entry
 from ...domain.merkle import TreeHeads
 from .database import lock_for_write
 from .schema import audit_entries, audit_tree
@@ -80,28 +80,32 @@ def inclusion(engine: Engine, index: int, size: int | None = None) -> dict:
     if not report.ok:  # never prove against a log whose entries no longer match their hashes
         raise ValueError(f"the log is broken at position {report.first_bad_position} ({report.kind.value}); "
                          "run `simreg audit verify`")
-    leaves = [merkle_leaf(entry_from_row(r)) for r in rows]
-    size = len(leaves) if size is None else size
-    if not 0 < size <= len(leaves):
-        raise ValueError(f"the log has {len(leaves)} entries; no tree of size {size}")
-    proof = merkle.inclusion_proof(index, leaves[:size])
-    return {"index": index, "size": size, "leaf_hash": merkle.leaf_hash(leaves[index]).hex(),
-            "entry_hash": leaves[index].hex(), "root_hash": merkle.root(leaves[:size]).hex(),
+    size = len(rows) if size is None else size
+    if not 0 < size <= len(rows):
+        raise ValueError(f"the log has {len(rows)} entries; no tree of size {size}")
+    if not 0 <= index < size:
+        raise ValueError(f"entry {index} is not in a tree of {size} entries")
+    entry_hashes = [bytes.fromhex(r["entry_hash"]) for r in rows[:size]]  # verified above
+    proof, root = merkle.inclusion_proof_and_root([merkle.leaf_hash(h) for h in entry_hashes], index)
+    return {"index": index, "size": size, "leaf_hash": merkle.leaf_hash(entry_hashes[index]).hex(),
+            "entry_hash": entry_hashes[index].hex(), "root_hash": root.hex(),
             "proof": [p.hex() for p in proof]}
 
 
-def read_rows(engine: Engine, batch: int = 10_000) -> Iterator[dict]:
-    """Every stored row in position order, streamed in batches."""
+def read_rows(engine: Engine, batch: int = 20_000) -> Iterator[dict]:
+    """Every stored row in position order, streamed in batches (plain tuples from
+    the driver, zipped with the column names: verification reads every row)."""
+    cols = [audit_entries.c[name] for name in ENTRY_FIELDS]
     last = -1
     with engine.connect() as conn:
         while True:
-            rows = conn.execute(select(audit_entries).where(audit_entries.c.position > last)
-                                .order_by(audit_entries.c.position).limit(batch)).mappings().all()
+            rows = conn.execute(select(*cols).where(audit_entries.c.position > last)
+                                .order_by(audit_entries.c.position).limit(batch)).tuples().all()
             if not rows:
                 return
             for r in rows:
-                yield dict(r)
-            last = rows[-1]["position"]
+                yield dict(zip(ENTRY_FIELDS, r))
+            last = rows[-1][0]
 
 
 def size(engine: Engine) -> int:

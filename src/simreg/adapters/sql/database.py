@@ -10,8 +10,13 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 
-def open_database(url: str) -> Engine:
+def open_database(url: str, read_only: bool = False) -> Engine:
+    """``read_only``: for offline checks (audit verify): SQLite is opened with
+    ``mode=ro`` and no pragma that would write (WAL mode is a write)."""
     parsed = make_url(url)
+    if read_only and parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database).resolve()
+        return create_engine(f"sqlite:///file:{path}?mode=ro&uri=true", connect_args={"timeout": 30})
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
