@@ -38,14 +38,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import data_dir  # noqa: E402
 
+from simreg.liveness_eval import as_drawn, own_actions  # noqa: E402  (one definition of the protocol's challenges)
+
 
 def bona_fide_challenge(entry) -> list[str]:
-    events = [(b, "blink") for b in entry["blinks"]] + [(t["start"], t["direction"]) for t in entry["turns"]]
-    out: list[str] = []
-    for _, a in sorted(events):
-        if a not in out:
-            out.append(a)
-    return out[:3]
+    return own_actions(entry["blinks"], entry["turns"])
 
 
 def reencode(src: Path, seconds: float, size=(640, 480), fps: int = 30) -> bytes:
@@ -155,10 +152,7 @@ def main() -> int:
             is_attack = "spoof" in str(path)
             if is_attack:
                 imitated = bona_fide_challenge(e)
-                full = imitated + ([] if "blink" in imitated else ["blink"])
-                if not any(a.startswith("turn") for a in full):
-                    full = ["turn_left"] + full
-                judge(path, full, "attack", "as drawn")
+                judge(path, as_drawn(imitated), "attack", "as drawn")
                 if imitated:
                     judge(path, imitated, "attack-imitated")
                 continue
@@ -176,18 +170,9 @@ def main() -> int:
         for it in manifest["items"]:
             path = d / "spoof" / "simulated" / it["file"]
             im = it["imitates"]
-            imitated = []
             turns = im.get("turns") or ([im["turn"]] if isinstance(im.get("turn"), dict) else [])
-            acts = [(t["start"], t["direction"]) for t in turns] + [(b, "blink") for b in im.get("blink_times", [])]
-            for _, a in sorted(acts):
-                if a not in imitated:
-                    imitated.append(a)
-            full = list(imitated)
-            if "blink" not in full:
-                full.append("blink")
-            if not any(a.startswith("turn") for a in full):
-                full.insert(0, "turn_left")
-            judge(path, full, "attack", f"simulated {it['attack_type']}, as drawn")
+            imitated = own_actions(im.get("blink_times", []), turns)
+            judge(path, as_drawn(imitated), "attack", f"simulated {it['attack_type']}, as drawn")
             if imitated:
                 judge(path, imitated, "attack-imitated", f"simulated {it['attack_type']}")
 

@@ -164,6 +164,42 @@ def cmd_eval_faces(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_eval_liveness(args, settings: Settings) -> int:
+    """BPCER, APCER per attack type and wrong-challenge APCER on a labelled folder."""
+    from .liveness_eval import as_dicts, evaluate
+
+    root = Path(args.root)
+    if not (root / "videos" / "events.json").is_file():
+        return _fail("INPUT.FILE", f"{root}/videos/events.json not found")
+
+    def show(s):
+        if not args.json:
+            print(f"{s.kind:15s} {'ACCEPT' if s.accepted else 'reject':6s} {s.file:55s} {','.join(s.challenge):30s} "
+                  f"{' '.join(s.reasons)}", flush=True)
+
+    def job(rt):
+        return evaluate(rt.engine, rt.policy, root, progress=show)
+
+    res, _rt, _load_ms, refused = _run_job(settings, args, job)
+    if refused is not None:
+        return refused
+    samples, summary = res
+    if args.json:
+        print(json.dumps({"summary": summary, "samples": as_dicts(samples)}, indent=1))
+        return 0
+
+    def pct(r):
+        return "n/a" if r["rate"] is None else f"{r['rate'] * 100:.1f} % ({r['errors']}/{r['n']})"
+
+    print(f"\nBPCER (bona fide, own actions): {pct(summary['bpcer'])}")
+    for t, r in summary["apcer"].items():
+        print(f"APCER {t:20s} {pct(r)}")
+    print(f"APCER all attacks           {pct(summary['apcer_all_attacks'])}")
+    print(f"APCER wrong challenge       {pct(summary['apcer_wrong_challenge'])}")
+    print(f"APCER wrong order (prompts) {pct(summary['apcer_wrong_order'])}")
+    return 0
+
+
 def cmd_calibrate(args, settings: Settings) -> int:
     from .calibration import calibrate_policy
 
@@ -513,6 +549,10 @@ def build_parser() -> argparse.ArgumentParser:
     ef.add_argument("--scores-out", help="TSV of img_a, img_b, same, score (higher = more similar)")
     ef.add_argument("--plots", help="folder for det.png and histograms.png")
     ef.set_defaults(func=cmd_eval_faces)
+    el = esub.add_parser("liveness", help="BPCER / APCER of the liveness check on a labelled folder")
+    el.add_argument("--root", required=True, help="folder laid out as ../shared/data (videos/events.json, spoof/)")
+    el.add_argument("--json", action="store_true", help="per-sample results and the summary as JSON")
+    el.set_defaults(func=cmd_eval_liveness)
 
     k = sub.add_parser("calibrate", help="write the threshold for a target FMR into the policy file")
     dataset_args(k)

@@ -166,3 +166,28 @@ class DecodedVideo:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def still_clip(image: bytes, seconds: float = 3.0, fps: int = 15, max_side: int = 640) -> bytes:
+    """An MP4 (H.264) showing one still image for ``seconds``: how a photo is
+    presented to the liveness check in evaluations (a still cannot act)."""
+    import io
+
+    import av
+    import numpy as np
+    from PIL import Image
+
+    im = Image.open(io.BytesIO(image)).convert("RGB")
+    f = min(1.0, max_side / max(im.size))
+    w, h = max(2, int(im.width * f) // 2 * 2), max(2, int(im.height * f) // 2 * 2)
+    frame = np.asarray(im.resize((w, h)))
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="mp4") as dst:
+        st = dst.add_stream("libx264", rate=fps)
+        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
+        for _ in range(int(seconds * fps)):
+            for pkt in st.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                dst.mux(pkt)
+        for pkt in st.encode():
+            dst.mux(pkt)
+    return out.getvalue()
