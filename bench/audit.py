@@ -368,7 +368,7 @@ def bench_registrations(backend: str, url: str, n: int, sqlite_path: Path | None
             r = reg.record_decision(now=now(), clerk=clerk, path="face", session_id=sid, session_checked_at=now(),
                                     person=person, outcome=Outcome.APPROVED, reasons=(),
                                     scores=decision_scores(rng), phone=None, quota_limit=5, consent=consent,
-                                    stamp=STAMP, idempotency=None)
+                                    stamp=STAMP, idempotency_key=None)
             t3 = time.perf_counter()
             assert r.phone_number is not None and inst.appends == 1
             if i >= 2 * WARMUP:

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from .adapters.sql.citizen import CitizenDesk
 from .domain.access import Clerk
-from .domain.errors import InputError
 from .domain.reasons import Outcome
-from .registration import RegistrationInput, RegistrationService, holder_key
+from .registration import RegistrationInput, RegistrationService
 
 
 class CitizenService:
@@ -23,22 +22,9 @@ class CitizenService:
         self.desk = CitizenDesk(self.reg.registry)
 
     def lookup(self, inp: RegistrationInput, clerk: Clerk) -> dict:
-        from .pipeline import assess_registration
-
         now = self.reg.clock()
-        doc = self.reg.validate(inp.document, now.date())
-        key = holder_key(doc)
-        self.reg.check_lockout(key, clerk, now)
-        challenge = self.rt.sessions.peek(inp.session_id, clerk, now)
-        try:
-            assessment = assess_registration(self.rt.engine, self.rt.policy, inp.portrait, inp.video,
-                                             challenge.actions, inp.mirrored, inp.prompt_times, self.rt.limits,
-                                             self.rt.video)
-        except InputError as exc:
-            if exc.code.value.split(".")[0] in ("FACE", "QUALITY", "MEDIA"):
-                self.reg.registry.record_failed_attempt(self.reg.registry.id_index(key), clerk, exc.code.value,
-                                                        self.reg.stamp, now)
-            raise
+        _doc, key, challenge = self.reg.open_identity_check(inp, clerk, now)
+        assessment = self.reg.assess(inp, challenge, key, clerk, now)
         d = assessment.decision
         out = self.desk.record_lookup(holder_key=key, clerk=clerk, session_id=inp.session_id, session_checked_at=now,
                                       passed=d.outcome is Outcome.APPROVED, reasons=list(d.reasons),

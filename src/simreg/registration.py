@@ -24,11 +24,15 @@ from typing import Any, Callable, Sequence
 from .adapters.sql.registry import ConsentData, PersonData, Recorded, Registry, Stamp
 from .domain.access import Clerk
 from .domain.errors import InputError, PolicyError, Throttled
+from .domain.challenge import Challenge
 from .domain.id_document import DocumentKind, IdDocument, normalise_number, validate_document
 from .domain.lockout import LockoutRule, locked_until
 from .domain.numbers import normalise_phone
 from .domain.quota import QuotaRule, check_quota
 from .domain.reasons import Outcome, ReasonCode
+
+#: Input errors of the biometric stages that count as failed attempts (lockout).
+BIOMETRIC_INPUT_ERRORS = ("FACE", "QUALITY", "MEDIA")
 
 #: The ``id_type`` values of the API and the documents they may be.
 ID_TYPES = ("cn_resident", "passport", "hk_macau_taiwan")
@@ -160,41 +164,52 @@ class RegistrationService:
             self.registry.release_idempotency(clerk.clerk_id, idempotency_key)
             raise
 
-    def _register(self, inp: RegistrationInput, clerk: Clerk, idempotency_key: str, now: datetime) -> dict:
-        from .pipeline import assess_registration
-
+    def open_identity_check(self, inp: RegistrationInput, clerk: Clerk, now: datetime
+                            ) -> tuple[IdDocument, str, Challenge]:
+        """The checks before any biometrics, shared by registrations and citizen
+        lookups: the document, the lockout, the session (checked, not yet used)."""
         doc = self.validate(inp.document, now.date())
         key = holder_key(doc)
         self.check_lockout(key, clerk, now)
-        challenge = self.rt.sessions.peek(inp.session_id, clerk, now)
-        limit = self.precheck_quota(key, doc)
-        phone = normalise_phone(inp.phone_number) if inp.phone_number else None
-        self.registry.check_number_available(phone, now)
+        return doc, key, self.rt.sessions.peek(inp.session_id, clerk, now)
+
+    def assess(self, inp: RegistrationInput, challenge: Challenge, key: str, clerk: Clerk, now: datetime):
+        """The biometric stages (pipeline.assess_registration); unusable media or
+        faces there count as a failed attempt toward the lockout."""
+        from .pipeline import assess_registration
+
         try:
-            assessment = assess_registration(
-                self.rt.engine, self.rt.policy, inp.portrait, inp.video, challenge.actions, inp.mirrored,
-                inp.prompt_times, self.rt.limits, self.rt.video)
+            return assess_registration(self.rt.engine, self.rt.policy, inp.portrait, inp.video, challenge.actions,
+                                       inp.mirrored, inp.prompt_times, self.rt.limits, self.rt.video)
         except InputError as exc:
-            if exc.code.value.split(".")[0] in ("FACE", "QUALITY", "MEDIA"):
+            if exc.code.value.split(".")[0] in BIOMETRIC_INPUT_ERRORS:
                 self.registry.record_failed_attempt(self.registry.id_index(key), clerk, exc.code.value, self.stamp,
                                                     now)
             raise
+
+    def _register(self, inp: RegistrationInput, clerk: Clerk, idempotency_key: str, now: datetime) -> dict:
+        consent = self._consent(inp.consent)  # before any biometrics
+        doc, key, challenge = self.open_identity_check(inp, clerk, now)
+        limit = self.precheck_quota(key, doc)
+        phone = normalise_phone(inp.phone_number) if inp.phone_number else None
+        self.registry.check_number_available(phone, now)
+        assessment = self.assess(inp, challenge, key, clerk, now)
         decision = assessment.decision
         person = PersonData(key, doc.kind.value, jurisdiction_of(doc), doc.name or "")
         try:
             recorded = self.registry.record_decision(
                 now=self.clock(), clerk=clerk, path="face", session_id=inp.session_id, session_checked_at=now,
                 person=person, outcome=decision.outcome, reasons=decision.reasons, scores=dict(decision.scores),
-                phone=phone, quota_limit=limit, consent=self._consent(inp.consent), stamp=self.stamp,
-                idempotency=(idempotency_key, ""), response_of=lambda r: self.response(r, decision.scores),
+                phone=phone, quota_limit=limit, consent=consent, stamp=self.stamp,
+                idempotency_key=idempotency_key, response_of=lambda r: self.response(r, decision.scores),
                 templates=self._templates(assessment), template_days=self.settings.template_retention_days)
         except PolicyError as exc:
             if exc.code is ReasonCode.QUOTA_EXCEEDED:  # lost a race with a concurrent registration
                 self.registry.record_event(clerk.clerk_id, self.registry.id_index(key), "registration.refused",
-                                             {"reason": exc.code.value, "outlet_id": clerk.outlet_id},
-                                             self.stamp, self.clock())
+                                           {"reason": exc.code.value, "outlet_id": clerk.outlet_id},
+                                           self.stamp, self.clock())
             raise
-        return self.response(recorded, decision.scores)
+        return recorded.response
 
     def _templates(self, assessment) -> dict[str, bytes] | None:
         """The live face's templates to seal, only when configured on (default off)."""
@@ -257,12 +272,12 @@ class RegistrationService:
                 now=now, clerk=supervisor, path="alternative", session_id=None, session_checked_at=None,
                 person=person, outcome=Outcome.APPROVED, reasons=reasons, scores={}, phone=phone,
                 quota_limit=limit, consent=self._consent(consent), stamp=self.stamp,
-                idempotency=(idempotency_key, ""), statement=statement,
+                idempotency_key=idempotency_key, statement=statement,
                 response_of=lambda r: self.response(r, {}))
         except BaseException:
             self.registry.release_idempotency(supervisor.clerk_id, idempotency_key)
             raise
-        return self.response(recorded, {})
+        return recorded.response
 
 
 def utcnow() -> datetime:

@@ -48,7 +48,7 @@ def _approve(reg: Registry, barrier: threading.Barrier | None = None):
     try:
         r = reg.record_decision(now=datetime.now(timezone.utc), clerk=reg.test_clerk, path="face", session_id=None,
                                 session_checked_at=None, person=PERSON, outcome=Outcome.APPROVED, reasons=(),
-                                scores={}, phone=None, quota_limit=5, consent=CONSENT, stamp=STAMP, idempotency=None)
+                                scores={}, phone=None, quota_limit=5, consent=CONSENT, stamp=STAMP, idempotency_key=None)
         return r.phone_number
     except PolicyError as exc:
         return exc.code
@@ -96,7 +96,7 @@ def test_a_number_asked_for_twice_at_once_goes_to_one_registration(registry):
             return registry.record_decision(
                 now=datetime.now(timezone.utc), clerk=registry.test_clerk, path="face", session_id=None,
                 session_checked_at=None, person=person, outcome=Outcome.APPROVED, reasons=(), scores={},
-                phone="+8613800138007", quota_limit=5, consent=CONSENT, stamp=STAMP, idempotency=None).phone_number
+                phone="+8613800138007", quota_limit=5, consent=CONSENT, stamp=STAMP, idempotency_key=None).phone_number
         except PolicyError as exc:
             return exc.code
 

@@ -161,7 +161,7 @@ def _registry_with_person(svc, templates_on=True):
         now=now, clerk=clerk, path="face", session_id=None, session_checked_at=None,
         person=PersonData("cn_resident_id|" + RESIDENT_ID, "cn_resident_id", "CN", "王芳"),
         outcome=Outcome.APPROVED, reasons=(), scores={}, phone=None, quota_limit=5,
-        consent=ConsentData("p", "v3", now, 30), stamp=STAMP, idempotency=None,
+        consent=ConsentData("p", "v3", now, 30), stamp=STAMP, idempotency_key=None,
         templates={"dlib-resnet-v1": bytes(range(256)) * 2} if templates_on else None, template_days=10)
     return reg, rec
 

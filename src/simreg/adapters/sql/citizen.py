@@ -44,12 +44,8 @@ class CitizenDesk:
             SessionStore(self.engine).consume(session_id, clerk, session_checked_at, connection=c)
             person_id = self.registry.person_for(c, indexes)
             if not passed:
-                from .schema import attempts
-
-                c.execute(insert(attempts).values(id_index=indexes[0], clerk_id=clerk.clerk_id, at=now, failed=True))
-                audit_store.append(c, now=now, actor=clerk.clerk_id, action="citizen.lookup_refused",
-                                   subject=indexes[0], details={"outlet_id": clerk.outlet_id, "reasons": reasons},
-                                   model_ids=stamp.model_ids, policy_sha256=stamp.policy_sha256)
+                Registry.failed_attempt(c, indexes[0], clerk, "citizen.lookup_refused", {"reasons": reasons}, stamp,
+                                        now)
                 return {"outcome": "rejected", "reasons": reasons, "numbers": [], "lookup_token": None,
                         "expires_at": None}
             listed = self._numbers(c, person_id) if person_id else []

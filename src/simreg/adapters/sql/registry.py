@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Sequence
 
@@ -76,6 +76,7 @@ class Recorded:
     audit_entry_hash: str
     tree_size: int = 0          # the Merkle tree of the log right after this entry
     root_hash: str = ""
+    response: Mapping[str, Any] | None = None  # what the caller's response_of made of it (built once)
 
 
 @dataclass(frozen=True)
@@ -291,10 +292,16 @@ class Registry:
         toward the lockout and is audited; nothing else is stored."""
         with self.engine.begin() as c:
             lock_for_write(c)
-            c.execute(insert(attempts).values(id_index=id_index, clerk_id=clerk.clerk_id, at=now, failed=True))
-            audit_store.append(c, now=now, actor=clerk.clerk_id, action="registration.failed", subject=id_index,
-                               details={"outlet_id": clerk.outlet_id, "reason": reason},
-                               model_ids=stamp.model_ids, policy_sha256=stamp.policy_sha256)
+            self.failed_attempt(c, id_index, clerk, "registration.failed", {"reason": reason}, stamp, now)
+
+    @staticmethod
+    def failed_attempt(c: Connection, id_index: str, clerk: Clerk, action: str, details: Mapping[str, Any],
+                       stamp: Stamp, now: datetime) -> None:
+        """A failed attempt (counted by the lockout) and its audit entry, in ``c``'s transaction."""
+        c.execute(insert(attempts).values(id_index=id_index, clerk_id=clerk.clerk_id, at=now, failed=True))
+        audit_store.append(c, now=now, actor=clerk.clerk_id, action=action, subject=id_index,
+                           details={"outlet_id": clerk.outlet_id, **details},
+                           model_ids=stamp.model_ids, policy_sha256=stamp.policy_sha256)
 
     def record_event(self, actor: str, subject: str, action: str, details: Mapping[str, Any], stamp: Stamp,
                      now: datetime) -> None:
@@ -347,7 +354,7 @@ class Registry:
     def record_decision(self, *, now: datetime, clerk: Clerk, path: str, session_id: str | None,
                         session_checked_at: datetime | None, person: PersonData, outcome: Outcome,
                         reasons: Sequence[str], scores: Mapping[str, Any], phone: str | None, quota_limit: int,
-                        consent: ConsentData, stamp: Stamp, idempotency: tuple[str, str] | None,
+                        consent: ConsentData, stamp: Stamp, idempotency_key: str | None,
                         statement: str | None = None, response_of=None,
                         templates: Mapping[str, bytes] | None = None, template_days: int = 365) -> Recorded:
         """Consume the session, check the quota again under the person's lock, take
@@ -397,8 +404,10 @@ class Registry:
             size, root = audit_store.tree_head(c)
             recorded = Recorded(registration_id, outcome, tuple(reasons), clear_phone, entry.position,
                                 entry.entry_hash, size, root)
-            if idempotency is not None and response_of is not None:
-                self._finish_idempotency(c, clerk.clerk_id, idempotency[0], response_of(recorded))
+            if response_of is not None:
+                recorded = replace(recorded, response=response_of(recorded))
+                if idempotency_key is not None:
+                    self._finish_idempotency(c, clerk.clerk_id, idempotency_key, recorded.response)
         return recorded
 
     # ------------------------------------------------------------------ reading
