@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGED_POLICY = Path(__file__).parent / "policy" / "default.json"
@@ -20,7 +21,7 @@ class Settings(BaseSettings):
 
     # "development" allows test-only conveniences (a request may name its challenge).
     env: str = "production"
-    session_ttl_s: float = 120.0
+    session_ttl_s: float = Field(120.0, gt=0)
     # Ed25519 private key (PEM) that signs audit checkpoints; its public half is
     # published by /status.  `simreg keys new-signing-key --out FILE` makes one.
     audit_signing_key_file: Path | None = None
@@ -62,22 +63,22 @@ class Settings(BaseSettings):
     # Quota: numbers per person with this operator; per_jurisdiction overrides by
     # the document's jurisdiction ("CN", "HMT", or a passport's issuing state),
     # e.g. SIMREG_QUOTA_BY_JURISDICTION='{"CN": 5, "HMT": 3}'.
-    quota_default: int = 5
+    quota_default: int = Field(5, ge=1)
     quota_by_jurisdiction: dict[str, int] = {}
     # Lockout: this many failed attempts within the window lock the ID (or clerk).
-    lockout_max_failures: int = 5
-    lockout_window_s: float = 180.0
-    lockout_s: float = 900.0
+    lockout_max_failures: int = Field(5, ge=1)
+    lockout_window_s: float = Field(180.0, gt=0)
+    lockout_s: float = Field(900.0, gt=0)
     # A released number waits this long before it can be registered again.
-    number_cooling_off_days: float = 90.0
+    number_cooling_off_days: float = Field(90.0, ge=0)
     # Minimum age of a registrant (years).
     min_age: int = 16
     # How long a registration's consent record (and the registration) is kept.
-    record_retention_days: int = 1095
+    record_retention_days: int = Field(1095, ge=1)
     # Live-face templates for later re-verification (e.g. a SIM swap): off by
     # default.  When on, sealed under a per-person data key (crypto-shredding).
     store_templates: bool = False
-    template_retention_days: int = 365
+    template_retention_days: int = Field(365, ge=1)
     # Retention of operational data: failed-attempt records (lockouts), used or
     # expired capture sessions, finished idempotency keys.
     attempt_retention_days: int = 30
@@ -86,7 +87,7 @@ class Settings(BaseSettings):
     # The purpose recorded with each consent.
     consent_purpose: str = "sim_registration_identity_verification"
     # A pending Idempotency-Key older than this may be retried by a new request.
-    idempotency_stale_s: float = 300.0
+    idempotency_stale_s: float = Field(300.0, gt=0)
 
     def shared_data_dir(self) -> Path:
         """``data_dir`` made absolute: a relative path is taken from the checkout's root."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
@@ -41,7 +42,8 @@ class FaceAnalyser(Protocol):
     def analyse_with_video(self, image: np.ndarray, video: bytes, limits, policy: Policy,
                            mirrored: bool = False) -> tuple["FaceAnalysis | SimregError", "VideoTrack"]:
         """The portrait's analysis (or its error) and the video's track with its
-        live face, computed at once where the implementation can."""
+        live face, computed at once where the implementation can (the track may be
+        ``None`` when the portrait was refused)."""
         ...
 
     def analyse(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis]:
@@ -219,9 +221,14 @@ class FaceEngine:
 
         params = self.tracking_params or TrackingParams()
         keeper = FrameKeeper() if policy is not None else None
-        with self._locks["detector"], self._locks["landmarker68"]:
+        embedder = list(self.embedders.values())[-1]
+        # the tracker uses the landmarker and the continuity embedder frame by frame:
+        # hold their locks, and the detector's when tracking shares it
+        held = ["landmarker68", embedder.model_id] + (["detector"] if self.tracking_detector is self.detector else [])
+        with ExitStack() as stack:
+            for name in sorted(held):  # one order for every caller: no deadlock
+                stack.enter_context(self._locks[name])
             with DecodedVideo(data, limits) as video:
-                embedder = list(self.embedders.values())[-1]
                 frames = keeper.tee(video.frames()) if keeper is not None else video.frames()
                 track, timings = track_faces(self, frames, rules, params,
                                              detector=self.tracking_detector, embedder=embedder,
@@ -245,6 +252,8 @@ class FaceEngine:
     def analyse_with_video(self, image: np.ndarray, video: bytes, limits, policy: Policy,
                            mirrored: bool = False) -> tuple[FaceAnalysis | SimregError, VideoTrack]:
         portrait = self.analyse_each([image], policy)[0]
+        if isinstance(portrait, SimregError):  # in one process: no video work for a refused portrait
+            return portrait, None
         return portrait, self.track_video(video, limits, policy.detection, policy, mirrored)
 
     def analyse_each(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis | SimregError]:

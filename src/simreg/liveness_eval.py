@@ -105,17 +105,17 @@ def protocol(root: Path) -> Iterator[Sample]:
             yield Sample(f"spoof/{kind}/{p.name}", "attack", f"{kind}-still", ["turn_left", "blink"])
 
 
-def run(samples: Sequence[Sample], root: Path, judge: Callable[[bytes, list[Action], list[float] | None], tuple],
+def run(samples: Sequence[Sample], root: Path, judge: Callable[[Sample, bytes], tuple],
         progress: Callable[[Sample], None] | None = None) -> list[Sample]:
-    """Judge every sample: ``judge(video bytes, actions, prompt_times)`` returns
-    (accepted, reasons, pad scores); a still is presented as a 3 s video of itself."""
+    """Judge every sample: ``judge(sample, video bytes)`` returns (accepted, reasons,
+    pad scores); a still is presented as a 3 s video of itself."""
     from .adapters.video import still_clip
 
     for s in samples:
-        path = root / s.file
-        data = still_clip(path.read_bytes()) if path.suffix.lower() == ".jpg" else path.read_bytes()
         try:
-            s.accepted, reasons, s.pad = judge(data, [Action(a) for a in s.challenge], s.prompt_times)
+            path = root / s.file
+            data = still_clip(path.read_bytes()) if path.suffix.lower() == ".jpg" else path.read_bytes()
+            s.accepted, reasons, s.pad = judge(s, data)
             s.reasons = list(reasons)
         except InputError as exc:
             s.accepted, s.reasons = False, [exc.code.value]
@@ -141,12 +141,20 @@ def summarise(samples: Sequence[Sample]) -> dict:
 
 def evaluate(engine, policy, root: Path, limits: VideoLimits = VideoLimits(max_duration_s=30.0, max_frames=2000),
              progress: Callable[[Sample], None] | None = None) -> tuple[list[Sample], dict]:
-    """The whole protocol with the real pipeline (``pipeline.check_liveness``)."""
-    from .pipeline import check_liveness
+    """The whole protocol with the real pipeline: each file decoded and tracked
+    once (``FaceAnalyser.track_video``), then judged against each of its challenges
+    (``pipeline.judge_liveness``, as ``check_liveness`` does)."""
+    from .pipeline import judge_liveness
 
-    def judge(video, actions, prompt_times):
-        res = check_liveness(engine, policy, video, actions, prompt_times=prompt_times, limits=limits)
-        return res.report.passed, res.report.reasons, {k: v for k, v in res.pad_scores.items()}
+    last: dict[str, object] = {}  # the track of the file judged last: samples of one file come together
+
+    def judge(sample: Sample, video: bytes):
+        if sample.file not in last:
+            last.clear()
+            last[sample.file] = engine.track_video(video, limits, policy.detection)
+        res = judge_liveness(last[sample.file], [Action(a) for a in sample.challenge],
+                             prompt_times=sample.prompt_times)
+        return res.report.passed, res.report.reasons, dict(res.pad_scores)
 
     samples = run(list(protocol(root)), root, judge, progress)
     return samples, summarise(samples)

@@ -20,9 +20,7 @@ registration (the service; registration.py wraps this in the registry's transact
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
 
 from .adapters.media import ImageLimits, decode_image
@@ -30,13 +28,12 @@ from .adapters.video import VideoLimits
 from .domain.challenge import Action
 from .domain.liveness import LivenessParams, LivenessReport, assess_liveness
 from .domain.pad import PadParams, assess_pad
-from .domain.types import FaceTrack
-from .domain.matching import MatchResult, match
-from .domain.policy import Policy
 from .domain.decision import Decision, decide
 from .domain.errors import InputError, SimregError
+from .domain.matching import MatchResult, match
+from .domain.policy import Policy
 from .domain.reasons import ReasonCode
-from .domain.types import Embedding, FaceAnalysis
+from .domain.types import Embedding, FaceAnalysis, FaceTrack
 from .face_engine import FaceAnalyser, compare_analyses
 
 
@@ -88,10 +85,16 @@ def check_liveness(engine: FaceAnalyser, policy: Policy, video: bytes, actions: 
     Raises ``InputError`` for unusable media; every other outcome is in the report."""
     t0 = time.perf_counter()
     vt = engine.track_video(video, limits, policy.detection)
-    return _judge_liveness(vt, actions, mirrored, prompt_times, params, pad_params, t0)
+    return judge_liveness(vt, actions, mirrored, prompt_times, params, pad_params, t0)
 
 
-def _judge_liveness(vt, actions, mirrored, prompt_times, params, pad_params, t0) -> LivenessCheck:
+def judge_liveness(vt, actions: Sequence[Action], mirrored: bool = False, prompt_times: Sequence[float] | None = None,
+                   params: LivenessParams = LivenessParams(), pad_params: PadParams = PadParams(),
+                   t0: float | None = None) -> LivenessCheck:
+    """The challenge and the passive signals judged on a video's track (``t0``: when
+    the track was started, for the timings); one track can be judged against
+    several challenges."""
+    t0 = time.perf_counter() if t0 is None else t0
     t1 = time.perf_counter()
     report = assess_liveness(vt.track, actions, params, mirrored, prompt_times)
     t2 = time.perf_counter()
@@ -140,10 +143,10 @@ def assess_registration(engine: FaceAnalyser, policy: Policy, portrait: bytes, v
     t1 = time.perf_counter()
     portrait_result, vt = engine.analyse_with_video(portrait_img, video, video_limits, policy, mirrored)
     if isinstance(portrait_result, SimregError):
-        if portrait_result.code in (ReasonCode.FACE_NOT_FOUND,):
+        if portrait_result.code is ReasonCode.FACE_NOT_FOUND:
             raise InputError(portrait_result.code, "no face was found in the ID portrait", portrait_result.http_status)
         raise portrait_result
-    liveness = _judge_liveness(vt, actions, mirrored, prompt_times, params, pad_params, t1)
+    liveness = judge_liveness(vt, actions, mirrored, prompt_times, params, pad_params, t1)
     t2 = time.perf_counter()
     live = vt.live_face
     result: MatchResult | None = None
@@ -154,10 +157,9 @@ def assess_registration(engine: FaceAnalyser, policy: Policy, portrait: bytes, v
         result = match(compare_analyses(portrait_result, live), policy, band)
         review = policy.review_entry(result.model_id, band)
         review_threshold = review.threshold if review is not None else None
-    else:
-        live_error = live.code.value if isinstance(live, SimregError) else ReasonCode.FACE_NOT_FOUND.value
-    decision = decide(liveness.report, liveness.pad_scores, portrait_result,
-                      live if isinstance(live, FaceAnalysis) else None, live_error, result, review_threshold)
+    elif isinstance(live, SimregError):
+        live_error = live.code.value
+    decision = decide(liveness.report, liveness.pad_scores, portrait_result, live_error, result, review_threshold)
     t3 = time.perf_counter()
     timings = {"decode_portrait": t_decode, **liveness.timings_ms, "match_and_decide": (t3 - t2) * 1e3,
                "total": (t3 - t0) * 1e3}

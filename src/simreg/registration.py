@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any, Callable, Sequence
 
 from .adapters.sql.registry import ConsentData, PersonData, Recorded, Registry, Stamp
@@ -81,10 +81,7 @@ def document_kind(id_type: str, number: str | None) -> DocumentKind:
         if n[:1] in ("H", "M"):
             return DocumentKind.HK_MACAO_TRAVEL_PERMIT
         return DocumentKind.TAIWAN_TRAVEL_PERMIT
-    try:
-        return DocumentKind(id_type)
-    except ValueError:
-        raise InputError(ReasonCode.REGISTRATION_FIELD, f"id_type must be one of {', '.join(ID_TYPES)}") from None
+    raise InputError(ReasonCode.REGISTRATION_FIELD, f"id_type must be one of {', '.join(ID_TYPES)}")
 
 
 def jurisdiction_of(doc: IdDocument) -> str:
@@ -136,33 +133,35 @@ class RegistrationService:
         check_quota(self.registry.held_numbers(key), limit)
         return limit
 
-    def _claim(self, clerk: Clerk, idempotency_key: str | None, digest_parts: Sequence[bytes], now: datetime):
+    def _idempotent(self, clerk: Clerk, idempotency_key: str | None, request: Sequence[object],
+                    media: Sequence[bytes], now: datetime, run: Callable[[], dict]) -> dict:
+        """``run()`` once per (clerk, key): a retry of the same request gets the stored
+        response; a request that fails releases its claim so a retry runs again.  The
+        digest is an HMAC (keyring) of the request's fields and of its media's SHA-256."""
         if not idempotency_key or len(idempotency_key) > 128:
             raise InputError(ReasonCode.IDEMPOTENCY_KEY_MISSING,
                              "send an Idempotency-Key header of 1-128 characters", 400)
-        h = hashlib.sha256()
-        for part in digest_parts:
+        h = hashlib.sha256(hashlib.sha256(json.dumps(list(request), ensure_ascii=False, default=str).encode()).digest())
+        for part in media:
             h.update(hashlib.sha256(part).digest())
         digest = self.rt.keyring.blind_index(h.hexdigest(), purpose="request")
-        return self.registry.claim_idempotency(clerk.clerk_id, idempotency_key, digest, now,
-                                               timedelta(seconds=self.settings.idempotency_stale_s))
+        stored = self.registry.claim_idempotency(clerk.clerk_id, idempotency_key, digest, now,
+                                                 timedelta(seconds=self.settings.idempotency_stale_s))
+        if stored is not None:
+            return {**stored, "idempotent_replay": True}
+        try:
+            return run()
+        except BaseException:
+            self.registry.release_idempotency(clerk.clerk_id, idempotency_key, now)
+            raise
 
     # ------------------------------------------------------------------ the face path
     def register(self, inp: RegistrationInput, clerk: Clerk, idempotency_key: str | None) -> dict:
         now = self.clock()
-        d = inp.document
-        fields = json.dumps([inp.session_id, d.id_type, d.id_number, d.mrz, d.name, d.id_expiry,
-                             str(d.birth_date), d.sex, inp.mirrored, inp.phone_number,
-                             *((inp.consent.text_version, inp.consent.accepted_at.isoformat()) if inp.consent else ()),
-                             list(inp.prompt_times or ())], ensure_ascii=False).encode()
-        stored = self._claim(clerk, idempotency_key, [fields, inp.portrait, inp.video], now)
-        if stored is not None:
-            return {**stored, "idempotent_replay": True}
-        try:
-            return self._register(inp, clerk, idempotency_key, now)
-        except BaseException:
-            self.registry.release_idempotency(clerk.clerk_id, idempotency_key)
-            raise
+        d, c = inp.document, inp.consent
+        request = [inp.session_id, d, inp.mirrored, inp.phone_number, c, inp.prompt_times]
+        return self._idempotent(clerk, idempotency_key, request, [inp.portrait, inp.video], now,
+                                lambda: self._register(inp, clerk, idempotency_key, now))
 
     def open_identity_check(self, inp: RegistrationInput, clerk: Clerk, now: datetime
                             ) -> tuple[IdDocument, str, Challenge]:
@@ -171,7 +170,11 @@ class RegistrationService:
         doc = self.validate(inp.document, now.date())
         key = holder_key(doc)
         self.check_lockout(key, clerk, now)
-        return doc, key, self.rt.sessions.peek(inp.session_id, clerk, now)
+        challenge = self.rt.sessions.peek(inp.session_id, clerk, now)
+        if inp.prompt_times is not None and len(inp.prompt_times) != len(challenge.actions):
+            raise InputError(ReasonCode.REGISTRATION_FIELD,
+                             f"prompt_times has {len(inp.prompt_times)} values for {len(challenge.actions)} prompts")
+        return doc, key, challenge
 
     def assess(self, inp: RegistrationInput, challenge: Challenge, key: str, clerk: Clerk, now: datetime):
         """The biometric stages (pipeline.assess_registration); unusable media or
@@ -254,32 +257,23 @@ class RegistrationService:
         if len(statement) < 10:
             raise InputError(ReasonCode.ALTERNATIVE_REASON_REQUIRED,
                              "state why the face path is not used (at least 10 characters)", 422)
-        fields = json.dumps(["alternative", d.id_type, d.id_number, d.mrz, d.name, d.id_expiry, str(d.birth_date),
-                             d.sex, phone_number, consent.text_version, consent.accepted_at.isoformat(), statement],
-                            ensure_ascii=False).encode()
-        stored = self._claim(supervisor, idempotency_key, [fields], now)
-        if stored is not None:
-            return {**stored, "idempotent_replay": True}
-        try:
-            doc = self.validate(d, now.date())
-            key = holder_key(doc)
-            limit = self.precheck_quota(key, doc)
-            phone = normalise_phone(phone_number) if phone_number else None
-            self.registry.check_number_available(phone, now)
-            person = PersonData(key, doc.kind.value, jurisdiction_of(doc), doc.name or "")
-            reasons = (ReasonCode.DECISION_ALTERNATIVE_PATH.value,)
-            recorded = self.registry.record_decision(
-                now=now, clerk=supervisor, path="alternative", session_id=None, session_checked_at=None,
-                person=person, outcome=Outcome.APPROVED, reasons=reasons, scores={}, phone=phone,
-                quota_limit=limit, consent=self._consent(consent), stamp=self.stamp,
-                idempotency_key=idempotency_key, statement=statement,
-                response_of=lambda r: self.response(r, {}))
-        except BaseException:
-            self.registry.release_idempotency(supervisor.clerk_id, idempotency_key)
-            raise
+        request = ["alternative", d, phone_number, consent, statement]
+        return self._idempotent(supervisor, idempotency_key, request, [], now,
+                                lambda: self._register_alternative(d, consent, statement, supervisor,
+                                                                   idempotency_key, phone_number, now))
+
+    def _register_alternative(self, d: DocumentInput, consent: Consent, statement: str, supervisor: Clerk,
+                              idempotency_key: str, phone_number: str | None, now: datetime) -> dict:
+        doc = self.validate(d, now.date())
+        key = holder_key(doc)
+        limit = self.precheck_quota(key, doc)
+        phone = normalise_phone(phone_number) if phone_number else None
+        self.registry.check_number_available(phone, now)
+        person = PersonData(key, doc.kind.value, jurisdiction_of(doc), doc.name or "")
+        recorded = self.registry.record_decision(
+            now=now, clerk=supervisor, path="alternative", session_id=None, session_checked_at=None,
+            person=person, outcome=Outcome.APPROVED, reasons=(ReasonCode.DECISION_ALTERNATIVE_PATH.value,),
+            scores={}, phone=phone, quota_limit=limit, consent=self._consent(consent), stamp=self.stamp,
+            idempotency_key=idempotency_key, statement=statement, response_of=lambda r: self.response(r, {}))
         return recorded.response
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 

@@ -90,17 +90,11 @@ class Runtime:
 
     def _audit_status(self) -> dict:
         out: dict = {"checkpoint_public_key": None}
-        path = self.settings.audit_signing_key_file
-        if path is not None and path.is_file():
+        if self.signing_key is not None:  # loaded once at start (load_signing_key)
             from .adapters import signing
 
-            try:
-                key = signing.load_private_key(path.read_bytes())
-            except (OSError, ValueError, TypeError):  # an unreadable key must not turn /status into a 500
-                out["checkpoint_public_key"] = {"error": "KEYS.UNREADABLE"}
-            else:
-                out["checkpoint_public_key"] = {"key_id": signing.key_id(key),
-                                                "pem": signing.public_key_to_pem(key).decode("ascii")}
+            out["checkpoint_public_key"] = {"key_id": signing.key_id(self.signing_key),
+                                            "pem": signing.public_key_to_pem(self.signing_key).decode("ascii")}
         if self.database is not None:
             from .adapters.sql.audit_store import size
 

@@ -103,3 +103,22 @@ def test_a_number_asked_for_twice_at_once_goes_to_one_registration(registry):
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(take, others))
     assert sorted(map(str, results)) == sorted(["+8613800138007", str(ReasonCode.NUMBER_UNAVAILABLE)])
+
+
+def test_one_of_many_simultaneous_claims_of_a_new_idempotency_key_wins(registry):
+    from simreg.domain.errors import InputError
+
+    barrier = threading.Barrier(8)
+    now = datetime.now(timezone.utc)
+
+    def claim(_):
+        barrier.wait()
+        try:
+            return registry.claim_idempotency("clk_1", "same-key", "digest", now)
+        except InputError as exc:
+            return exc.code
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(claim, range(8)))
+    assert results.count(None) == 1, results
+    assert results.count(ReasonCode.IDEMPOTENCY_IN_PROGRESS) == 7, results

@@ -319,3 +319,58 @@ def test_authentication_comes_before_body_validation(svc):
     _assert_error(r, 401, "AUTH.MISSING")
     r = svc.client.post("/v1/admin/clerks", json={"role": "emperor"}, headers=svc.auth(Role.CLERK))
     assert r.status_code in (403, 422)
+
+
+def test_a_deeply_nested_consent_is_refused_not_crashed_on(svc):
+    r = _post(svc, registration_form(svc.session(CHALLENGE), consent="[" * 60000))
+    _assert_error(r, 422, "CONSENT.INVALID")
+
+
+def test_a_boundary_the_parser_refuses_is_a_client_error(svc):
+    b = "b" * 300
+    r = svc.client.post("/v1/registrations", content=f"--{b}\r\n\r\n--{b}--\r\n".encode(),
+                        headers={**svc.auth(), "Idempotency-Key": "k", "Content-Type": f"multipart/form-data; boundary={b}"})
+    _assert_error(r, 400, "REGISTRATION.FIELD")
+
+
+def test_prompt_times_must_fit_the_challenge_and_stay_small(svc):
+    form = registration_form(svc.session(CHALLENGE), prompt_times="0,2,4")  # three prompts for two actions
+    _assert_error(_post(svc, form), 422, "REGISTRATION.FIELD")
+    big = ("0," * 40000).rstrip(",")
+    files = {**media(_jpeg(), b"x"), "prompt_times": ("t.txt", big.encode(), "text/plain")}  # sent as a "file"
+    _assert_error(_post(svc, registration_form(svc.session(CHALLENGE)), files, key="k-2"), 400, "REGISTRATION.FIELD")
+    _assert_error(_post(svc, registration_form(svc.session(CHALLENGE), prompt_times="0,inf"), key="k-3"), 422,
+                  "REGISTRATION.FIELD")
+
+
+def test_a_nul_byte_is_a_client_error_on_every_backend(svc):
+    r = svc.client.post("/v1/admin/outlets", json={"name": "Counter\x00 9"}, headers=svc.auth(Role.ADMIN))
+    assert r.status_code in (201, 422), r.text  # SQLite stores it; PostgreSQL refuses the value
+    if r.status_code == 422:
+        assert r.json()["code"] == "REQUEST.INVALID"
+    r = svc.client.get("/v1/registrations/reg_%00", headers=svc.auth())
+    assert r.status_code in (404, 422) and r.json()["code"] in ("REGISTRATION.UNKNOWN", "REQUEST.INVALID")
+
+
+def test_a_reserved_number_is_decided_only_by_its_review(svc):
+    from datetime import datetime, timezone
+
+    from simreg.adapters.sql.registry import ConsentData, PersonData, Stamp
+    from simreg.domain.reasons import Outcome
+
+    clerk = svc.access.clerk_for_token(svc.tokens[Role.CLERK])
+    rec = svc.rt.registry.record_decision(
+        now=datetime.now(timezone.utc), clerk=clerk, path="face", session_id=None, session_checked_at=None,
+        person=PersonData("cn_resident_id|" + RESIDENT_ID, "cn_resident_id", "CN", "王芳"), outcome=Outcome.REVIEW,
+        reasons=("MATCH.GREY_ZONE",), scores={}, phone=None, quota_limit=5,
+        consent=ConsentData("p", "v3", datetime.now(timezone.utc), 30), stamp=Stamp(("m",), "0" * 64),
+        idempotency_key=None)
+    r = svc.client.post(f"/v1/numbers/{rec.phone_number}/state", json={"state": "active", "reason": "skip review"},
+                        headers=svc.auth(Role.SUPERVISOR))
+    _assert_error(r, 409, "NUMBER.TRANSITION")
+    d = svc.client.post(f"/v1/reviews/{rec.registration_id}", json={"decision": "reject", "reason": "not him"},
+                        headers=svc.auth(Role.SUPERVISOR))
+    assert d.status_code == 200 and d.json()["outcome"] == "rejected"
+    with svc.rt.database.connect() as c:
+        assert c.execute(select(numbers.c.state).where(numbers.c.number_masked == "+86138****8000")).scalar_one() \
+            == "available"

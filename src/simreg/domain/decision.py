@@ -35,10 +35,10 @@ class Decision:
 
 
 def decide(liveness: LivenessReport, pad_scores: Mapping[str, float | None], portrait: FaceAnalysis,
-           live_face: FaceAnalysis | None, live_face_error: str | None, match: MatchResult | None,
+           live_face_error: str | None, match: MatchResult | None,
            review_threshold: float | None) -> Decision:
     """See the module docstring.  ``live_face_error`` is the reason code when no
-    live face could be analysed (then ``match`` is ``None``)."""
+    live face could be analysed (then ``match`` is ``None``; no code means none was found)."""
     scores: dict[str, object] = {
         "liveness": {"passed": liveness.passed, "face_fraction": round(liveness.face_fraction, 4),
                      "identity_min_similarity": liveness.identity_min_similarity,

@@ -28,7 +28,7 @@ from .types import FaceTrack
 
 # Landmarks that stay put on a face while it turns (iBUG-68): jaw, brows, nose,
 # eye corners.  Mouth and eyelids move with expressions and are left out.
-RIGID = np.r_[0:27, 27:36, 36, 39, 42, 45]
+RIGID = np.r_[0:36, 36, 39, 42, 45]
 
 
 @dataclass(frozen=True)
@@ -107,8 +107,7 @@ def planarity_score(track: FaceTrack, p: PadParams = PadParams()) -> float | Non
         if i == j or abs(yaws[i] - yaws[j]) < p.min_yaw_delta:
             continue
         a, b = views[i][1], views[j][1]
-        ied = 0.5 * (np.linalg.norm(a[-3] - a[-4]) + np.linalg.norm(b[-3] - b[-4]))  # outer eye corners 36..45
-        ied = max(float(np.linalg.norm(a[-1] - a[-4])), 1e-6)
+        ied = max(float(np.linalg.norm(a[-1] - a[-4])), 1e-6)  # outer eye corners 36 and 45 of view a
         scores.append(homography_residual(a, b) / ied)
     if not scores:
         return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import Depends, APIRouter, Query, Request
+from fastapi import Path, Depends, APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
@@ -55,7 +55,7 @@ def _entries(engine, after: int, limit: int) -> list[dict]:
 
 
 @router.get("/v1/audit/entries", summary="Read the audit log (auditor)", responses=error_responses(401, 403, 422, ok=(200, [{"position": 0, "timestamp": "2026-11-29T08:00:00.000000Z", "actor": "admin-cli", "action": "admin.outlet_created", "subject": "out_4b1f9d1c5a3e7b2a", "details": "{\"name_length\":9}", "model_ids": "[\"none\"]", "policy_sha256": "0000...", "prev_hash": "0000...", "entry_hash": "9f2c..."}])))
-async def audit_entries_page(request: Request, after: int = Query(-1, description="last position already read"),
+async def audit_entries_page(request: Request, after: int = Query(-1, ge=-1, le=2**62, description="last position already read"),
                              limit: int = Query(100, ge=1, le=1000), clerk: Clerk = Depends(current_clerk)):
     """Entries in order, as stored (every field the entry hash covers).  Entries
     hold opaque ids, codes and scores: never clear personal data or biometrics."""
@@ -65,7 +65,7 @@ async def audit_entries_page(request: Request, after: int = Query(-1, descriptio
 
 @router.get("/v1/audit/proof/{index}", summary="Inclusion proof of an audit entry",
             responses=error_responses(401, 403, 404, 422, ok=(200, {"index": 1041, "size": 1042, "leaf_hash": "ab12...", "entry_hash": "9f2c...", "root_hash": "77e1...", "proof": ["5d0c...", "e3a9..."]})))
-async def audit_proof(request: Request, index: int, size: int | None = Query(None, description="tree size"), clerk: Clerk = Depends(current_clerk)):
+async def audit_proof(request: Request, index: int = Path(ge=0, le=2**62), size: int | None = Query(None, ge=1, le=2**62, description="tree size"), clerk: Clerk = Depends(current_clerk)):
     """The RFC 6962 inclusion proof for a receipt (its audit_position and tree_size):
     check it offline with `simreg audit verify-receipt`."""
     require(clerk, Role.AUDITOR)

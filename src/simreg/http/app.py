@@ -12,7 +12,7 @@ from dataclasses import replace
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from ..adapters.crypto import KeyringError
 
@@ -90,6 +90,13 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
         return JSONResponse({"code": exc.code.value, "message": exc.message,
                              "request_id": getattr(request.state, "request_id", "")},
                             status_code=exc.http_status, headers=headers)
+
+    @app.exception_handler(DataError)
+    async def data_error(request: Request, exc: DataError):
+        # the database refused a value (a NUL byte, an out-of-range number): the
+        # client's input, not an outage; the transaction was rolled back
+        return JSONResponse({"code": "REQUEST.INVALID", "message": "a value in the request cannot be stored",
+                             "request_id": getattr(request.state, "request_id", "")}, status_code=422)
 
     @app.exception_handler(SQLAlchemyError)
     async def storage_error(request: Request, exc: SQLAlchemyError):

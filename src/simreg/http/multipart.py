@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from python_multipart.multipart import MultipartParser, parse_options_header
-from python_multipart.exceptions import MultipartParseError
+from python_multipart.exceptions import FormParserError
 
 from ..domain.errors import InputError
 from ..domain.reasons import ReasonCode
@@ -48,9 +48,14 @@ async def read_body(request, max_bytes: int) -> bytes:
     return bytes(body)
 
 
-def parse_form(body: bytes, content_type: str | None, max_field_bytes: int = 64 * 1024) -> dict[str, Part]:
-    """Parts by name (a repeated name is refused).  Non-file fields are limited to
-    ``max_field_bytes``; file parts are bounded by the body cap."""
+MEDIA_FIELDS = frozenset({"portrait", "video"})
+
+
+def parse_form(body: bytes, content_type: str | None, max_field_bytes: int = 64 * 1024,
+               media_fields: frozenset[str] = MEDIA_FIELDS) -> dict[str, Part]:
+    """Parts by name (a repeated name is refused).  Every part but the named media
+    fields (which the body cap bounds) is limited to ``max_field_bytes``, whether
+    or not the client sent it with a filename."""
     ctype, params = parse_options_header(content_type or "")
     if ctype != b"multipart/form-data" or b"boundary" not in params:
         raise InputError(ReasonCode.MEDIA_UNSUPPORTED_FORMAT, "send multipart/form-data", 415)
@@ -86,15 +91,16 @@ def parse_form(body: bytes, content_type: str | None, max_field_bytes: int = 64 
     def on_part_data(data, start, end):
         part = state["part"]
         part.data += data[start:end]
-        if part.filename is None and len(part.data) > max_field_bytes:
+        if part.name not in media_fields and len(part.data) > max_field_bytes:
             raise _invalid(f"field {part.name!r} is longer than {max_field_bytes} bytes")
 
-    parser = MultipartParser(params[b"boundary"], {
-        "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
-        "on_header_end": on_header_end, "on_headers_finished": on_headers_finished, "on_part_data": on_part_data})
-    try:
+    callbacks = {"on_part_begin": on_part_begin, "on_header_field": on_header_field,
+                 "on_header_value": on_header_value, "on_header_end": on_header_end,
+                 "on_headers_finished": on_headers_finished, "on_part_data": on_part_data}
+    try:  # the constructor checks the boundary too (FormParserError is the base of the parse errors)
+        parser = MultipartParser(params[b"boundary"], callbacks)
         parser.write(body)
         parser.finalize()
-    except MultipartParseError:
+    except FormParserError:
         raise _invalid("the multipart body is malformed") from None
     return parts

@@ -3,11 +3,12 @@ alternative (non-face) path, and the number pool."""
 
 from __future__ import annotations
 
-import json
-from datetime import date, datetime
+import math
+from datetime import date
 
-from fastapi import Depends, APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
 
 from ..domain.access import Clerk, Role
 from ..domain.errors import InputError
@@ -16,8 +17,8 @@ from ..domain.reasons import ReasonCode
 from ..registration import Consent, DocumentInput, RegistrationInput, RegistrationService
 from .auth import current_clerk, require
 from .multipart import Part, parse_form, read_body
-from .schemas import (AlternativeRequest, ErrorResponse, NumberStateRequest, NumbersRequest, RegistrationResponse,
-                      RegistrationView, ReviewRequest, ReviewResponse, error_responses)
+from .schemas import (AlternativeRequest, ConsentBody, ErrorResponse, NumberStateRequest, NumbersRequest,
+                      RegistrationResponse, RegistrationView, ReviewRequest, ReviewResponse, error_responses)
 
 router = APIRouter()
 
@@ -105,29 +106,42 @@ def date_field(value: str | None, name: str) -> date | None:
 
 
 def parse_consent(value: str | None) -> Consent:
+    """The consent form field: JSON ``{"text_version", "accepted_at"}``."""
     if value is None:
         raise InputError(ReasonCode.CONSENT_REQUIRED, "a registration needs the customer's consent record", 422)
-    try:
-        doc = json.loads(value)
-        text_version = str(doc["text_version"]).strip()
-        accepted_at = datetime.fromisoformat(str(doc["accepted_at"]))
-    except (ValueError, KeyError, TypeError):
+    try:  # pydantic's parser also refuses absurdly nested JSON (json.loads would recurse)
+        body = ConsentBody.model_validate_json(value)
+    except ValidationError:
         raise InputError(ReasonCode.CONSENT_INVALID,
                          'consent must be JSON {"text_version": ..., "accepted_at": ISO-8601}') from None
-    if not text_version or len(text_version) > 64 or accepted_at.tzinfo is None:
+    return consent_of(body)
+
+
+def consent_of(body: ConsentBody) -> Consent:
+    text_version = body.text_version.strip()
+    if not text_version or body.accepted_at.tzinfo is None:
         raise InputError(ReasonCode.CONSENT_INVALID, "consent needs a text_version (≤64 chars) and a zoned accepted_at")
-    return Consent(text_version, accepted_at)
+    return Consent(text_version, body.accepted_at)
+
+
+#: At most this many prompts (a challenge has 2-4 actions).
+MAX_PROMPTS = 8
 
 
 def prompt_times_field(value: str | None) -> tuple[float, ...] | None:
+    """Seconds from the video's start at which each prompt appeared: finite,
+    non-negative, non-decreasing, at most ``MAX_PROMPTS``."""
     if value is None:
         return None
+    items = value.split(",")
+    if len(items) > MAX_PROMPTS:
+        raise InputError(ReasonCode.REGISTRATION_FIELD, f"prompt_times has more than {MAX_PROMPTS} values")
     try:
-        times = tuple(float(x) for x in value.split(","))
+        times = tuple(float(x) for x in items)
     except ValueError:
         raise InputError(ReasonCode.REGISTRATION_FIELD, "prompt_times must be comma-separated seconds") from None
-    if any(t < 0 or t != t for t in times):
-        raise InputError(ReasonCode.REGISTRATION_FIELD, "prompt_times must be non-negative seconds")
+    if not all(math.isfinite(t) and t >= 0 for t in times) or list(times) != sorted(times):
+        raise InputError(ReasonCode.REGISTRATION_FIELD, "prompt_times must be finite, non-negative and in order")
     return times
 
 
@@ -172,7 +186,7 @@ async def register_alternative(request: Request, body: AlternativeRequest, idemp
     the supervisor's own credential and a stated reason; quota and audit as ever."""
     require(clerk, Role.SUPERVISOR)
     doc = DocumentInput(body.id_type, body.id_number, body.mrz, body.name, body.id_expiry, body.birth_date, body.sex)
-    consent = parse_consent(json.dumps(body.consent.model_dump(mode="json")))
+    consent = consent_of(body.consent)
     return await run_in_threadpool(_service(request).register_alternative, doc, consent, body.statement, clerk,
                                    idempotency_key, body.phone_number)
 

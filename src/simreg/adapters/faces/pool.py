@@ -9,9 +9,10 @@ oversubscription.  A failure inside a worker comes back as the same exception.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Sequence
 
@@ -22,6 +23,8 @@ from ...domain.errors import InfraError, SimregError
 from ...domain.reasons import ReasonCode
 from ...domain.policy import Policy
 from ...domain.types import FaceAnalysis
+
+log = logging.getLogger(__name__)
 
 _ENGINE = None  # the worker process's own engine, built by _start_worker
 
@@ -79,21 +82,32 @@ class EnginePool:
 
     def _run(self, calls: Sequence[tuple]) -> list[object]:
         """Run ``(function, *args)`` calls on the workers in parallel; each result is
-        the value or the ``SimregError`` it raised.  A worker that dies is replaced
-        and the whole call fails with ``ENGINE.UNAVAILABLE`` (503, retryable)."""
+        the value or the ``SimregError`` it raised.  Every call is waited for, so no
+        work is left running for nobody.  A worker that dies is replaced and the
+        whole call fails with ``ENGINE.UNAVAILABLE`` (503, retryable); any other
+        exception in a worker is logged and is ``ENGINE.UNAVAILABLE`` too, never a
+        traceback to a client."""
         pool = self._pool
         try:
             futures = [pool.submit(fn, *args) for fn, *args in calls]
-            out: list[object] = []
-            for f in futures:
-                try:
-                    out.append(f.result())
-                except SimregError as exc:
-                    out.append(exc)
-            return out
         except BrokenProcessPool:
             self._restart(pool)
             raise InfraError(ReasonCode.ENGINE_UNAVAILABLE, "a face engine worker stopped; retry") from None
+        wait(futures)
+        out: list[object] = []
+        for f in futures:
+            exc = f.exception()
+            if exc is None:
+                out.append(f.result())
+            elif isinstance(exc, SimregError):
+                out.append(exc)
+            elif isinstance(exc, BrokenProcessPool):
+                self._restart(pool)
+                raise InfraError(ReasonCode.ENGINE_UNAVAILABLE, "a face engine worker stopped; retry") from None
+            else:
+                log.error("face engine worker failed: %s", type(exc).__name__, exc_info=exc)
+                raise InfraError(ReasonCode.ENGINE_UNAVAILABLE, "the face engine failed on this input") from None
+        return out
 
     def analyse_each(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis | SimregError]:
         """One analysis or error per image, in parallel."""

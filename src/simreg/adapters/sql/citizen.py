@@ -4,7 +4,6 @@ step is audited in the transaction that makes it."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,19 +12,16 @@ from sqlalchemy import insert, select, update
 
 from ...domain.access import Clerk
 from ...domain.errors import InputError, PolicyError
-from ...domain.numbers import NumberState, check_transition
+from ...domain.numbers import NumberState
+from ...domain.quota import COUNTED_STATES
 from ...domain.reasons import ReasonCode
 from . import audit_store
-from .database import lock_for_write
+from .database import for_update, lock_for_write
 from .registry import Registry, Stamp, _id
 from .schema import consents, disputes, lookup_grants, numbers, outlets, registrations
-from .stores import SessionStore, aware
+from .stores import SessionStore, aware, token_hash
 
-HELD = (NumberState.RESERVED.value, NumberState.ACTIVE.value, NumberState.SUSPENDED.value)
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+HELD = COUNTED_STATES  # the numbers registered under a person's ID
 
 
 class CitizenDesk:
@@ -51,7 +47,7 @@ class CitizenDesk:
             listed = self._numbers(c, person_id) if person_id else []
             token = secrets.token_urlsafe(24)
             expires = now + self.grant_ttl
-            c.execute(insert(lookup_grants).values(token_sha256=_token_hash(token), person_id=person_id,
+            c.execute(insert(lookup_grants).values(token_sha256=token_hash(token), person_id=person_id,
                                                    id_index=indexes[0], clerk_id=clerk.clerk_id, created_at=now,
                                                    expires_at=expires))
             audit_store.append(c, now=now, actor=clerk.clerk_id, action="citizen.lookup",
@@ -74,7 +70,7 @@ class CitizenDesk:
                 for r in rows]
 
     def _grant(self, c, token: str, clerk: Clerk, now: datetime):
-        row = c.execute(select(lookup_grants).where(lookup_grants.c.token_sha256 == _token_hash(token or ""))
+        row = c.execute(select(lookup_grants).where(lookup_grants.c.token_sha256 == token_hash(token or ""))
                         ).mappings().first()
         if row is None or row["clerk_id"] != clerk.clerk_id:
             raise InputError(ReasonCode.LOOKUP_UNKNOWN, "no such lookup for this clerk", 404)
@@ -88,7 +84,8 @@ class CitizenDesk:
         with self.engine.begin() as c:
             lock_for_write(c)
             grant = self._grant(c, token, clerk, now)
-            n = c.execute(select(numbers).where(numbers.c.number_id == number_ref)).mappings().first()
+            # the number's row is locked, so two flags at once open one dispute
+            n = c.execute(for_update(select(numbers).where(numbers.c.number_id == number_ref), c)).mappings().first()
             if grant["person_id"] is None or n is None or n["person_id"] != grant["person_id"] \
                     or n["state"] not in HELD:
                 raise InputError(ReasonCode.NUMBER_UNKNOWN, "no such number under this ID", 404)
@@ -141,18 +138,16 @@ class CitizenDesk:
         citizen's).  Dismissed: nothing changes.  Who, when and why are audited."""
         with self.engine.begin() as c:
             lock_for_write(c)
-            d = c.execute(select(disputes).where(disputes.c.dispute_id == dispute_id)).mappings().first()
+            d = c.execute(for_update(select(disputes).where(disputes.c.dispute_id == dispute_id), c)).mappings().first()
             if d is None or d["outlet_id"] != supervisor.outlet_id:
                 raise InputError(ReasonCode.DISPUTE_UNKNOWN, "no such dispute in your outlet", 404)
             if d["status"] != "open":
                 raise PolicyError(ReasonCode.DISPUTE_NOT_OPEN, "this dispute is already resolved")
             status = "upheld" if upheld else "dismissed"
-            if upheld:
-                n = c.execute(select(numbers.c.state).where(numbers.c.number_id == d["number_id"])).scalar_one()
-                if n == NumberState.ACTIVE.value:
-                    check_transition(NumberState.ACTIVE, NumberState.SUSPENDED)
-                    c.execute(update(numbers).where(numbers.c.number_id == d["number_id"])
-                              .values(state=NumberState.SUSPENDED.value, state_changed_at=now))
+            if upheld:  # an active number is suspended; one already suspended or released stays so
+                c.execute(update(numbers).where(numbers.c.number_id == d["number_id"],
+                                                numbers.c.state == NumberState.ACTIVE.value)
+                          .values(state=NumberState.SUSPENDED.value, state_changed_at=now))
             c.execute(update(disputes).where(disputes.c.dispute_id == dispute_id).values(
                 status=status, resolved_by=supervisor.clerk_id, resolved_at=now, resolution=note))
             audit_store.append(c, now=now, actor=supervisor.clerk_id, action="dispute.resolved", subject=dispute_id,

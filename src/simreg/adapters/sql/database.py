@@ -55,3 +55,9 @@ def lock_for_write(conn) -> None:
     PostgreSQL needs nothing here: its callers lock the rows they change."""
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("UPDATE audit_entries SET actor = actor WHERE position = -1")
+
+
+def for_update(query, conn, skip_locked: bool = False):
+    """``query`` locking the rows it reads until commit (PostgreSQL's FOR UPDATE;
+    on SQLite :func:`lock_for_write` already serialises writers)."""
+    return query.with_for_update(skip_locked=skip_locked) if conn.dialect.name == "postgresql" else query

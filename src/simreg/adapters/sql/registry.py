@@ -20,7 +20,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Mapping, Sequence
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
@@ -33,7 +33,7 @@ from ...domain.numbers import NumberState, check_transition, mask_phone
 from ...domain.quota import COUNTED_STATES, check_quota
 from ...domain.reasons import Outcome, ReasonCode
 from . import audit_store
-from .database import lock_for_write
+from .database import for_update, lock_for_write
 from ..crypto import KeyringError, open_sealed, seal
 from .schema import (attempts, consents, idempotency_keys, meta, numbers, person_index_aliases, persons,
                      registrations)
@@ -41,6 +41,7 @@ from .schema import templates as templates_t
 from .stores import SessionStore, aware
 
 
+# insert ... on conflict do nothing, on the two supported backends
 _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
@@ -128,8 +129,8 @@ class Registry:
 
     def _number_row(self, c: Connection, e164: str, lock: bool = False):
         q = select(numbers).where(numbers.c.number_index.in_(self.keyring.blind_indexes(e164, purpose="phone")))
-        if lock and c.dialect.name == "postgresql":
-            q = q.with_for_update()
+        if lock:
+            q = for_update(q, c)
         return c.execute(q).mappings().first()
 
     def _reusable(self, now: datetime):
@@ -164,8 +165,7 @@ class Registry:
                 raise PolicyError(ReasonCode.NUMBER_UNAVAILABLE, "that number is not available for registration")
         else:
             q = select(numbers).where(self._reusable(now)).order_by(numbers.c.number_id).limit(1)
-            if c.dialect.name == "postgresql":
-                q = q.with_for_update(skip_locked=True)
+            q = for_update(q, c, skip_locked=True)
             row = c.execute(q).mappings().first()
             if row is None:
                 raise PolicyError(ReasonCode.NUMBER_POOL_EMPTY, "no number is available; add numbers to the pool")
@@ -186,6 +186,8 @@ class Registry:
             if row is None:
                 raise InputError(ReasonCode.NUMBER_UNKNOWN, "no such number in the pool", 404)
             current = NumberState(row["state"])
+            if current is NumberState.RESERVED:  # only the review decides a reserved number
+                raise PolicyError(ReasonCode.NUMBER_TRANSITION, "a reserved number awaits its review decision")
             check_transition(current, target)
             values: dict[str, Any] = {"state": target.value, "state_changed_at": now}
             if target is NumberState.RELEASED:
@@ -225,14 +227,11 @@ class Registry:
                           id_ciphertext=self.keyring.encrypt(person.holder_key.encode(), aad=new_pid.encode()),
                           name_ciphertext=self.keyring.encrypt(person.name.encode(), aad=(new_pid + "|name").encode()),
                           created_at=now)
-            upsert = _INSERTS.get(c.dialect.name)
-            if upsert is not None:  # a concurrent first registration of this person may insert it first
-                c.execute(upsert(persons).values(**values).on_conflict_do_nothing(index_elements=["id_index"]))
-            else:
-                c.execute(insert(persons).values(**values))
+            # a concurrent first registration of this person may insert it first
+            c.execute(_INSERTS[c.dialect.name](persons).values(**values)
+                      .on_conflict_do_nothing(index_elements=["id_index"]))
             pid = self.person_for(c, indexes)
-        if c.dialect.name == "postgresql":
-            c.execute(select(persons.c.person_id).where(persons.c.person_id == pid).with_for_update())
+        c.execute(for_update(select(persons.c.person_id).where(persons.c.person_id == pid), c))
         return pid
 
     # ------------------------------------------------------------------ templates (off by default)
@@ -318,12 +317,15 @@ class Registry:
         was used for a different request) or ``IDEMPOTENCY.IN_PROGRESS``."""
         with self.engine.begin() as c:
             lock_for_write(c)
-            row = c.execute(select(idempotency_keys).where(idempotency_keys.c.clerk_id == clerk_id,
-                                                           idempotency_keys.c.key == key)).mappings().first()
-            if row is None:
-                c.execute(insert(idempotency_keys).values(clerk_id=clerk_id, key=key, request_digest=digest,
-                                                          state="pending", created_at=now))
+            # insert-if-absent: of two requests claiming a new key at once, one inserts
+            values = dict(clerk_id=clerk_id, key=key, request_digest=digest, state="pending", created_at=now)
+            claimed = c.execute(_INSERTS[c.dialect.name](idempotency_keys).values(**values)
+                                .on_conflict_do_nothing(index_elements=["clerk_id", "key"])
+                                .returning(idempotency_keys.c.key)).first()
+            if claimed is not None:
                 return None
+            row = c.execute(for_update(select(idempotency_keys).where(
+                idempotency_keys.c.clerk_id == clerk_id, idempotency_keys.c.key == key), c)).mappings().one()
             if row["request_digest"] != digest:
                 raise InputError(ReasonCode.IDEMPOTENCY_MISMATCH,
                                  "this Idempotency-Key was used for a different request", 422)
@@ -332,16 +334,19 @@ class Registry:
             if now - aware(row["created_at"]) < stale_after:
                 raise InputError(ReasonCode.IDEMPOTENCY_IN_PROGRESS,
                                  "a request with this Idempotency-Key is still being processed", 409)
+            # a stale claim (its request died): taken over, under the row lock
             c.execute(update(idempotency_keys).where(idempotency_keys.c.clerk_id == clerk_id,
                                                      idempotency_keys.c.key == key).values(created_at=now))
             return None
 
-    def release_idempotency(self, clerk_id: str, key: str) -> None:
-        """Forget a pending claim whose request failed, so a retry runs again."""
+    def release_idempotency(self, clerk_id: str, key: str, claimed_at: datetime) -> None:
+        """Forget this request's pending claim (it failed), so a retry runs again; a
+        claim taken over since by another request (a later ``created_at``) is kept."""
         with self.engine.begin() as c:
             c.execute(delete(idempotency_keys).where(idempotency_keys.c.clerk_id == clerk_id,
                                                      idempotency_keys.c.key == key,
-                                                     idempotency_keys.c.state == "pending"))
+                                                     idempotency_keys.c.state == "pending",
+                                                     idempotency_keys.c.created_at == claimed_at))
 
     def _finish_idempotency(self, c: Connection, clerk_id: str, key: str, response: Mapping[str, Any]) -> None:
         sealed = self.keyring.encrypt(json.dumps(response, sort_keys=True).encode(),
@@ -440,10 +445,8 @@ class Registry:
         pool) a registration awaiting review; audited with who, when and why."""
         with self.engine.begin() as c:
             lock_for_write(c)
-            q = select(registrations).where(registrations.c.registration_id == registration_id)
-            if c.dialect.name == "postgresql":
-                q = q.with_for_update()
-            row = c.execute(q).mappings().first()
+            row = c.execute(for_update(select(registrations).where(
+                registrations.c.registration_id == registration_id), c)).mappings().first()
             if row is None or row["outlet_id"] != supervisor.outlet_id:
                 raise InputError(ReasonCode.REGISTRATION_UNKNOWN, "no such registration in your outlet", 404)
             if row["outcome"] != Outcome.REVIEW.value:
@@ -451,12 +454,13 @@ class Registry:
             outcome = Outcome.APPROVED if approve else Outcome.REJECTED
             if row["number_id"] is not None:
                 target = NumberState.ACTIVE if approve else NumberState.AVAILABLE
-                check_transition(NumberState.RESERVED, target)
                 values: dict[str, Any] = {"state": target.value, "state_changed_at": now}
                 if not approve:
                     values.update(person_id=None, registration_id=None, outlet_id=None)
-                c.execute(update(numbers).where(numbers.c.number_id == row["number_id"],
-                                                numbers.c.state == NumberState.RESERVED.value).values(**values))
+                done = c.execute(update(numbers).where(numbers.c.number_id == row["number_id"],
+                                                       numbers.c.state == NumberState.RESERVED.value).values(**values))
+                if done.rowcount != 1:  # the reservation must still be there, or nothing is decided
+                    raise PolicyError(ReasonCode.NUMBER_TRANSITION, "the reserved number is no longer reserved")
             code = ReasonCode.DECISION_SUPERVISOR_APPROVED if approve else ReasonCode.DECISION_SUPERVISOR_REJECTED
             reasons = [*json.loads(row["reasons"]), code.value]
             c.execute(update(registrations).where(registrations.c.registration_id == registration_id).values(
@@ -561,6 +565,3 @@ def _registration_view(row) -> dict:
             "review_reason": row["review_reason"], "created_at": aware(row["created_at"]).isoformat(),
             "audit_position": row["audit_position"], "phone_number": None, "phone_number_masked": None}
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)

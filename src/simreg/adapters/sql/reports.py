@@ -18,7 +18,7 @@ REJECTED_SHARE_FLAG = 0.5      # ... over half its face attempts are rejected (m
 MIN_ATTEMPTS = 10
 
 
-def outlet_report(engine: Engine, since: datetime | None = None, outlet_id: str | None = None) -> list[dict]:
+def outlet_report(engine: Engine, since: datetime | None = None) -> list[dict]:
     with engine.connect() as c:
         names = {r.outlet_id: r.name for r in c.execute(select(outlets.c.outlet_id, outlets.c.name))}
         q = select(registrations.c.outlet_id, registrations.c.path, registrations.c.outcome,
@@ -29,8 +29,6 @@ def outlet_report(engine: Engine, since: datetime | None = None, outlet_id: str 
         drows = c.execute(select(disputes.c.outlet_id, disputes.c.status)).all()
     out = []
     for oid, name in sorted(names.items()):
-        if outlet_id is not None and oid != outlet_id:
-            continue
         mine = [r for r in rows if r.outlet_id == oid]
         face = [r for r in mine if r.path == "face"]
         outcomes = Counter(r.outcome for r in mine)

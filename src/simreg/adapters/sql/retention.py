@@ -9,7 +9,8 @@
 |                       | never while its number is still held                     |                              |
 | persons               | while any registration or number refers to them          | deleted (ciphertexts, index) |
 | failed attempts       | ``attempt_retention_days``                               | deleted                      |
-| capture sessions      | expiry + ``session_retention_days``                      | deleted                      |
+| capture sessions,     | expiry + ``session_retention_days``                      | deleted                      |
+| citizen lookup grants |                                                          |                              |
 | idempotency keys      | ``idempotency_retention_days``                           | deleted                      |
 
 The audit log is kept: it holds no personal data.  A run is one transaction and
@@ -27,7 +28,8 @@ from ...domain.quota import COUNTED_STATES
 from . import audit_store
 from .database import lock_for_write
 from .registry import Registry, Stamp
-from .schema import (attempts, capture_sessions, consents, disputes, idempotency_keys, numbers, person_index_aliases,
+from .schema import (attempts, capture_sessions, consents, disputes, idempotency_keys, lookup_grants, numbers,
+                     person_index_aliases,
                      persons, registrations, templates)
 from .stores import aware
 
@@ -41,7 +43,7 @@ class RetentionRules:
 
 def run_retention(registry: Registry, rules: RetentionRules, now: datetime, actor: str, stamp: Stamp) -> dict:
     counts = {"templates": 0, "data_keys_shredded": 0, "registrations": 0, "consents": 0, "persons": 0,
-              "attempts": 0, "sessions": 0, "idempotency_keys": 0}
+              "attempts": 0, "sessions": 0, "lookup_grants": 0, "idempotency_keys": 0}
     with registry.engine.begin() as c:
         lock_for_write(c)
         # templates past their time; a person left without templates loses the data key
@@ -90,6 +92,8 @@ def run_retention(registry: Registry, rules: RetentionRules, now: datetime, acto
             capture_sessions.c.expires_at < now - timedelta(days=rules.session_days),
             capture_sessions.c.session_id.not_in(select(registrations.c.session_id)
                                                  .where(registrations.c.session_id.is_not(None))))).rowcount or 0
+        counts["lookup_grants"] = c.execute(delete(lookup_grants).where(
+            lookup_grants.c.expires_at < now - timedelta(days=rules.session_days))).rowcount or 0
         counts["idempotency_keys"] = c.execute(delete(idempotency_keys).where(
             idempotency_keys.c.created_at < now - timedelta(days=rules.idempotency_days))).rowcount or 0
         audit_store.append(c, now=now, actor=actor, action="retention.run", subject="registry", details=counts,

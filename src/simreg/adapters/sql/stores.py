@@ -69,10 +69,6 @@ class AccessStore:
             audit_store.append(c, now=_now(), actor=actor, action="admin.clerk_deactivated", subject=clerk_id,
                                details={}, **self._stamp)
 
-    def outlets(self) -> dict[str, str]:
-        with self.engine.connect() as c:
-            return {r.outlet_id: r.name for r in c.execute(select(outlets.c.outlet_id, outlets.c.name))}
-
     def clerk_for_token(self, token: str) -> Clerk | None:
         with self.engine.connect() as c:
             row = c.execute(select(clerks).where(clerks.c.token_sha256 == token_hash(token))).mappings().first()
