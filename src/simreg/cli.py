@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from .config import Settings
@@ -334,14 +335,14 @@ def cmd_keys_new_signing_key(args, settings: Settings) -> int:
 
 def _registry(settings: Settings, url: str | None = None):
     """The registry on the configured database with the configured keyring,
-    refusing a keyring the database was not written with."""
+    refusing a keyring the database was not written with (never creating one)."""
     from .adapters.sql.registry import Registry
     from .runtime import check_keyring_matches, load_keyring
 
+    keyring = load_keyring(settings, create=False)
     db = _database(settings, url)
-    keyring = load_keyring(settings)
     check_keyring_matches(db, keyring)
-    return Registry(db, keyring)
+    return Registry(db, keyring, timedelta(days=settings.number_cooling_off_days))
 
 
 def _stamp(settings: Settings):
@@ -356,21 +357,14 @@ def cmd_keys_rotate(args, settings: Settings) -> int:
     and re-indexed; old keys kept so old envelopes and indexes still resolve."""
     from datetime import datetime, timezone
 
-    from .domain.errors import SimregError
-
-    try:
-        registry = _registry(settings)
-    except SimregError as exc:
-        return _fail(exc.code.value, exc.message)
+    if settings.keyring and not args.out:
+        return _fail("KEYS.OUT_REQUIRED", "the keyring comes from SIMREG_KEYRING: give --out FILE for the new one")
+    registry = _registry(settings)
     new = registry.keyring.rotate()
-    if settings.keyring:  # from the environment: the operator stores the new one
-        if not args.out:
-            return _fail("KEYS.OUT_REQUIRED", "the keyring comes from SIMREG_KEYRING: give --out FILE for the new one")
+    if args.out:  # first, so a bad --out changes nothing
         new.save(Path(args.out))
-    else:
+    if not settings.keyring:
         new.save(settings.keyring_file)  # holds the old keys too: old data stays readable if the DB step fails
-        if args.out:
-            new.save(Path(args.out))
     counts = registry.rotate_keys(new, args.actor, _stamp(settings), datetime.now(timezone.utc))
     print(json.dumps({"encryption_key": new.active_encryption_key_id, "index_key": new.active_index_key_id,
                       "reencrypted": counts}))
@@ -381,12 +375,8 @@ def cmd_retention_run(args, settings: Settings) -> int:
     from datetime import datetime, timezone
 
     from .adapters.sql.retention import RetentionRules, run_retention
-    from .domain.errors import SimregError
 
-    try:
-        registry = _registry(settings)
-    except SimregError as exc:
-        return _fail(exc.code.value, exc.message)
+    registry = _registry(settings)
     rules = RetentionRules(settings.attempt_retention_days, settings.session_retention_days,
                            settings.idempotency_retention_days)
     counts = run_retention(registry, rules, datetime.now(timezone.utc), args.actor, _stamp(settings))
@@ -400,13 +390,10 @@ def cmd_admin_add_numbers(args, settings: Settings) -> int:
     from .domain.errors import SimregError
     from .domain.numbers import normalise_phone
 
-    try:
-        registry = _registry(settings)
-        start = normalise_phone(args.start)
-    except SimregError as exc:
-        return _fail(exc.code.value, exc.message)
     if not 1 <= args.count <= 1_000_000:
         return _fail("REQUEST.INVALID", "--count must be 1..1000000")
+    start = normalise_phone(args.start)  # before the database is opened
+    registry = _registry(settings)
     digits = start[1:]
     numbers = ["+" + str(int(digits) + i).zfill(len(digits)) for i in range(args.count)]
     try:
@@ -421,10 +408,7 @@ def cmd_admin_add_numbers(args, settings: Settings) -> int:
 def cmd_audit_prove(args, settings: Settings) -> int:
     from .adapters.sql.audit_store import inclusion
 
-    try:
-        proof = inclusion(_database(settings, args.database, migrate=False), args.index, args.size)
-    except ValueError as exc:
-        return _fail("AUDIT.NO_SUCH_ENTRY", str(exc))
+    proof = inclusion(_database(settings, args.database, migrate=False), args.index, args.size)
     print(json.dumps(proof))
     return 0
 
@@ -441,8 +425,16 @@ def cmd_audit_verify_receipt(args, settings: Settings) -> int:
         key = signing.load_private_key(pub).public_key() if b"PRIVATE" in pub else signing.load_public_key(pub)
     except (OSError, ValueError, TypeError) as exc:
         return _fail("INPUT.FILE", str(exc))
-    problem = check_receipt(receipt.get("receipt", receipt), proof,
-                            lambda cp: signing.verify_checkpoint(key, signing.Checkpoint.from_json(json.dumps(cp))))
+    if not isinstance(receipt, dict) or not isinstance(proof, dict):
+        return _fail("INPUT.FILE", "the receipt and the proof must be JSON objects")
+
+    def signed(cp) -> bool:
+        try:
+            return signing.verify_checkpoint(key, signing.Checkpoint.from_json(json.dumps(cp)))
+        except ValueError:  # a malformed checkpoint does not verify
+            return False
+
+    problem = check_receipt(receipt.get("receipt", receipt), proof, signed)
     if problem:
         print(json.dumps({"ok": False, "problem": problem}))
         return 3
@@ -492,7 +484,8 @@ def cmd_audit_verify(args, settings: Settings) -> int:
             return _fail("KEYS.MISSING", "give --public-key FILE (or set SIMREG_AUDIT_SIGNING_KEY_FILE)")
         try:
             pub_bytes = Path(pub).read_bytes()
-            key = signing.load_private_key(pub_bytes).public_key() if b"PRIVATE" in pub_bytes else pub_bytes
+            key = (signing.load_private_key(pub_bytes).public_key() if b"PRIVATE" in pub_bytes
+                   else signing.load_public_key(pub_bytes))
         except (OSError, ValueError, TypeError):
             return _fail("KEYS.UNREADABLE", f"cannot read a key from {pub}")
         if not signing.verify_checkpoint(key, cp):
@@ -640,14 +633,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pydantic import ValidationError
     from sqlalchemy.exc import SQLAlchemyError
+
+    from .adapters.crypto import KeyringError
+    from .domain.errors import SimregError
 
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args, Settings()) or 0)
+        settings = Settings()
+    except ValidationError as exc:
+        return _fail("CONFIG.INVALID", "invalid SIMREG_* settings: " + ", ".join(
+            ".".join(map(str, e["loc"])) for e in exc.errors()))
+    try:
+        return int(args.func(args, settings) or 0)
     except SQLAlchemyError as exc:  # a missing table, a server that does not answer: a code, not a traceback
         return _fail("STORAGE.UNAVAILABLE", f"the database cannot be read ({type(exc).__name__}); "
                                             "is SIMREG_DATABASE_URL / --database right?")
+    except SimregError as exc:
+        return _fail(exc.code.value, exc.message)
+    except KeyringError as exc:
+        return _fail(exc.code, exc.message)
+    except OSError as exc:  # an output path that cannot be written, a file that cannot be read
+        return _fail("INPUT.FILE", f"{exc.strerror or type(exc).__name__}: {exc.filename or ''}")
 
 
 if __name__ == "__main__":

@@ -132,8 +132,10 @@ def load_signing_key(settings: Settings):
         raise InfraError(ReasonCode.KEYS_UNAVAILABLE, f"the audit signing key {path} cannot be read") from None
 
 
-def load_keyring(settings: Settings):
-    """The keyring from SIMREG_KEYRING, else from the keyring file (created on first use)."""
+def load_keyring(settings: Settings, create: bool = True):
+    """The keyring from SIMREG_KEYRING, else from the keyring file (created on first
+    use by the service; ``create=False`` for maintenance commands, which must not
+    make a keyring the database was never written with)."""
     from .adapters.crypto import Keyring, KeyringError
     from .domain.errors import InfraError
     from .domain.reasons import ReasonCode
@@ -141,9 +143,9 @@ def load_keyring(settings: Settings):
     try:
         if settings.keyring:
             return Keyring.from_env(settings.keyring)
-        return Keyring.load_or_create(settings.keyring_file)
+        return Keyring.load_or_create(settings.keyring_file) if create else Keyring.load(settings.keyring_file)
     except KeyringError as exc:
-        raise InfraError(ReasonCode.KEYS_UNAVAILABLE, f"the keyring cannot be used ({exc.code})") from None
+        raise InfraError(ReasonCode.KEYS_UNAVAILABLE, f"the keyring cannot be used ({exc.code}: {exc.message})") from None
 
 
 def check_keyring_matches(database: Engine, keyring) -> None:

@@ -95,7 +95,8 @@ def test_a_receipt_with_its_inclusion_proof_verifies_and_forgeries_fail(signed, 
         c.execute(update(audit_entries).where(audit_entries.c.position == receipt["audit_position"])
                   .values(details=text("replace(details, 'approved', 'rejected')")))
     assert main(["audit", "prove", str(receipt["audit_position"])]) == 2
-    assert "the log is broken at position" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "AUDIT.BROKEN" in err and "the log is broken at position" in err
     # ... and a history rewritten with every hash recomputed does not fit the receipt
     from simreg.adapters.sql.audit_store import read_rows
     from simreg.domain.audit import entry_from_row, entry_to_row, new_entry
@@ -227,3 +228,35 @@ def test_retention_run_command_audits_what_it_did(signed, capsys):
         assert c.execute(select(audit_entries.c.action).order_by(audit_entries.c.position.desc())).scalars().first() \
             == "retention.run"
         assert c.execute(select(func.count()).select_from(attempts)).scalar_one() == 0
+
+
+def test_maintenance_commands_refuse_bad_input_with_a_code_and_change_nothing(signed, capsys, monkeypatch, tmp_path):
+    svc, pub, tmp = signed
+    first = _alternative(svc, "c-1")
+    ring_file = tmp / "keyring.json"
+    before = ring_file.read_bytes()
+    assert main(["keys", "rotate", "--out", "/dev/null/new-keyring.json"]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    assert ring_file.read_bytes() == before  # the keyring was not replaced by a rotation that did not happen
+    # a receipt or a checkpoint that is not what it should be: a code, not a traceback
+    (tmp / "list.json").write_text("[]")
+    (tmp / "proof.json").write_text("{}")
+    assert main(["audit", "verify-receipt", str(tmp / "list.json"), str(tmp / "proof.json"), "--public-key",
+                 str(pub)]) == 2
+    r = first["receipt"]
+    _, proof = _run(capsys, "audit", "prove", str(r["audit_position"]), "--size", str(r["tree_size"]))
+    (tmp / "proof.json").write_text(json.dumps(proof))
+    bad_cp = json.loads(json.dumps(first))
+    bad_cp["receipt"]["checkpoint"]["signature"] = "not base64!"
+    (tmp / "bad.json").write_text(json.dumps(bad_cp))
+    code, out = _run(capsys, "audit", "verify-receipt", str(tmp / "bad.json"), str(tmp / "proof.json"),
+                     "--public-key", str(pub))
+    assert code == 3 and "signature" in out["problem"]
+    # maintenance never creates a keyring the database was not written with
+    monkeypatch.setenv("SIMREG_KEYRING_FILE", str(tmp_path / "nowhere" / "keyring.json"))
+    assert main(["retention", "run"]) == 2
+    assert "KEYS.UNAVAILABLE" in capsys.readouterr().err
+    assert not (tmp_path / "nowhere" / "keyring.json").exists()
+    monkeypatch.setenv("SIMREG_ENGINE_WORKERS", "abc")
+    assert main(["audit", "verify"]) == 2
+    assert "CONFIG.INVALID" in capsys.readouterr().err

@@ -875,3 +875,18 @@ def test_the_parsed_mrz_repr_masks_the_number_and_omits_the_names():
     text = repr(parse_mrz(UTO, today=TODAY))
     assert "L898902C3" not in text and "ERIKSSON" not in text
     assert mask_number("L898902C3") in text
+
+
+@pytest.mark.parametrize("kind,number", [
+    ("cn_resident_id", "١١٠١٠٥١٩٤٩١٢٣١٠٠٢X"),          # Arabic-Indic digits
+    ("cn_resident_id", "११०१०५१९४९१२३१००२X"),          # Devanagari digits
+    ("cn_resident_id", "١١٠١٠٥٤٩١٢٣١٠٠٢"),             # a 15-digit legacy number in Arabic-Indic digits
+    ("hk_macao_travel_permit", "H१२३४५६७८"),
+    ("taiwan_travel_permit", "١٢٣٤٥٦٧٨"),
+])
+def test_digits_of_other_scripts_are_refused_as_a_format_error(kind, number):
+    """Only ASCII digits: another script's digits would be a second spelling of one
+    holder (another blind index, a way round the quota), and must not crash."""
+    with pytest.raises(IdDocumentError) as err:
+        validate_document(kind, number, today=TODAY, expiry="2035-01-01", birth_date=date(1990, 1, 1))
+    assert err.value.code in (IdReason.FORMAT, IdReason.LEGACY_15_DIGIT)

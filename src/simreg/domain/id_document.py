@@ -211,11 +211,14 @@ def mask_number(number: str) -> str:
     return number[:4] + "*" * (len(number) - 6) + number[-2:]
 
 
+# Digits are ASCII 0-9 only (re.ASCII, isascii): other scripts' digits would give
+# one holder a second spelling, a second blind index, and a way round the quota.
+
 # --------------------------------------------------------------------------- GB 11643 numbers
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
-_ID18 = re.compile(r"^\d{17}[\dX]$")
+_ID18 = re.compile(r"^\d{17}[\dX]$", re.ASCII)
 _HMT_REGIONS = {"810000": "香港特别行政区", "820000": "澳门特别行政区", "830000": "台湾地区"}
 _NOT_RESIDENT_ID_PREFIXES = ("71", "81", "82", "83")
 _PLACEHOLDER_NAMES = ("市辖区", "县")
@@ -237,7 +240,7 @@ def upgrade_legacy_resident_id(number15: str) -> str:
     ``docs/design/id-documents.md``); kept for migrating old records.
     """
     n = normalise_number(number15)
-    if len(n) != 15 or not n.isdigit():
+    if len(n) != 15 or not (n.isascii() and n.isdigit()):
         raise ValueError("need exactly 15 digits")
     first17 = n[:6] + "19" + n[6:]
     return first17 + resident_id_check_char(first17)
@@ -312,8 +315,8 @@ def _require_date(value: object, what: str) -> date:
     return value
 
 
-_DATE_TEXT = re.compile(r"^(\d{4})[-./]?(\d{2})[-./]?(\d{2})$")
-_PERIOD_TEXT = re.compile(r"^(\d{4}\.\d{2}\.\d{2})-(.+)$")
+_DATE_TEXT = re.compile(r"^(\d{4})[-./]?(\d{2})[-./]?(\d{2})$", re.ASCII)
+_PERIOD_TEXT = re.compile(r"^(\d{4}\.\d{2}\.\d{2})-(.+)$", re.ASCII)
 _LONG_TERM_WORDS = {"长期", "長期", "LONG_TERM", "LONG-TERM", "LONGTERM"}
 
 
@@ -500,7 +503,7 @@ def _document_number(number: str, check: str, overflow: str) -> tuple[str, str, 
 
 
 def _mrz_date(text: str, what: str) -> tuple[int, int, int]:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise _fail(IdReason.BIRTH_DATE if what == "birth date" else IdReason.EXPIRY_INVALID,
                     f"MRZ {what} is incomplete")
     return int(text[:2]), int(text[2:4]), int(text[4:6])
@@ -619,8 +622,8 @@ def parse_mrz(mrz: str | Sequence[str], *, today: date) -> MrzData:
 
 # --------------------------------------------------------------------------- entry point
 
-_HK_MACAO_PERMIT = re.compile(r"^([HM])(\d{8})(\d{2})?$")
-_TAIWAN_PERMIT = re.compile(r"^\d{8}$")
+_HK_MACAO_PERMIT = re.compile(r"^([HM])(\d{8})(\d{2})?$", re.ASCII)
+_TAIWAN_PERMIT = re.compile(r"^\d{8}$", re.ASCII)
 
 
 def validate_document(
@@ -677,7 +680,7 @@ def validate_document(
 
 def _validate_gb11643(kind, n, *, today, birth_date, sex, expiry, min_age) -> IdDocument:
     is_permit = kind is DocumentKind.CN_HMT_RESIDENCE_PERMIT
-    if not is_permit and len(n) == 15 and n.isdigit():
+    if not is_permit and len(n) == 15 and n.isascii() and n.isdigit():
         raise _fail(IdReason.LEGACY_15_DIGIT,
                     "15-digit first-generation numbers are no longer valid; ask for the 18-character card")
     _check_gb11643(n)
