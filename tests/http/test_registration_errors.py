@@ -374,3 +374,13 @@ def test_a_reserved_number_is_decided_only_by_its_review(svc):
     with svc.rt.database.connect() as c:
         assert c.execute(select(numbers.c.state).where(numbers.c.number_masked == "+86138****8000")).scalar_one() \
             == "available"
+
+
+def test_free_text_that_would_reach_the_audit_log_with_a_phone_number_is_refused(svc):
+    r = svc.client.post("/v1/reviews/reg_x", json={"decision": "reject", "reason": "customer's number 13812345678"},
+                        headers=svc.auth(Role.SUPERVISOR))
+    _assert_error(r, 422, "REQUEST.INVALID")
+    r = svc.client.post("/v1/registrations/alternative", headers={**svc.auth(Role.SUPERVISOR), "Idempotency-Key": "a"},
+                        json={"id_type": "cn_resident", "id_number": RESIDENT_ID, "name": "王芳", "id_expiry": "long_term",
+                              "consent": json.loads(CONSENT), "statement": f"declines; ID {RESIDENT_ID} checked"})
+    _assert_error(r, 422, "REQUEST.INVALID")

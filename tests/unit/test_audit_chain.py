@@ -602,3 +602,17 @@ def test_the_fast_path_hashes_exactly_what_the_general_path_hashes():
         e.policy_sha256, e.prev_hash))
     spaced = dict(row, details=row["details"].replace(",", ", "))  # equivalent JSON, other bytes
     assert not _Row(0, spaced)._from_stored_text(spaced)
+
+
+@pytest.mark.parametrize("text", ["+8613812345678", "008613812345678", "138-1234-5678", "110105 19491231 002X",
+                                  "１１０１０５１９４９１２３１００２Ｘ", "110105491231002",
+                                  "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<"])
+def test_the_log_refuses_every_personal_number_the_log_redactor_would_mask(text):
+    """One detector (domain/pii.py) for the redactor and the permanent log's guard:
+    free text (a review reason, a dispute note) cannot carry a number the logs would hide."""
+    kw = dict(timestamp="2026-11-29T08:00:00Z", actor="clk_1", action="registration.reviewed",
+              model_ids=["m1"], policy_sha256="a" * 64)
+    with pytest.raises(ValueError, match="opaque id"):
+        new_entry(None, subject=text, details={}, **kw)
+    with pytest.raises(ValueError, match="opaque id"):
+        new_entry(None, subject="reg_1", details={"reason": f"customer said {text} is his"}, **kw)

@@ -33,6 +33,7 @@ from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from . import merkle
+from .pii import contains_personal_number
 
 GENESIS_HASH = "0" * 64
 
@@ -50,7 +51,6 @@ _ACTION = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)+")
 # Clear personal data that must never reach the log: an 18-character resident
 # ID number, or an 11-digit mainland mobile number, standing alone.
 _ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
-_MOBILE = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")
 
 
 class Tampering(str, Enum):
@@ -295,10 +295,10 @@ def _plain(details: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _refuse_personal_data(text: str, where: str) -> None:
-    if _ID_NUMBER.search(text):
-        raise ValueError(f"{where} looks like a resident ID number; log an opaque id instead")
-    if _MOBILE.search(text):
-        raise ValueError(f"{where} looks like a mobile number; log an opaque id instead")
+    """The log redactor's own detector (domain/pii.py): what it would mask, the
+    permanent log refuses."""
+    if _ID_NUMBER.search(text) or contains_personal_number(text):
+        raise ValueError(f"{where} holds an ID number, a phone number or an MRZ line; log an opaque id instead")
 
 
 def _numeric_count(values: list | tuple) -> int | None:

@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from ..domain.pii import contains_personal_number
+
+
+def _no_personal_numbers(text: str) -> str:
+    if contains_personal_number(text):
+        raise ValueError("free text must not hold ID numbers, phone numbers or MRZ lines")
+    return text
+
+
+#: Free text that is kept and audited (reasons, notes, statements): no personal numbers.
+FreeText = Annotated[str, AfterValidator(_no_personal_numbers)]
 
 
 class ErrorResponse(BaseModel):
@@ -94,7 +106,7 @@ class RegistrationView(BaseModel):
 class ReviewRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     decision: Literal["approve", "reject"] = Field(examples=["approve"])
-    reason: str = Field(max_length=500, examples=["compared with the physical card: same person, old photo"])
+    reason: FreeText = Field(max_length=500, examples=["compared with the physical card: same person, old photo"])
 
 
 class ReviewResponse(BaseModel):
@@ -120,7 +132,7 @@ class AlternativeRequest(BaseModel):
     sex: str | None = None
     phone_number: str | None = None
     consent: ConsentBody
-    statement: str = Field(max_length=1000, description="Why the face path is not used (≥10 characters).",
+    statement: FreeText = Field(max_length=1000, description="Why the face path is not used (≥10 characters).",
                            examples=["customer has a facial injury; identity checked against the card in person"])
 
 
@@ -132,7 +144,7 @@ class NumbersRequest(BaseModel):
 class NumberStateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     state: Literal["suspended", "active", "released"] = Field(examples=["suspended"])
-    reason: str = Field(min_length=3, max_length=200, examples=["reported lost by the customer"])
+    reason: FreeText = Field(min_length=3, max_length=200, examples=["reported lost by the customer"])
 
 
 class LookupNumber(BaseModel):
@@ -164,7 +176,7 @@ class DisputeRequest(TokenRequest):
 class DisputeResolution(BaseModel):
     model_config = ConfigDict(extra="forbid")
     resolution: Literal["upheld", "dismissed"] = Field(examples=["upheld"])
-    note: str = Field(max_length=500, examples=["registered with a forged card; number suspended"])
+    note: FreeText = Field(max_length=500, examples=["registered with a forged card; number suspended"])
 
 
 class OutletRequest(BaseModel):
