@@ -28,7 +28,6 @@ Video limits are raised to 30 s here so the 20 s source clips can be judged.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import statistics
 import sys
@@ -46,32 +45,27 @@ def bona_fide_challenge(entry) -> list[str]:
 
 
 def reencode(src: Path, seconds: float, size=(640, 480), fps: int = 30) -> bytes:
-    """The first ``seconds`` of ``src`` as 640x480 30 fps H.264 (letterboxed)."""
+    """The first ``seconds`` of ``src`` as 640x480 30 fps H.264 (letterboxed, looped)."""
     import av
+    import cv2
     import numpy as np
 
-    out = io.BytesIO()
-    with av.open(str(src)) as inp, av.open(out, mode="w", format="mp4") as dst:
-        st = dst.add_stream("libx264", rate=fps)
-        st.width, st.height, st.pix_fmt = size[0], size[1], "yuv420p"
-        n = 0
-        frames = [f.to_ndarray(format="rgb24") for f in inp.decode(video=0)]
-        while n < int(seconds * fps):
-            img = frames[n % len(frames)]
+    from simreg.adapters.video import encode_h264
+
+    with av.open(str(src)) as inp:
+        boxed = []
+        for f in inp.decode(video=0):
+            img = f.to_ndarray(format="rgb24")
             h, w = img.shape[:2]
             scale = min(size[0] / w, size[1] / h)
-            import cv2
-
             small = cv2.resize(img, (int(w * scale) // 2 * 2, int(h * scale) // 2 * 2))
             canvas = np.zeros((size[1], size[0], 3), np.uint8)
             y0, x0 = (size[1] - small.shape[0]) // 2, (size[0] - small.shape[1]) // 2
             canvas[y0:y0 + small.shape[0], x0:x0 + small.shape[1]] = small
-            for pkt in st.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")):
-                dst.mux(pkt)
-            n += 1
-        for pkt in st.encode():
-            dst.mux(pkt)
-    return out.getvalue()
+            boxed.append(canvas)
+            if len(boxed) >= int(seconds * fps):
+                break
+    return encode_h264((boxed[n % len(boxed)] for n in range(int(seconds * fps))), fps)
 
 
 SCREEN_CUES = ("screen_frame", "screen_moire", "screen_glare")

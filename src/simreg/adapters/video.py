@@ -168,26 +168,36 @@ class DecodedVideo:
         self.close()
 
 
-def still_clip(image: bytes, seconds: float = 3.0, fps: int = 15, max_side: int = 640) -> bytes:
-    """An MP4 (H.264) showing one still image for ``seconds``: how a photo is
-    presented to the liveness check in evaluations (a still cannot act)."""
-    import io
-
+def encode_h264(frames, fps: int) -> bytes:
+    """An MP4 (H.264, yuv420p) of RGB frames (numpy arrays of one even size)."""
     import av
-    import numpy as np
-    from PIL import Image
 
-    im = Image.open(io.BytesIO(image)).convert("RGB")
-    f = min(1.0, max_side / max(im.size))
-    w, h = max(2, int(im.width * f) // 2 * 2), max(2, int(im.height * f) // 2 * 2)
-    frame = np.asarray(im.resize((w, h)))
     out = io.BytesIO()
     with av.open(out, mode="w", format="mp4") as dst:
-        st = dst.add_stream("libx264", rate=fps)
-        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
-        for _ in range(int(seconds * fps)):
-            for pkt in st.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+        st = None
+        for frame in frames:
+            if st is None:
+                st = dst.add_stream("libx264", rate=fps)
+                st.height, st.width = frame.shape[:2]
+                st.pix_fmt = "yuv420p"
+            for pkt in st.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
                 dst.mux(pkt)
-        for pkt in st.encode():
-            dst.mux(pkt)
+        if st is not None:
+            for pkt in st.encode():
+                dst.mux(pkt)
     return out.getvalue()
+
+
+def still_clip(image: bytes, seconds: float = 3.0, fps: int = 15, max_side: int = 640) -> bytes:
+    """An MP4 showing one still image for ``seconds``: how a photo is presented to
+    the liveness check in evaluations (a still cannot act)."""
+    from .media import ImageLimits, decode_image
+
+    img = decode_image(image, ImageLimits())
+    f = min(1.0, max_side / max(img.shape[:2]))
+    if f < 1.0:
+        import cv2
+
+        img = cv2.resize(img, (round(img.shape[1] * f), round(img.shape[0] * f)), interpolation=cv2.INTER_AREA)
+    frame = img[: img.shape[0] // 2 * 2, : img.shape[1] // 2 * 2]
+    return encode_h264((frame for _ in range(int(seconds * fps))), fps)
