@@ -273,13 +273,12 @@ def cmd_liveness(args, settings: Settings) -> int:
 
 
 def _access_store(settings: Settings):
-    from .adapters.sql.database import open_database
-    from .adapters.sql.migrate import upgrade_to_head
+    """Outlets and staff on the configured database; admin changes are audited
+    with the same stamp as the CLI's other entries."""
     from .adapters.sql.stores import AccessStore
 
-    db = open_database(settings.database_url)
-    upgrade_to_head(db)
-    return AccessStore(db)
+    stamp = _stamp(settings)
+    return AccessStore(_database(settings, None), stamp.model_ids, stamp.policy_sha256)
 
 
 def cmd_admin_create_outlet(args, settings: Settings) -> int:

@@ -30,6 +30,14 @@ def aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)  # SQLite drops the zone
 
 
+def _staff_name(name: str) -> str:
+    """Outlet and staff names: 1-200 characters after trimming, whatever the caller (API or CLI)."""
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 200:
+        raise InputError(ReasonCode.REGISTRATION_FIELD, "a name must have 1 to 200 characters", 422)
+    return name
+
+
 class AccessStore:
     """Outlets and staff; every change is audited (``actor``: who made it)."""
 
@@ -38,6 +46,7 @@ class AccessStore:
         self._stamp = {"model_ids": model_ids, "policy_sha256": policy_sha256}
 
     def create_outlet(self, name: str, actor: str = "admin-cli") -> Outlet:
+        name = _staff_name(name)
         outlet = Outlet("out_" + secrets.token_hex(8), name)
         with self.engine.begin() as c:
             c.execute(insert(outlets).values(outlet_id=outlet.outlet_id, name=name, created_at=_now()))
@@ -47,6 +56,7 @@ class AccessStore:
 
     def create_clerk(self, outlet_id: str, name: str, role: Role, actor: str = "admin-cli") -> tuple[Clerk, str]:
         """The clerk and their bearer token, which is returned once and never stored."""
+        name = _staff_name(name)
         token = secrets.token_urlsafe(32)
         clerk = Clerk("clk_" + secrets.token_hex(8), outlet_id, name, role)
         with self.engine.begin() as c:
