@@ -24,3 +24,18 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
   echo "$want" > "$stamp"
 fi
+
+# The browser tests (tests/e2e) drive Debian's chromium with chromedriver; the
+# font renders the page's Chinese.  Installed only when missing and we are root;
+# otherwise the tests skip with this line (and fail under CI=true).
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1 \
+   || ! fc-list 2>/dev/null | grep -qi "wenquanyi micro hei"; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+         chromium chromium-driver fonts-wqy-microhei >/dev/null \
+      || echo "could not install the browser; run: apt-get install -y chromium chromium-driver fonts-wqy-microhei" >&2
+  else
+    echo "browser tests need: sudo apt-get install -y chromium chromium-driver fonts-wqy-microhei" >&2
+  fi
+fi
