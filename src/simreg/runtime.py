@@ -107,14 +107,25 @@ def build_runtime(settings: Settings | None = None, with_database: bool = False)
     from .adapters.faces.factory import build_face_engine
 
     settings = settings or Settings()
-    database = open_database(settings.database_url) if with_database else None
-    keyring = None
-    if database is not None:
+    database, keyring = open_service_database(settings) if with_database else (None, None)
+    return Runtime(settings, load_policy(settings), build_face_engine(settings), image_limits(settings), database,
+                   video_limits(settings), keyring, signing_key=load_signing_key(settings))
+
+
+def open_service_database(settings: Settings) -> tuple[Engine, object]:
+    """The service's database brought to the newest schema, and the keyring it was
+    written with.  Safe when several servers start at once on a fresh database:
+    the migrations run under a lock (adapters/sql/migrate.py), and the keyring's
+    check values are recorded by the first start and checked by the others."""
+    database = open_database(settings.database_url)
+    try:
         upgrade_to_head(database)
         keyring = load_keyring(settings)
         check_keyring_matches(database, keyring)
-    return Runtime(settings, load_policy(settings), build_face_engine(settings), image_limits(settings), database,
-                   video_limits(settings), keyring, signing_key=load_signing_key(settings))
+    except BaseException:
+        database.dispose()
+        raise
+    return database, keyring
 
 
 def load_signing_key(settings: Settings):
@@ -159,9 +170,8 @@ def check_keyring_matches(database: Engine, keyring) -> None:
 
     registry = Registry(database, keyring)
     stored = registry.stored_keyring_fingerprint()
-    if stored is None:
-        registry.store_keyring_fingerprint(json.dumps(keyring.check_values(), sort_keys=True))
-        return
+    if stored is None:  # a fresh database: the first start records it (others may race: one wins)
+        stored = registry.claim_keyring_fingerprint(json.dumps(keyring.check_values(), sort_keys=True))
     try:
         keyring.verify_check_values(json.loads(stored))
     except KeyringError as exc:

@@ -524,9 +524,15 @@ class Registry:
         with self.engine.connect() as c:
             return c.execute(select(meta.c.value).where(meta.c.key == "keyring_fingerprint")).scalar_one_or_none()
 
-    def store_keyring_fingerprint(self, value: str) -> None:
+    def claim_keyring_fingerprint(self, value: str) -> str:
+        """Record ``value`` unless a fingerprint is already recorded; returns the one
+        recorded.  Insert-if-absent, so servers starting at once on a fresh
+        database agree on the first one (a loser waits for the winner's commit
+        and reads it) instead of one crashing on the duplicate key."""
         with self.engine.begin() as c:
-            self._set_meta(c, "keyring_fingerprint", value)
+            c.execute(_INSERTS[c.dialect.name](meta).values(key="keyring_fingerprint", value=value)
+                      .on_conflict_do_nothing(index_elements=[meta.c.key]))
+            return c.execute(select(meta.c.value).where(meta.c.key == "keyring_fingerprint")).scalar_one()
 
     def _store_check_values(self, c: Connection, keyring) -> None:
         self._set_meta(c, "keyring_fingerprint", json.dumps(keyring.check_values(), sort_keys=True))
