@@ -42,10 +42,40 @@ def cmd_serve(args, settings: Settings) -> int:
 
     from .logs import configure_logging
 
+    if args.workers < 1:
+        return _fail("CONFIG.INVALID", "--workers must be at least 1")
     configure_logging("INFO", json=True)  # JSON lines, ID and phone numbers redacted
-    uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port,
+    host, port = args.host or settings.host, args.port or settings.port
+    if args.workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_config=None, log_level="info", access_log=False)
+        return 0
+    import os
+
+    from .runtime import open_service_database
+
+    # Migrate and check the keyring once, here: a wrong keyring or an unreachable
+    # database is one clear error, not N workers failing (the workers' own starts
+    # then find the schema at head; they are safe at once anyway: migrate.py).
+    open_service_database(settings)[0].dispose()
+    if settings.engine_workers is None:
+        # N servers share the machine's cores: each gets its share of analysis
+        # processes (set SIMREG_ENGINE_WORKERS to choose; in a container, from its
+        # CPU limit, which the affinity mask does not show).
+        os.environ["SIMREG_ENGINE_WORKERS"] = str(max(1, len(os.sched_getaffinity(0)) // args.workers))
+    # Each worker process builds its own app (and settings, from the same
+    # environment) through the factory below.
+    uvicorn.run("simreg.cli:worker_app", factory=True, workers=args.workers, host=host, port=port,
                 log_config=None, log_level="info", access_log=False)
     return 0
+
+
+def worker_app():
+    """The app of one ``simreg serve --workers N`` worker process."""
+    from .http.app import create_app
+    from .logs import configure_logging
+
+    configure_logging("INFO", json=True)
+    return create_app(Settings())
 
 
 def _analysis_dict(a) -> dict:
@@ -516,6 +546,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run the HTTP service")
     s.add_argument("--host")
     s.add_argument("--port", type=int)
+    s.add_argument("--workers", type=int, default=1,
+                   help="uvicorn worker processes sharing the port (each with its own face-engine pool; "
+                        "all share the one database)")
     s.set_defaults(func=cmd_serve)
 
     c = sub.add_parser("compare", help="1:1 compare two face images")

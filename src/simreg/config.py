@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     # A pending Idempotency-Key older than this may be retried by a new request.
     idempotency_stale_s: float = Field(300.0, gt=0)
 
+    # --- load shedding (admission.py) ----------------------------------------
+    # Face analyses at once in one server process; past it 503 ENGINE.BUSY with
+    # Retry-After.  None = one per face-engine worker process.
+    max_analyses_in_flight: int | None = Field(None, ge=1)
+    busy_retry_after_s: int = Field(2, ge=1)
+
     def shared_data_dir(self) -> Path:
         """``data_dir`` made absolute: a relative path is taken from the checkout's root."""
         d = self.data_dir

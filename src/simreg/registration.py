@@ -182,8 +182,10 @@ class RegistrationService:
         from .pipeline import assess_registration
 
         try:
-            return assess_registration(self.rt.engine, self.rt.policy, inp.portrait, inp.video, challenge.actions,
-                                       inp.mirrored, inp.prompt_times, self.rt.limits, self.rt.video)
+            with self.rt.admission.slot():  # past the bound: 503 ENGINE.BUSY now, not a queue
+                return assess_registration(self.rt.engine, self.rt.policy, inp.portrait, inp.video,
+                                           challenge.actions, inp.mirrored, inp.prompt_times, self.rt.limits,
+                                           self.rt.video)
         except InputError as exc:
             if exc.code.value.split(".")[0] in BIOMETRIC_INPUT_ERRORS:
                 self.registry.record_failed_attempt(self.registry.id_index(key), clerk, exc.code.value, self.stamp,

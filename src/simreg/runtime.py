@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from .adapters.media import ImageLimits
+from .admission import AnalysisGate, analysis_capacity
 from .adapters.video import VideoLimits
 from .config import Settings
 from .domain.policy import Policy, parse_policy
@@ -44,6 +45,14 @@ class Runtime:
     keyring: object | None = None   # adapters.crypto.Keyring (or a KMS behind the same port)
     signing_key: object | None = None  # Ed25519 private key signing receipts' tree heads (optional)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+    # the bound on analyses in flight in this process (admission.py); built from
+    # the settings and the engine's pool when not given
+    admission: AnalysisGate | None = None
+
+    def __post_init__(self) -> None:
+        if self.admission is None:
+            self.admission = AnalysisGate(analysis_capacity(self.settings.max_analyses_in_flight, self.engine),
+                                          self.settings.busy_retry_after_s)
 
     @property
     def access(self) -> AccessStore:

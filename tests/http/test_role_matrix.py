@@ -44,7 +44,7 @@ from simreg.domain.pii import contains_personal_number, redact
 
 C, S, AU, AD = Role.CLERK, Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN
 
-PUBLIC = {("GET", "/healthz"), ("GET", "/status")}
+PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/status")}
 
 
 @dataclass(frozen=True)

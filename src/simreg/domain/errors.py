@@ -50,6 +50,15 @@ class InfraError(SimregError):
     http_status = 503
 
 
+class Busy(InfraError):
+    """This server is at its bound of work in flight: 503 with the seconds to wait
+    (refused at once rather than queued past the client's deadline)."""
+
+    def __init__(self, code: ReasonCode, message: str, retry_after_s: int):
+        super().__init__(code, message)
+        self.retry_after_s = retry_after_s
+
+
 class Throttled(PolicyError):
     """The policy refuses for now (a lockout): 429 with the seconds to wait."""
 

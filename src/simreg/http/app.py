@@ -10,15 +10,19 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..adapters.crypto import KeyringError
+from ..adapters.sql.database import database_status
+from ..admission import engine_ready
 
 from ..config import Settings
 from ..domain.challenge import draw_challenge, parse_actions
-from ..domain.errors import InputError, SimregError, Throttled
+from ..domain.errors import Busy, InputError, SimregError, Throttled
 from ..domain.reasons import ReasonCode
 from ..logs import reset_request_id, set_request_id
 from ..domain.access import Clerk, Role
@@ -26,10 +30,17 @@ from .auth import current_clerk, require
 from .admin import router as admin_router
 from .citizen import router as citizen_router
 from .registrations import router as registrations_router
-from .schemas import SessionRequest, SessionResponse, error_responses
+from .schemas import ErrorResponse, SessionRequest, SessionResponse, error_responses
 
 log = logging.getLogger(__name__)
 access = logging.getLogger("simreg.access")
+
+#: Errors raised by the framework rather than by simreg, as codes of the envelope.
+_HTTP_ERRORS = {
+    400: (ReasonCode.REQUEST_MALFORMED, "the request body cannot be parsed"),
+    404: (ReasonCode.ROUTE_NOT_FOUND, "no such route"),
+    405: (ReasonCode.ROUTE_METHOD_NOT_ALLOWED, "this route does not take this method"),
+}
 
 
 def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
@@ -83,10 +94,10 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
     @app.exception_handler(SimregError)
     async def simreg_error(request: Request, exc: SimregError):
         headers = None
-        if exc.http_status == 503:
-            headers = {"Retry-After": "5"}
-        elif isinstance(exc, Throttled):
+        if isinstance(exc, (Throttled, Busy)):  # a lockout (429), a busy server (503): they know when
             headers = {"Retry-After": str(exc.retry_after_s)}
+        elif exc.http_status == 503:
+            headers = {"Retry-After": "5"}
         return JSONResponse({"code": exc.code.value, "message": exc.message,
                              "request_id": getattr(request.state, "request_id", "")},
                             status_code=exc.http_status, headers=headers)
@@ -115,9 +126,23 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
+        rid = getattr(request.state, "request_id", "")
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            return JSONResponse({"code": ReasonCode.REQUEST_MALFORMED.value, "message": "the body is not valid JSON",
+                                 "request_id": rid}, status_code=400)
         fields = sorted({".".join(str(x) for x in e.get("loc", ())[1:]) for e in exc.errors()})
-        return JSONResponse({"code": "REQUEST.INVALID", "message": "invalid request fields: " + ", ".join(fields),
-                             "request_id": getattr(request.state, "request_id", "")}, status_code=422)
+        return JSONResponse({"code": ReasonCode.REQUEST_INVALID.value,
+                             "message": "invalid request fields: " + ", ".join(fields), "request_id": rid},
+                            status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        # the router's own refusals (no such path, a method the path does not take)
+        # and FastAPI's body-parse failure: the one envelope, a stable code
+        code, message = _HTTP_ERRORS.get(exc.status_code, (ReasonCode.REQUEST_INVALID, "the request is invalid"))
+        return JSONResponse({"code": code.value, "message": message,
+                             "request_id": getattr(request.state, "request_id", "")},
+                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.post("/v1/sessions", status_code=201, response_model=SessionResponse, summary="Open a capture session",
               responses=error_responses(401, 403, 422))
@@ -143,7 +168,38 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
 
     @app.get("/healthz", summary="Liveness probe", responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
     async def healthz():
+        """The process is alive and answers (no dependency is checked: a database
+        outage must not make an orchestrator restart every replica)."""
         return {"status": "ok"}
+
+    @app.get("/readyz", summary="Readiness probe: database reachable, models loaded, not saturated",
+             responses={200: {"content": {"application/json": {"example": {
+                 "status": "ready", "database": True, "models": True, "analyses_in_flight": 1,
+                 "max_analyses_in_flight": 2}}}},
+                 503: {"model": ErrorResponse, "content": {"application/json": {"example": {
+                     "code": "ENGINE.BUSY", "message": "not ready: saturated (2 of 2 analyses in flight)",
+                     "request_id": "6f1c0c8e2b8e4b1f9d1c5a3e7b2a9d40"}}}}})
+    async def readyz(request: Request):
+        """For a load balancer: 200 when this process should get new work; 503 with
+        the first reason it should not (STORAGE.UNAVAILABLE, ENGINE.UNAVAILABLE,
+        ENGINE.BUSY) and Retry-After."""
+        rt = request.app.state.runtime
+        database = rt.database is not None and (await run_in_threadpool(database_status, rt.database))["ok"]
+        models = engine_ready(rt.engine)
+        gate = rt.admission
+        body = {"status": "ready", "database": database, "models": models,
+                "analyses_in_flight": gate.in_flight, "max_analyses_in_flight": gate.capacity}
+        if not database:
+            code, why = ReasonCode.STORAGE_UNAVAILABLE, "the database does not answer"
+        elif not models:
+            code, why = ReasonCode.ENGINE_UNAVAILABLE, "the face engine is not loaded"
+        elif gate.saturated:
+            code, why = ReasonCode.ENGINE_BUSY, f"saturated ({gate.in_flight} of {gate.capacity} analyses in flight)"
+        else:
+            return body
+        return JSONResponse({"code": code.value, "message": "not ready: " + why,
+                             "request_id": getattr(request.state, "request_id", "")}, status_code=503,
+                            headers={"Retry-After": str(gate.retry_after_s if code is ReasonCode.ENGINE_BUSY else 5)})
 
     @app.get("/status", summary="Model ids and file hashes, policy version and hash, database status",
              responses={200: {"content": {"application/json": {"example": {
