@@ -44,7 +44,9 @@ from simreg.domain.pii import contains_personal_number, redact
 
 C, S, AU, AD = Role.CLERK, Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN
 
-PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/status")}
+PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/status"),
+          # the counter's pages (static HTML; every call they make is authorised as above)
+          ("GET", "/"), ("GET", "/dashboard")}
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,9 @@ ALT_BODY = {"id_type": "cn_resident", "id_number": RESIDENT_ID, "name": "王芳"
             "consent": json.loads(CONSENT), "statement": "customer declines face recognition (PIPL art. 29)"}
 
 MATRIX: list[Endpoint] = [
+    # -- any member of staff -------------------------------------------------------------------
+    # The counter's pages ask who holds the token (name, role, outlet) to show the right view.
+    _e("GET", "/v1/me", {C, S, AU, AD}),
     # -- the counter: the face path ------------------------------------------------------------
     # A capture session exists only for a face registration or a citizen's lookup at the counter:
     # clerk work.  Auditors and admins have no use for one; supervisors do not register (above).

@@ -30,6 +30,7 @@ from .auth import current_clerk, require
 from .admin import router as admin_router
 from .citizen import router as citizen_router
 from .registrations import router as registrations_router
+from .ui import install_ui
 from .schemas import ErrorResponse, SessionRequest, SessionResponse, error_responses
 
 log = logging.getLogger(__name__)
@@ -165,6 +166,7 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
     app.include_router(registrations_router)
     app.include_router(citizen_router)
     app.include_router(admin_router)
+    install_ui(app)  # the counter's pages at / and /dashboard, their files at /static, GET /v1/me
 
     @app.get("/healthz", summary="Liveness probe", responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
     async def healthz():

@@ -34,6 +34,17 @@ class SessionRequest(BaseModel):
         examples=[None])
 
 
+class MeResponse(BaseModel):
+    clerk_id: str = Field(examples=["clk_1f9d1c5a3e7b2a9d"])
+    name: str = Field(examples=["王芳"])
+    role: str = Field(description="clerk | supervisor | auditor | admin", examples=["clerk"])
+    outlet_id: str = Field(examples=["out_4b1f9d1c5a3e7b2a"])
+    outlet: str | None = Field(description="The outlet's name.", examples=["Counter 7, Xidan"])
+    capture: dict = Field(description="Limits a capture must respect: max_video_duration_s, max_video_bytes, "
+                                      "max_image_bytes.",
+                          examples=[{"max_video_duration_s": 15.0, "max_video_bytes": 20971520,
+                                     "max_image_bytes": 15728640}])
+
 class SessionResponse(BaseModel):
     session_id: str = Field(examples=["ses_4b1f9d1c5a3e7b2a9d40aa11"])
     challenge: list[str] = Field(description="Actions in order; turn_left = the subject's own left.",
