@@ -286,8 +286,6 @@ def test_a_clerk_registers_a_customer_from_login_to_the_recorded_outcome(browser
     print("\ncounter e2e:", json.dumps(report, ensure_ascii=False))
     if os.environ.get("SIMREG_E2E_REPORT"):
         Path(os.environ["SIMREG_E2E_REPORT"]).write_text(json.dumps(report, indent=1, ensure_ascii=False))
-    if os.environ.get("SIMREG_SCREENSHOT_DIR"):
-        browser.save_screenshot(str(Path(os.environ["SIMREG_SCREENSHOT_DIR"]) / "counter-outcome.png"))
 
 
 def test_logging_out_empties_the_tabs_storage(browser, live):
@@ -340,8 +338,6 @@ def test_a_supervisor_decides_the_review_queue_on_the_dashboard(browser, live, e
     item.find_element(By.CSS_SELECTOR, '[data-testid="review-approve"]').click()
     wait(browser, lambda d: item.get_attribute("data-decided") == "approved")
     assert svc.rt.registry.registration(seeded)["outcome"] == "approved"
-    if os.environ.get("SIMREG_SCREENSHOT_DIR"):
-        browser.save_screenshot(str(Path(os.environ["SIMREG_SCREENSHOT_DIR"]) / "dashboard-supervisor.png"))
     log_out(browser)
 
 
