@@ -28,8 +28,9 @@ fi
 # The browser tests (tests/e2e) drive Debian's chromium with chromedriver; the
 # font renders the page's Chinese.  Installed only when missing and we are root;
 # otherwise the tests skip with this line (and fail under CI=true).
-if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1 \
-   || ! fc-list 2>/dev/null | grep -qi "wenquanyi micro hei"; then
+# SIMREG_NO_BROWSER=1 skips this (a server that only serves needs no browser).
+if [ "${SIMREG_NO_BROWSER:-}" != 1 ] && { ! command -v chromium >/dev/null 2>&1 \
+   || ! command -v chromedriver >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "wenquanyi micro hei"; }; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get update -qq \
       && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
