@@ -3,7 +3,7 @@ aggregate reports)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Annotated
 
 from fastapi import Path, Depends, APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -14,6 +14,7 @@ from ..adapters.sql.reports import outlet_report
 from ..adapters.sql.schema import audit_entries
 from ..domain.access import Clerk, Role
 from .auth import current_clerk, require
+from .contract import DIGITS, Rfc3339
 from .schemas import ClerkRequest, OutletRequest, error_responses
 
 router = APIRouter()
@@ -53,8 +54,11 @@ def _entries(engine, after: int, limit: int) -> list[dict]:
 
 
 @router.get("/v1/audit/entries", summary="Read the audit log (auditor)", responses=error_responses(401, 403, 422, ok=(200, [{"position": 0, "timestamp": "2026-11-29T08:00:00.000000Z", "actor": "admin-cli", "action": "admin.outlet_created", "subject": "out_4b1f9d1c5a3e7b2a", "details": "{\"name_length\":9}", "model_ids": "[\"none\"]", "policy_sha256": "0000...", "prev_hash": "0000...", "entry_hash": "9f2c..."}])))
-async def audit_entries_page(request: Request, after: int = Query(-1, ge=-1, le=2**62, description="last position already read"),
-                             limit: int = Query(100, ge=1, le=1000), clerk: Clerk = Depends(current_clerk)):
+async def audit_entries_page(request: Request,
+                             after: Annotated[int, Query(ge=-1, le=2**62, description="last position already read"),
+                                              DIGITS] = -1,
+                             limit: Annotated[int, Query(ge=1, le=1000), DIGITS] = 100,
+                             clerk: Clerk = Depends(current_clerk)):
     """Entries in order, as stored (every field the entry hash covers).  Entries
     hold opaque ids, codes and scores: never clear personal data or biometrics."""
     require(clerk, Role.AUDITOR)
@@ -63,7 +67,9 @@ async def audit_entries_page(request: Request, after: int = Query(-1, ge=-1, le=
 
 @router.get("/v1/audit/proof/{index}", summary="Inclusion proof of an audit entry",
             responses=error_responses(401, 403, 404, 422, ok=(200, {"index": 1041, "size": 1042, "leaf_hash": "ab12...", "entry_hash": "9f2c...", "root_hash": "77e1...", "proof": ["5d0c...", "e3a9..."]})))
-async def audit_proof(request: Request, index: int = Path(ge=0, le=2**62), size: int | None = Query(None, ge=1, le=2**62, description="tree size"), clerk: Clerk = Depends(current_clerk)):
+async def audit_proof(request: Request, index: Annotated[int, Path(ge=0, le=2**62), DIGITS],
+                      size: Annotated[int | None, Query(ge=1, le=2**62, description="tree size"), DIGITS] = None,
+                      clerk: Clerk = Depends(current_clerk)):
     """The RFC 6962 inclusion proof for a receipt (its audit_position and tree_size):
     check it offline with `simreg audit verify-receipt`."""
     require(clerk, Role.AUDITOR)
@@ -72,7 +78,9 @@ async def audit_proof(request: Request, index: int = Path(ge=0, le=2**62), size:
 
 @router.get("/v1/reports/outlets", summary="Per-outlet statistics and anomaly flags",
             responses=error_responses(401, 403, 422, ok=(200, [{"outlet_id": "out_4b1f9d1c5a3e7b2a", "outlet": "Counter 7", "registrations": 120, "face_attempts": 131, "alternative_path": 3, "outcomes": {"approved": 112, "rejected": 16, "review": 3}, "top_reasons": {"LIVENESS.TURN_MISSING": 7, "MATCH.BELOW_THRESHOLD": 5}, "disputes": {"open": 1}, "flags": []}])))
-async def outlets_report(request: Request, since: datetime | None = None, clerk: Clerk = Depends(current_clerk)):
+async def outlets_report(request: Request, since: Annotated[Rfc3339 | None, Query(
+        description="only activity from this instant on (RFC 3339 with its offset)")] = None,
+        clerk: Clerk = Depends(current_clerk)):
     """Aggregate counts and codes per outlet, for auditors (issue 5's role table)."""
     require(clerk, Role.AUDITOR)
     return await run_in_threadpool(outlet_report, request.app.state.runtime.database, since)

