@@ -164,3 +164,39 @@ def test_readyz_is_503_when_the_engine_is_not_ready(service):
     svc = service(engine)
     r = svc.client.get("/readyz")
     assert r.status_code == 503 and r.json()["code"] == "ENGINE.UNAVAILABLE"
+
+
+def test_a_burst_of_16_registrations_ends_in_answers_or_503_with_retry_after(service):
+    """Issue 13: a burst at one server ends in answers, or in 503/429 with
+    Retry-After, never another 5xx.  Two engine workers: two analyses run (held
+    until every other request has its answer), the other fourteen are refused at once."""
+    engine = NoFaceEngine(workers=2, hold=True)
+    svc = service(engine)
+    sessions = [svc.session(CHALLENGE) for _ in range(16)]
+    answers: list = [None] * 16
+    answered = threading.Semaphore(0)
+
+    def post(i: int) -> None:
+        answers[i] = svc.client.post("/v1/registrations", data=registration_form(sessions[i]),
+                                     files=media(_jpeg(), b"a video"),
+                                     headers={**svc.auth(), "Idempotency-Key": f"burst-{i}"})
+        answered.release()
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for _ in range(2):
+        assert engine.started.acquire(timeout=60)  # the two admitted analyses are running
+    for _ in range(14):
+        assert answered.acquire(timeout=60)  # every other request has its answer while they run
+    assert engine.calls == 2
+    engine.release.set()
+    for t in threads:
+        t.join(timeout=60)
+
+    busy = [r for r in answers if r.status_code == 503]
+    done = [r for r in answers if r.status_code != 503]
+    assert len(busy) == 14 and all(r.json()["code"] == "ENGINE.BUSY" and int(r.headers["retry-after"]) > 0
+                                   for r in busy)
+    assert [r.json()["code"] for r in done] == ["FACE.NOT_FOUND"] * 2
+    assert _stored(svc) == 0
