@@ -407,7 +407,7 @@ def cmd_retention_run(args, settings: Settings) -> int:
 
     registry = _registry(settings)
     rules = RetentionRules(settings.attempt_retention_days, settings.session_retention_days,
-                           settings.idempotency_retention_days)
+                           settings.idempotency_retention_days, settings.review_timeout_hours)
     counts = run_retention(registry, rules, datetime.now(timezone.utc), args.actor, _stamp(settings))
     print(json.dumps(counts))
     return 0

@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     # Retry-After.  None = one per face-engine worker process.
     max_analyses_in_flight: int | None = Field(None, ge=1)
     busy_retry_after_s: int = Field(2, ge=1)
+    # A registration left in review this long is closed as rejected (REVIEW.EXPIRED)
+    # and its reserved number returned to the pool, by `simreg retention run`.
+    review_timeout_hours: float = Field(72.0, gt=0)
 
     def shared_data_dir(self) -> Path:
         """``data_dir`` made absolute: a relative path is taken from the checkout's root."""

@@ -451,29 +451,54 @@ class Registry:
                 raise InputError(ReasonCode.REGISTRATION_UNKNOWN, "no such registration in your outlet", 404)
             if row["outcome"] != Outcome.REVIEW.value:
                 raise PolicyError(ReasonCode.REVIEW_NOT_PENDING, "this registration is not awaiting review")
-            outcome = Outcome.APPROVED if approve else Outcome.REJECTED
-            if row["number_id"] is not None:
-                target = NumberState.ACTIVE if approve else NumberState.AVAILABLE
-                values: dict[str, Any] = {"state": target.value, "state_changed_at": now}
-                if not approve:
-                    values.update(person_id=None, registration_id=None, outlet_id=None)
-                done = c.execute(update(numbers).where(numbers.c.number_id == row["number_id"],
-                                                       numbers.c.state == NumberState.RESERVED.value).values(**values))
-                if done.rowcount != 1:  # the reservation must still be there, or nothing is decided
-                    raise PolicyError(ReasonCode.NUMBER_TRANSITION, "the reserved number is no longer reserved")
             code = ReasonCode.DECISION_SUPERVISOR_APPROVED if approve else ReasonCode.DECISION_SUPERVISOR_REJECTED
-            reasons = [*json.loads(row["reasons"]), code.value]
-            c.execute(update(registrations).where(registrations.c.registration_id == registration_id).values(
-                outcome=outcome.value, reasons=json.dumps(reasons), reviewed_by=supervisor.clerk_id,
-                reviewed_at=now, review_reason=reason,
-                number_id=row["number_id"] if approve else None))
-            entry = audit_store.append(c, now=now, actor=supervisor.clerk_id, action="registration.reviewed",
-                                       subject=registration_id,
-                                       details={"outcome": outcome.value, "reason": reason[:500],
-                                                "outlet_id": supervisor.outlet_id, "number_id": row["number_id"]},
-                                       model_ids=stamp.model_ids, policy_sha256=stamp.policy_sha256)
+            outcome, reasons, entry = self._close_review(
+                c, row, approve=approve, code=code, actor=supervisor.clerk_id, reason=reason,
+                action="registration.reviewed", details={"outlet_id": supervisor.outlet_id}, stamp=stamp, now=now)
         return {"registration_id": registration_id, "outcome": outcome.value, "reasons": reasons,
                 "audit_position": entry.position}
+
+    def expire_reviews(self, c: Connection, now: datetime, timeout: timedelta, actor: str, stamp: Stamp) -> int:
+        """Close, as rejected with ``REVIEW.EXPIRED``, every registration still in
+        review ``timeout`` after it was decided, and return its reserved number to
+        the pool (it never reached the customer, so no cooling-off); one audit
+        entry each.  Runs in the caller's transaction (retention), under the same
+        row lock as a supervisor's decision, so one of the two wins, never both."""
+        stale = select(registrations).where(registrations.c.outcome == Outcome.REVIEW.value,
+                                            registrations.c.created_at < now - timeout)
+        rows = c.execute(for_update(stale.order_by(registrations.c.created_at), c)).mappings().all()
+        for row in rows:
+            waited_h = round((now - aware(row["created_at"])).total_seconds() / 3600, 1)
+            self._close_review(c, row, approve=False, code=ReasonCode.REVIEW_EXPIRED, actor=actor,
+                               reason=f"not decided within {timeout.total_seconds() / 3600:g} hours",
+                               action="registration.review_expired",
+                               details={"outlet_id": row["outlet_id"], "waited_hours": waited_h},
+                               stamp=stamp, now=now)
+        return len(rows)
+
+    def _close_review(self, c: Connection, row, *, approve: bool, code: ReasonCode, actor: str, reason: str,
+                      action: str, details: Mapping[str, Any], stamp: Stamp, now: datetime):
+        """Decide a registration in review: its reserved number becomes active
+        (approve) or available again; the registration records who, when, why."""
+        outcome = Outcome.APPROVED if approve else Outcome.REJECTED
+        if row["number_id"] is not None:
+            target = NumberState.ACTIVE if approve else NumberState.AVAILABLE
+            values: dict[str, Any] = {"state": target.value, "state_changed_at": now}
+            if not approve:
+                values.update(person_id=None, registration_id=None, outlet_id=None)
+            done = c.execute(update(numbers).where(numbers.c.number_id == row["number_id"],
+                                                   numbers.c.state == NumberState.RESERVED.value).values(**values))
+            if done.rowcount != 1:  # the reservation must still be there, or nothing is decided
+                raise PolicyError(ReasonCode.NUMBER_TRANSITION, "the reserved number is no longer reserved")
+        reasons = [*json.loads(row["reasons"]), code.value]
+        c.execute(update(registrations).where(registrations.c.registration_id == row["registration_id"]).values(
+            outcome=outcome.value, reasons=json.dumps(reasons), reviewed_by=actor, reviewed_at=now,
+            review_reason=reason, number_id=row["number_id"] if approve else None))
+        entry = audit_store.append(c, now=now, actor=actor, action=action, subject=row["registration_id"],
+                                   details={"outcome": outcome.value, "reason": reason[:500], **details,
+                                            "number_id": row["number_id"]},
+                                   model_ids=stamp.model_ids, policy_sha256=stamp.policy_sha256)
+        return outcome, reasons, entry
 
     # ------------------------------------------------------------------ key rotation
     def rotate_keys(self, new_keyring, actor: str, stamp: Stamp, now: datetime) -> dict:

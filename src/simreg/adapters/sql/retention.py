@@ -12,6 +12,10 @@
 | capture sessions,     | expiry + ``session_retention_days``                      | deleted                      |
 | citizen lookup grants |                                                          |                              |
 | idempotency keys      | ``idempotency_retention_days``                           | deleted                      |
+| a reserved number     | ``review_timeout_hours`` after the decision to review    | registration closed as       |
+| whose review is never |                                                          | rejected (REVIEW.EXPIRED),   |
+| decided               |                                                          | number back to the pool;     |
+|                       |                                                          | one audit entry each         |
 
 The audit log is kept: it holds no personal data.  A run is one transaction and
 one audit entry with the counts; a second run finds nothing more to do.
@@ -39,13 +43,18 @@ class RetentionRules:
     attempt_days: int = 30
     session_days: int = 7
     idempotency_days: int = 2
+    review_timeout_hours: float = 72.0
 
 
 def run_retention(registry: Registry, rules: RetentionRules, now: datetime, actor: str, stamp: Stamp) -> dict:
-    counts = {"templates": 0, "data_keys_shredded": 0, "registrations": 0, "consents": 0, "persons": 0,
-              "attempts": 0, "sessions": 0, "lookup_grants": 0, "idempotency_keys": 0}
+    counts = {"reviews_expired": 0, "templates": 0, "data_keys_shredded": 0, "registrations": 0, "consents": 0,
+              "persons": 0, "attempts": 0, "sessions": 0, "lookup_grants": 0, "idempotency_keys": 0}
     with registry.engine.begin() as c:
         lock_for_write(c)
+        # reviews never decided: the reserved number goes back to the pool (first,
+        # so the registrations closed here follow the rules below like any other)
+        counts["reviews_expired"] = registry.expire_reviews(c, now, timedelta(hours=rules.review_timeout_hours),
+                                                            actor, stamp)
         # templates past their time; a person left without templates loses the data key
         expired = c.execute(select(templates.c.template_id, templates.c.person_id)
                             .where(templates.c.expires_at < now)).all()
