@@ -204,6 +204,7 @@ window.SIMREG_MESSAGES["en"] = {
   "reason.REGISTRATION.FIELD": "A field of the form is missing or wrong.",
   "reason.REVIEW.NOT_PENDING": "This registration is no longer awaiting review.",
   "reason.REVIEW.REASON_REQUIRED": "A decision needs a reason (at least 3 characters).",
+  "reason.REVIEW.EXPIRED": "No supervisor decided in time: the reserved number went back to the pool; register again.",
   "reason.ALTERNATIVE.REASON_REQUIRED": "The alternative path needs a stated reason.",
   "reason.DECISION.ALTERNATIVE_PATH": "Registered on the alternative (non-face) path.",
   "reason.DECISION.SUPERVISOR_APPROVED": "Approved by the supervisor.",

@@ -204,6 +204,7 @@ window.SIMREG_MESSAGES["zh-CN"] = {
   "reason.REGISTRATION.FIELD": "表单中有字段缺失或有误。",
   "reason.REVIEW.NOT_PENDING": "该登记已不在待复核状态。",
   "reason.REVIEW.REASON_REQUIRED": "决定需要说明理由（至少 3 个字）。",
+  "reason.REVIEW.EXPIRED": "复核未在时限内完成，预留号码已退回号码池，请重新办理登记。",
   "reason.ALTERNATIVE.REASON_REQUIRED": "替代方式需要说明理由。",
   "reason.DECISION.ALTERNATIVE_PATH": "通过替代方式（不使用人脸）登记。",
   "reason.DECISION.SUPERVISOR_APPROVED": "主管已批准。",
