@@ -10,7 +10,7 @@ from .domain.metrics import operating_point
 from .domain.errors import PolicyError
 from .domain.policy import fusion_model_id, parse_policy, review_key, threshold_key
 from .domain.reasons import ReasonCode
-from .evaluation import PairScores, decision_scores, impostor_normalisation, split
+from .evaluation import PairScores, decision_scores, impostor_normalisation, matcher_available, split
 
 
 def calibrate_policy(policy_path: Path, scores: PairScores, target_fmr: float, dataset: str,
@@ -25,11 +25,16 @@ def calibrate_policy(policy_path: Path, scores: PairScores, target_fmr: float, d
     doc = json.loads(policy_path.read_text(encoding="utf-8"))
     if band is None and not review:
         components = impostor_normalisation(scores)
-        doc["fusion"] = [{"model_id": c.model_id, "mean": c.mean, "std": c.std, "weight": c.weight}
-                         for c in components]
-        doc["matcher"] = fusion_model_id(components)
-    elif not doc.get("fusion"):
-        raise PolicyError(ReasonCode.POLICY_NOT_CALIBRATED, "calibrate the general threshold before a band")
+        if len(components) == 1:  # one model: its own score, no fusion
+            doc["fusion"] = []
+            doc["matcher"] = components[0].model_id
+        else:
+            doc["fusion"] = [{"model_id": c.model_id, "mean": c.mean, "std": c.std, "weight": c.weight}
+                             for c in components]
+            doc["matcher"] = fusion_model_id(components)
+    elif not matcher_available(parse_policy(json.dumps(doc)), scores.per_model):
+        raise PolicyError(ReasonCode.POLICY_NOT_CALIBRATED,
+                          "the policy's matcher is not these models': calibrate the general threshold before a band")
     policy = parse_policy(json.dumps(doc))
     model_scores = dict(scores.per_model)
     model_scores[policy.matcher] = decision_scores(scores, policy)[1]
@@ -40,7 +45,8 @@ def calibrate_policy(policy_path: Path, scores: PairScores, target_fmr: float, d
         key = review_key(mid, band) if review else threshold_key(mid, band)
         thresholds[key] = {"threshold": op.threshold, "target_fmr": target_fmr, "calibrated_on": dataset,
                            "n_genuine": int(gen.size), "n_impostor": int(imp.size),
-                           "fnmr_at_calibration": round(float(op.fnmr), 6)}
+                           "fnmr_at_calibration": round(float(op.fnmr), 6),
+                           "min_impostors": int(op.min_impostors), "supported": bool(op.supported)}
     doc["thresholds"] = thresholds
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     old = str(doc.get("version", "0"))

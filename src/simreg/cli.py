@@ -134,13 +134,15 @@ def _eval_scores(args, settings: Settings):
     import tempfile
 
     from .domain.policy import ID_CHIP_BAND
-    from .evaluation import build_id_chip_protocol, build_pairs, embed_dataset, list_images, read_pairs, score_pairs
+    from .evaluation import (build_id_chip_protocol, build_pairs, embed_dataset, identity_of, in_subset,
+                             list_images, parse_subset, read_pairs, score_pairs)
     from .runtime import build_runtime
 
     root = Path(args.root)
     if not root.is_dir():
         raise FileNotFoundError(f"no such directory: {root}")
-    images = list_images(root)
+    subset = parse_subset(getattr(args, "subset", None))
+    images = [p for p in list_images(root) if in_subset(identity_of(p), subset)]
     with build_runtime(settings) as rt:
         if args.protocol == ID_CHIP_BAND:
             workdir = Path(tempfile.mkdtemp(prefix="simreg-id-chip-"))
@@ -150,7 +152,9 @@ def _eval_scores(args, settings: Settings):
             finally:
                 shutil.rmtree(workdir, ignore_errors=True)
         else:
-            pairs_tsv = read_pairs(Path(args.pairs)) if args.pairs else []
+            kept = set(images)
+            pairs_tsv = [r for r in (read_pairs(Path(args.pairs)) if args.pairs else [])
+                         if r[0] in kept and r[1] in kept]
             pairs = build_pairs(images, pairs_tsv, args.all_pairs)
             data = embed_dataset(rt.engine, rt.policy, root, images, rt.limits, progress=not args.no_progress)
     return rt, images, data, score_pairs(data, pairs)
@@ -158,8 +162,8 @@ def _eval_scores(args, settings: Settings):
 
 def cmd_eval_faces(args, settings: Settings) -> int:
     from .domain.policy import fusion_model_id, policy_from_dict
-    from .evaluation import (decision_scores, evaluate, format_rates, impostor_normalisation, rates_to_dict,
-                             write_plots, write_scores_tsv)
+    from .evaluation import (decision_scores, evaluate, format_rates, impostor_normalisation, matcher_available,
+                             rates_to_dict, write_plots, write_scores_tsv)
 
     try:
         rt, images, data, scores = _eval_scores(args, settings)
@@ -167,10 +171,13 @@ def cmd_eval_faces(args, settings: Settings) -> int:
         return _fail("INPUT.FILE", str(exc))
     fta = len(data.failures) / max(len(images), 1)
     policy = rt.policy
-    if not policy.fusion:  # uncalibrated policy: normalise on this data so the fusion can be measured
+    if not matcher_available(policy, scores.per_model):
+        # a policy calibrated for other models: measure this engine's own score (one
+        # model), or the fusion of its models normalised on this data
         comps = impostor_normalisation(scores)
-        policy = policy_from_dict({"version": policy.version, "matcher": fusion_model_id(comps),
-                                   "fusion": [c.__dict__ for c in comps]})
+        matcher = comps[0].model_id if len(comps) == 1 else fusion_model_id(comps)
+        policy = policy_from_dict({"version": policy.version, "matcher": matcher,
+                                   "fusion": [c.__dict__ for c in comps] if len(comps) > 1 else []})
     model_id, s = decision_scores(scores, policy)
     rates = evaluate(s, scores.pairs)
     components = {mid: evaluate(v, scores.pairs) for mid, v in scores.per_model.items()}
@@ -564,6 +571,9 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--protocol", choices=["photos", "id-chip"], default="photos",
                        help="photos: the pairs above; id-chip: each identity's first image as a 102x126 ID-chip "
                             "portrait against the other photos (portrait-vs-photo pairs only)")
+        q.add_argument("--subset", metavar="K/N",
+                       help="only the identities in part K of N (a fixed hash split of folder names): "
+                            "calibrate on one part, report on another")
         q.add_argument("--no-progress", action="store_true")
 
     e = sub.add_parser("eval", help="offline evaluation")

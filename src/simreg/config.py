@@ -38,9 +38,18 @@ class Settings(BaseSettings):
     max_image_bytes: int = 15 * 1024 * 1024
     max_image_pixels: int = 60_000_000
     max_image_side: int = 1600
-    # Face engine: which detector finds faces ("mtcnn" or "hog").
-    detector: str = "mtcnn"
-
+    # Face engine: which detector finds faces ("yunet", "mtcnn" or "hog") and which
+    # embedders describe them (names in adapters/faces/factory.py's table, e.g.
+    # "sface", "sface+flip", "dlib", "facenet"; SIMREG_EMBEDDERS='["sface"]').  The
+    # policy's matcher must be one of them (or their fusion), calibrated.
+    detector: str = "yunet"
+    embedders: list[str] = ["sface+flip"]
+    # The 68-point landmarker behind quality and liveness (eye openness, pose):
+    # "dlib68" (iBUG 300-W data: non-commercial) or a permissive replacement
+    # registered in adapters/faces/factory.py's LANDMARKERS.
+    landmarker: str = "dlib68"
+    # Frames of the challenge video averaged into the live template (best first).
+    live_template_frames: int = Field(3, ge=1, le=8)
     detector_max_side: int = 640
     tracking_detector_max_side: int = 320
     # Video input limits.
@@ -48,12 +57,12 @@ class Settings(BaseSettings):
     max_video_duration_s: float = 15.0
     max_video_side: int = 1920
     max_video_frames: int = 900
-    # Test-time flip averaging for FaceNet: twice its cost for a gain within the
-    # noise of our data (docs/accuracy.md); changing it changes the model id, so
-    # the policy must be re-calibrated.
+    # Test-time flip averaging for FaceNet (only when "facenet" is an embedder);
+    # changing it changes the model id, so the policy must be re-calibrated.
     facenet_flip: bool = False
-    # Face analysis in worker processes: None = one per core (at most 2), 0 = in-process.
-    engine_workers: int | None = None
+    # Face analysis in worker processes: None = one per CPU this process may use
+    # (affinity and cgroup quota), at most 4; 0 = in-process.
+    engine_workers: int | None = Field(None, ge=0)
 
     # --- registration service -------------------------------------------------
     # Keyring (adapters/crypto.py): SIMREG_KEYRING holds its JSON (or base64 of

@@ -25,7 +25,7 @@ from .adapters.media import ImageLimits, decode_image
 from .domain.errors import InputError
 from .domain.matching import decision_score, similarity_matrix
 from .domain.metrics import ErrorRates, error_rates
-from .domain.policy import FusionComponent, Policy
+from .domain.policy import FusionComponent, Policy, fusion_model_id
 from .face_engine import FaceAnalyser
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
@@ -61,6 +61,31 @@ def identity_of(rel: str) -> str:
 def list_images(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*")
                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and len(p.relative_to(root).parts) >= 2)
+
+
+def parse_subset(text: str | None) -> tuple[int, int] | None:
+    """``"K/N"`` -> ``(K, N)`` with ``0 <= K < N``; ``None`` for no subset."""
+    if not text:
+        return None
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--subset takes K/N (e.g. 0/2), not {text!r}") from None
+    if not (n >= 1 and 0 <= k < n):
+        raise ValueError(f"--subset K/N needs 0 <= K < N, not {text!r}")
+    return k, n
+
+
+def in_subset(identity: str, subset: tuple[int, int] | None) -> bool:
+    """A fixed split of identities by a hash of their folder name: part K of N.
+    Calibrate on one part and report on another, so no threshold is measured on
+    the people it was fitted to."""
+    if subset is None:
+        return True
+    import hashlib
+
+    k, n = subset
+    return int.from_bytes(hashlib.sha256(identity.encode("utf-8")).digest()[:8], "big") % n == k
 
 
 def read_pairs(path: Path) -> list[tuple[str, str, int]]:
@@ -137,6 +162,13 @@ def impostor_normalisation(scores: PairScores) -> tuple[FusionComponent, ...]:
     imp = (same == 0) & scores.acquired
     return tuple(FusionComponent(mid, float(s[imp].mean()), float(s[imp].std()), 1.0)
                  for mid, s in scores.per_model.items())
+
+
+def matcher_available(policy: Policy, per_model) -> bool:
+    """Whether the policy's matcher can be computed from these models' scores."""
+    if policy.fusion and policy.matcher == fusion_model_id(policy.fusion):
+        return all(c.model_id in per_model for c in policy.fusion)
+    return policy.matcher in per_model
 
 
 def decision_scores(scores: PairScores, policy: Policy) -> tuple[str, np.ndarray]:
@@ -317,3 +349,35 @@ def build_id_chip_protocol(root: Path, images: Sequence[str], workdir: Path,
     photos = [p for p in p_images if Path(p).name != "portrait.jpg"]
     pairs = [(p, q, int(identity_of(p) == identity_of(q))) for p in portraits for q in photos]
     return p_images, pairs
+
+
+@dataclass(frozen=True)
+class ProtocolSet:
+    """One folder scored under both protocols from ONE embedding pass: every photo
+    and every ID-chip portrait is embedded once; ``photo_pairs`` and
+    ``chip_pairs`` index into the same :class:`DatasetEmbeddings`."""
+
+    images: list[str]                     # photos (relative to the dataset root)
+    portraits: list[str]                  # "<identity>/portrait.jpg", relative to the portrait folder
+    data: DatasetEmbeddings               # photos by their path, portraits by "chip:<path>"
+    photo_pairs: list[tuple[str, str, int]]
+    chip_pairs: list[tuple[str, str, int]]
+
+
+def embed_both_protocols(engine: FaceAnalyser, policy: Policy, root: Path, images: Sequence[str],
+                         pairs_tsv: Sequence[tuple[str, str, int]], all_pairs: bool, workdir: Path,
+                         limits: ImageLimits = ImageLimits(), progress: bool = False) -> ProtocolSet:
+    """The photo protocol (:func:`build_pairs`) and the ID-chip protocol
+    (:func:`build_id_chip_protocol`) on ``images``, embedding each file once."""
+    p_images, chip_pairs = build_id_chip_protocol(root, images, workdir, limits)
+    portraits = [p for p in p_images if Path(p).name == "portrait.jpg"]
+    photos = embed_dataset(engine, policy, root, images, limits, progress)
+    chips = embed_dataset(engine, policy, workdir, portraits, limits, progress)
+    key = "chip:"
+    merged_images = photos.images + [key + p for p in chips.images]
+    vectors = {m: np.concatenate([photos.vectors[m], chips.vectors[m]]) if len(chips.images) else photos.vectors[m]
+               for m in photos.vectors}
+    failures = {**photos.failures, **{key + k: v for k, v in chips.failures.items()}}
+    data = DatasetEmbeddings(merged_images, failures, vectors, {**photos.metrics, **chips.metrics})
+    chip_pairs = [(key + a if Path(a).name == "portrait.jpg" else a, b, same) for a, b, same in chip_pairs]
+    return ProtocolSet(list(images), portraits, data, build_pairs(images, pairs_tsv, all_pairs), chip_pairs)

@@ -87,18 +87,67 @@ class FrameKeeper:
                 self._last = f.t
             yield f
 
-    def best(self, track: FaceTrack) -> np.ndarray | None:
-        """The kept frame whose tracked face is most frontal with open eyes (``None``:
-        no kept frame has a tracked face)."""
+    def best(self, track: FaceTrack, k: int = 1, min_spacing_s: float = 1.0) -> list[np.ndarray]:
+        """Up to ``k`` kept frames for the live template, best first: a tracked
+        single face with open eyes (at least 0.8 of the clip's median openness),
+        sharp (at least half the sharpest candidate's Laplacian variance), most
+        frontal (smallest ``|yaw| + 0.5 |pitch|``), and at least ``min_spacing_s``
+        apart so they spread over the clip.  Empty: no kept frame has a tracked face."""
         points = [p for p in track.points if p.t in self.frames and p.landmarks is not None
                   and p.pose is not None and p.faces <= 1]
         if not points:
-            return None
+            return []
         opens = [p.eye_openness for p in points if p.eye_openness is not None]
         floor = 0.8 * float(np.median(opens)) if opens else 0.0
-        open_points = [p for p in points if (p.eye_openness or 0.0) >= floor] or points
-        best = min(open_points, key=lambda p: abs(p.pose.yaw) + 0.5 * abs(p.pose.pitch))
-        return self.frames[best.t]
+        points = [p for p in points if (p.eye_openness or 0.0) >= floor] or points
+        sharp = {p.t: _face_sharpness(self.frames[p.t], p.box) for p in points}
+        top = max(sharp.values())
+        points = [p for p in points if sharp[p.t] >= 0.5 * top] or points
+        chosen: list = []
+        for p in sorted(points, key=lambda p: abs(p.pose.yaw) + 0.5 * abs(p.pose.pitch)):
+            if all(abs(p.t - c.t) >= min_spacing_s for c in chosen):
+                chosen.append(p)
+            if len(chosen) == k:
+                break
+        return [self.frames[p.t] for p in chosen]
+
+
+def _face_sharpness(image: np.ndarray, box: FaceBox | None) -> float:
+    """Variance of the Laplacian of the grey face crop resampled to 64 px wide."""
+    import cv2
+
+    if box is None:
+        return 0.0
+    h, w = image.shape[:2]
+    x1, y1 = max(int(box.x), 0), max(int(box.y), 0)
+    x2, y2 = min(int(box.x + box.w), w), min(int(box.y + box.h), h)
+    if x2 - x1 < 8 or y2 - y1 < 8:
+        return 0.0
+    grey = cv2.cvtColor(np.ascontiguousarray(image[y1:y2, x1:x2]), cv2.COLOR_RGB2GRAY)
+    grey = cv2.resize(grey, (64, max(8, round(64 * (y2 - y1) / (x2 - x1)))), interpolation=cv2.INTER_AREA)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def live_template(analyses: Sequence[FaceAnalysis]) -> FaceAnalysis:
+    """One live face from several frames' analyses (best first): the first
+    analysis, its embeddings replaced by the mean of the unit-normalised
+    embeddings of every analysis that passed quality (all of them when none did),
+    per model.  Cosine comparisons of the mean equal the mean direction's."""
+    from dataclasses import replace
+
+    from .domain.types import Embedding
+
+    used = [a for a in analyses if a.quality.passed] or list(analyses)
+    head = used[0]
+    embeddings = {}
+    for mid, e in head.embeddings.items():
+        vs = [a.embeddings[mid].vector.astype(np.float64) for a in used if mid in a.embeddings]
+        if e.metric != "cosine" or len(vs) == 1:
+            embeddings[mid] = e
+            continue
+        mean = np.mean([v / max(np.linalg.norm(v), 1e-12) for v in vs], axis=0)
+        embeddings[mid] = Embedding(mid, mean.astype(np.float32), e.metric)
+    return replace(head, embeddings=embeddings, timings_ms={**head.timings_ms, "template_frames": float(len(used))})
 
 
 @dataclass(frozen=True)
@@ -128,10 +177,10 @@ def compare_analyses(a: FaceAnalysis, b: FaceAnalysis) -> dict[str, float]:
 
 
 class FaceEngine:
-    def __init__(self, detector: FaceDetector, landmarker68: Landmarker, landmarker5: Landmarker,
+    def __init__(self, detector: FaceDetector, landmarker68: Landmarker, landmarker5: Landmarker | None,
                  embedders: Sequence[Embedder], measure, model_info: Sequence[dict] = (),
                  upscale_below: int = 160, upscale_factor: float = 2.0, tracking_detector=None,
-                 tracking_params=None, texture_scorer=None):
+                 tracking_params=None, texture_scorer=None, template_frames: int = 3):
         self.detector = detector
         self.landmarker68 = landmarker68
         self.landmarker5 = landmarker5
@@ -145,6 +194,7 @@ class FaceEngine:
         self.tracking_detector = tracking_detector or detector
         self.tracking_params = tracking_params
         self.texture_scorer = texture_scorer
+        self.template_frames = template_frames  # frames averaged into the live template
 
     def close(self) -> None:
         pass
@@ -153,16 +203,18 @@ class FaceEngine:
         """Run every model once on a blank image, so the first real request does not
         pay for lazy initialisation inside the runtimes (about 100 ms with OpenCV)."""
         blank = np.full((160, 160, 3), 128, dtype=np.uint8)
-        box = FaceBox(40.0, 30.0, 80.0, 100.0, 1.0, "warm-up")
+        box = FaceBox(40.0, 30.0, 80.0, 100.0, 1.0, "warm-up",
+                      ((60.0, 70.0), (100.0, 70.0), (80.0, 90.0), (64.0, 110.0), (96.0, 110.0)))
         self.detector.detect(blank)
-        lm5 = self.landmarker5.landmarks(blank, box)
-        self.landmarker68.landmarks(blank, box)
+        lm68 = self.landmarker68.landmarks(blank, box)
+        lm5 = self.landmarker5.landmarks(blank, box) if self.landmarker5 is not None else lm68
         for emb in self.embedders.values():
             emb.embed(blank, box, lm5)
+        self.tracking_detector.detect(blank)
 
     def describe(self) -> dict:
         return {"detector": self.detector.model_id,
-                "landmarkers": [self.landmarker68.model_id, self.landmarker5.model_id],
+                "landmarkers": [m.model_id for m in (self.landmarker68, self.landmarker5) if m is not None],
                 "embedders": list(self.embedders), "files": self.model_info}
 
     def analyse_one(self, image: np.ndarray, policy: Policy) -> FaceAnalysis:
@@ -171,9 +223,9 @@ class FaceEngine:
         Raises ``FACE.NOT_FOUND`` for an image without a face; a second confident
         face is reported as ``FACE.MULTIPLE`` in the analysis' reasons.  Box,
         landmarks and quality are in the pixels of ``image``; thumbnail-sized
-        images (an ID-chip portrait is 102x126) are detected and embedded on a
-        copy upscaled by ``self.upscale_factor``, which measured better
-        (docs/accuracy.md).
+        images (an ID-chip portrait is 102x126) are detected and landmarked on a
+        copy upscaled by ``self.upscale_factor``, and embedded from ``image``
+        itself (both measured better, docs/design/face-engine.md).
         """
         t = {}
         t0 = time.perf_counter()
@@ -185,8 +237,10 @@ class FaceEngine:
         t["detect"] = (t1 - t0) * 1e3
         with self._locks["landmarker68"]:
             lm68 = self.landmarker68.landmarks(work, subject.box)
-        with self._locks["landmarker5"]:
-            lm5 = self.landmarker5.landmarks(work, subject.box)
+        lm5 = lm68  # embedders align on the detector's keypoints, else these
+        if self.landmarker5 is not None:
+            with self._locks["landmarker5"]:
+                lm5 = self.landmarker5.landmarks(work, subject.box)
         t2 = time.perf_counter()
         t["landmarks"] = (t2 - t1) * 1e3
         box_orig, lm68_orig = subject.box, lm68
@@ -197,10 +251,14 @@ class FaceEngine:
         t3 = time.perf_counter()
         t["quality"] = (t3 - t2) * 1e3
         embeddings = {}
+        # Embedders align from the decoded image (a crop warped from the upscaled
+        # copy measured worse for SFace), with the points mapped back to it.
+        if factor != 1.0:
+            lm5 = Landmarks(lm5.scheme, lm5.points / factor)
         for mid, emb in self.embedders.items():
             t4 = time.perf_counter()
             with self._locks[mid]:
-                embeddings[mid] = emb.embed(work, subject.box, lm5)
+                embeddings[mid] = emb.embed(image, box_orig, lm5)
             t[f"embed[{mid}]"] = (time.perf_counter() - t4) * 1e3
         h, w = image.shape[:2]
         reasons = (ReasonCode.FACE_MULTIPLE.value,) if subject.multiple else ()
@@ -213,7 +271,7 @@ class FaceEngine:
     def track_video(self, data: bytes, limits, rules: DetectionRules, policy: Policy | None = None,
                     mirrored: bool = False) -> VideoTrack:
         """Decode ``data`` within ``limits`` and track the subject (see :mod:`simreg.tracking`).
-        Identity-continuity embeddings use the last embedder (FaceNet).  With a
+        Identity-continuity embeddings use the first embedder (the matcher's).  With a
         ``policy``, the most frontal open-eyed frame is analysed in full (every
         embedder) for matching; a mirrored recording is un-mirrored first."""
         from .adapters.video import DecodedVideo
@@ -221,7 +279,7 @@ class FaceEngine:
 
         params = self.tracking_params or TrackingParams()
         keeper = FrameKeeper() if policy is not None else None
-        embedder = list(self.embedders.values())[-1]
+        embedder = next(iter(self.embedders.values()))
         # the tracker uses the landmarker and the continuity embedder frame by frame:
         # hold their locks, and the detector's when tracking shares it
         held = ["landmarker68", embedder.model_id] + (["detector"] if self.tracking_detector is self.detector else [])
@@ -237,15 +295,19 @@ class FaceEngine:
         live: FaceAnalysis | SimregError | None = None
         if keeper is not None:
             t0 = time.perf_counter()
-            frame = keeper.best(track)
+            frames = keeper.best(track, k=self.template_frames)
             keeper.frames.clear()
-            if frame is None:
-                live = InputError(ReasonCode.FACE_NOT_FOUND, "no usable face in the video", 422)
-            else:
+            analyses: list[FaceAnalysis] = []
+            for frame in frames:
                 try:
-                    live = self.analyse_one(np.ascontiguousarray(frame[:, ::-1]) if mirrored else frame, policy)
+                    analyses.append(self.analyse_one(np.ascontiguousarray(frame[:, ::-1]) if mirrored else frame,
+                                                      policy))
                 except SimregError as exc:
-                    live = exc
+                    live = live or exc
+            if analyses:
+                live = live_template(analyses)
+            elif live is None:
+                live = InputError(ReasonCode.FACE_NOT_FOUND, "no usable face in the video", 422)
             timings = {**timings, "live_face": (time.perf_counter() - t0) * 1e3}
         return VideoTrack(track, info, timings, live)
 

@@ -116,9 +116,39 @@ def build_runtime(settings: Settings | None = None, with_database: bool = False)
     from .adapters.faces.factory import build_face_engine
 
     settings = settings or Settings()
+    policy = load_policy(settings)
     database, keyring = open_service_database(settings) if with_database else (None, None)
-    return Runtime(settings, load_policy(settings), build_face_engine(settings), image_limits(settings), database,
-                   video_limits(settings), keyring, signing_key=load_signing_key(settings))
+    try:
+        engine = build_face_engine(settings)
+    except BaseException:
+        if database is not None:
+            database.dispose()
+        raise
+    rt = Runtime(settings, policy, engine, image_limits(settings), database, video_limits(settings), keyring,
+                 signing_key=load_signing_key(settings))
+    if with_database:
+        try:  # the service decides: its policy must be calibrated for the loaded models
+            check_policy_fits_engine(policy, engine.model_ids)
+        except BaseException:
+            rt.close()
+            raise
+    return rt
+
+
+def check_policy_fits_engine(policy: Policy, model_ids) -> None:
+    """Refuse to serve when the policy's matcher is not calibrated for the loaded
+    embedders (a threshold calibrated for another model never applies)."""
+    from .domain.errors import PolicyError
+    from .domain.policy import fusion_model_id
+    from .domain.reasons import ReasonCode
+
+    needed = ([c.model_id for c in policy.fusion] if policy.fusion and policy.matcher == fusion_model_id(policy.fusion)
+              else [policy.matcher])
+    missing = [m for m in needed if m not in model_ids]
+    if missing or policy.matcher not in policy.thresholds:
+        raise PolicyError(ReasonCode.POLICY_NOT_CALIBRATED,
+                          f"the policy's matcher {policy.matcher!r} is not calibrated for the loaded models "
+                          f"{list(model_ids)}; run `simreg calibrate`")
 
 
 def open_service_database(settings: Settings) -> tuple[Engine, object]:

@@ -1,8 +1,8 @@
 """Following the subject's face through a video.
 
-Detect on keyframes (every ``detect_every`` frames, and whenever the track is
-lost or looks wrong), and between them place the landmarks in a box predicted
-from the previous frame's landmarks.  The output is a per-frame track: box,
+Detect on keyframes (every ``detect_every`` frames, by default every frame,
+and whenever the track is lost or looks wrong), and between them place the
+landmarks in a box predicted from the previous frame's landmarks.  The output is a per-frame track: box,
 68 landmarks, yaw/pitch/roll, eye openness, and the number of confident faces
 on detection frames, plus embeddings every ``embed_every_s`` seconds for the
 identity-continuity check.
@@ -22,7 +22,12 @@ from .domain.types import TRACK_BOX, FaceBox, FaceTrack, Landmarks, TrackPoint
 
 @dataclass(frozen=True)
 class TrackingParams:
-    detect_every: int = 5          # frames between detector runs while tracking holds
+    # frames between detector runs while tracking holds.  1: YuNet on every frame
+    # (a few ms at 320 px): the 68 landmarks are then always placed in a box of one
+    # style; predicting boxes from the previous landmarks between keyframes made
+    # them drift and jump back at each keyframe, and the jumps read as blinks and
+    # turns (a printed photo "blinked" during its turn)
+    detect_every: int = 1
     max_fps: float = 30.0          # frames closer than 1/max_fps to the last one are skipped
     embed_every_s: float = 1.5     # keyframe embeddings for identity continuity
     max_scale_change: float = 0.35  # relative change of inter-eye distance that means "lost"
@@ -124,7 +129,7 @@ def track_faces(engine, frames: Iterable, rules: DetectionRules, params: Trackin
         prev_lm = lm
         if box is not None and frame.t - last_embed_t >= params.embed_every_s and detected:
             t2 = time.perf_counter()
-            embeddings.append((frame.t, embedder.embed(image, box, None)))
+            embeddings.append((frame.t, embedder.embed(image, box, lm)))
             timings["embed"] += (time.perf_counter() - t2) * 1e3
             last_embed_t = frame.t
         if ((texture is not None or params.screen_cues) and detected and box is not None

@@ -45,7 +45,8 @@ def test_a_citizen_proves_who_they_are_sees_their_numbers_disputes_one_and_withd
                         headers={**svc.auth(), "Idempotency-Key": "reg-1"})
     assert r.status_code == 200 and r.json()["outcome"] == "approved", r.text
     with svc.rt.database.connect() as c:
-        assert c.execute(select(func.count()).select_from(templates)).scalar_one() == 2  # dlib + FaceNet, sealed
+        # one sealed template per embedder of the engine (SFace)
+        assert c.execute(select(func.count()).select_from(templates)).scalar_one() == len(svc.rt.engine.model_ids)
 
     # someone else's face with this ID is refused, and the refusal is audited
     refused = _lookup(svc, other_person_portrait, video)

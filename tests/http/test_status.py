@@ -21,11 +21,15 @@ def test_healthz_answers_ok(client):
 def test_status_reports_model_ids_file_hashes_and_policy_hash(client, runtime):
     body = client.get("/status").json()
     assert body["policy"]["sha256"] == runtime.policy.sha256 and len(body["policy"]["sha256"]) == 64
-    assert body["models"]["detector"] == "mtcnn-ipazc"
-    assert set(body["models"]["embedders"]) == {"dlib-resnet-v1", "facenet-casia-irv1"}
-    assert body["policy"]["matcher"] == "fusion(dlib-resnet-v1,facenet-casia-irv1)"
+    assert body["models"]["detector"] == "yunet-2023mar-int8bq"
+    assert body["models"]["embedders"] == ["sface-2021dec-int8bq+flip"]
+    assert body["policy"]["matcher"] == "sface-2021dec-int8bq+flip"
     files = {f["model_id"]: f for f in body["models"]["files"]}
-    assert len(files["facenet-casia-irv1"]["sha256"]) == 64
+    # only the files of the loaded models, each with its pinned hash and licence
+    assert set(files) == {"yunet-2023mar-int8bq", "sface-2021dec-int8bq", "dlib-shape68-ibug"}
+    assert files["sface-2021dec-int8bq"]["sha256"] == (
+        "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee")
+    assert files["sface-2021dec-int8bq"]["licence"].startswith("Apache-2.0")
     assert files["dlib-shape68-ibug"]["licence"].startswith("trained on iBUG 300-W")
 
 

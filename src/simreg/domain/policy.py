@@ -24,6 +24,10 @@ class ThresholdEntry:
     n_genuine: int = 0
     n_impostor: int = 0
     fnmr_at_calibration: float | None = None
+    # Support by the rule of three: with n impostor pairs and none above the
+    # threshold, FMR < 3/n at 95 % confidence, so a target FMR needs n >= 3/FMR.
+    min_impostors: int = 0
+    supported: bool | None = None
 
 
 @dataclass(frozen=True)

