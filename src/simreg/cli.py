@@ -17,6 +17,23 @@ def _fail(code: str, message: str) -> int:
     return 2
 
 
+def _missing_eval_extra(command: str, modules: tuple[str, ...]) -> int | None:
+    """The offline tools' packages (matplotlib, tqdm) are the ``eval`` extra, not
+    run-time dependencies: without them, name the extra instead of a traceback."""
+    import importlib
+
+    missing = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    if not missing:
+        return None
+    return _fail("CONFIG.EXTRA_MISSING", f"simreg {command} needs the eval extra ({', '.join(missing)} not "
+                                         "installed): pip install 'simreg[eval]'")
+
+
 def _run_job(settings: Settings, args, job):
     """Build the runtime, run ``job(runtime)`` and close it.  Returns (result,
     runtime, model-load ms, None), or (None, None, 0, exit code) when the input
@@ -161,6 +178,9 @@ def _eval_scores(args, settings: Settings):
 
 
 def cmd_eval_faces(args, settings: Settings) -> int:
+    need = ("tqdm", "matplotlib") if args.plots else ("tqdm",)
+    if (refused := _missing_eval_extra("eval faces", need)) is not None:
+        return refused
     from .domain.policy import fusion_model_id, policy_from_dict
     from .evaluation import (decision_scores, evaluate, format_rates, impostor_normalisation, matcher_available,
                              rates_to_dict, write_plots, write_scores_tsv)
@@ -239,6 +259,8 @@ def cmd_eval_liveness(args, settings: Settings) -> int:
 
 
 def cmd_calibrate(args, settings: Settings) -> int:
+    if (refused := _missing_eval_extra("calibrate", ("tqdm",))) is not None:
+        return refused
     from .calibration import calibrate_policy
 
     try:

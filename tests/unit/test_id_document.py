@@ -393,12 +393,41 @@ def test_today_must_be_a_date_not_a_datetime():
 
 # ----------------------------------------------------------------- region table
 
-def test_region_table_is_small_and_names_its_source_package_and_version():
-    path = Path(regions_gbt2260.__file__)
-    assert path.stat().st_size < 1_000_000
+def test_region_table_is_small_package_data_that_names_its_source_package_and_version():
+    from importlib import resources
+
+    data = resources.files("simreg.domain").joinpath(regions_gbt2260.DATA_FILE).read_bytes()
+    assert len(data) < 1_000_000
+    assert b"# source: python-stdnum 2.2 " in data
     assert regions_gbt2260.SOURCE.startswith("python-stdnum 2.2")
-    assert "python-stdnum 2.2" in (regions_gbt2260.__doc__ or "")
+    assert regions_gbt2260.source() == regions_gbt2260.SOURCE
     assert len(regions_gbt2260.DIVISIONS) > 6000
+    assert regions_gbt2260.provinces()["11"] == "北京市"
+
+
+def test_region_table_is_read_once_and_is_read_only():
+    assert regions_gbt2260.divisions() is regions_gbt2260.divisions()
+    assert regions_gbt2260.divisions()["110103"] == (("崇文区", None, 2010),)
+    with pytest.raises(TypeError):
+        regions_gbt2260.divisions()["999999"] = (("x", None, None),)  # type: ignore[index]
+
+
+def test_importing_the_domain_reads_no_file():
+    code = ("import simreg.domain.id_document; from simreg.domain import regions_gbt2260 as r; "
+            "assert r._table is None; r.divisions(); assert r._table is not None")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
+@pytest.mark.parametrize("text, message", [
+    ("kind\tcode\tfrom\tuntil\tname\nprovince\t11\t\t\t北京市\n", "source"),
+    ("# source: x\nprovince\t11\t\t\t北京市\n", "header"),
+    ("# source: x\nkind\tcode\tfrom\tuntil\tname\nprovince\t11\t北京市\n", "fields"),
+    ("# source: x\nkind\tcode\tfrom\tuntil\tname\ncounty\t11\t\t\t北京市\n", "kind"),
+])
+def test_a_damaged_region_file_is_refused_with_its_line(text, message):
+    with pytest.raises(ValueError, match=message):
+        regions_gbt2260.parse(text)
 
 
 def test_region_table_keeps_current_and_abolished_codes_apart():

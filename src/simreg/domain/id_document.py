@@ -11,8 +11,9 @@ Documents
 * ``cn_resident_id``: PRC resident identity card (居民身份证), GB 11643-1999:
   6-digit GB/T 2260 address code, 8-digit birth date, 3-digit sequence (odd =
   male, even = female), ISO 7064 MOD 11-2 check character.  Address codes of
-  abolished divisions stay valid (:mod:`simreg.domain.regions_gbt2260`, generated
-  from python-stdnum 2.2 by ``scripts/gen_regions.py``).
+  abolished divisions stay valid (:mod:`simreg.domain.regions_gbt2260`, a table
+  generated from python-stdnum 2.2 by ``scripts/gen_regions.py`` and shipped as
+  package data, read once on first use).
 * ``cn_hmt_residence_permit``: residence permit for Hong Kong, Macao and Taiwan
   residents (港澳台居民居住证, since 2018-09-01): the same 18-character structure
   with address code 810000 (Hong Kong), 820000 (Macao) or 830000 (Taiwan).
@@ -52,7 +53,7 @@ from datetime import date, datetime
 from enum import Enum
 
 from .errors import InputError
-from .regions_gbt2260 import DIVISIONS
+from .regions_gbt2260 import divisions
 
 DEFAULT_MIN_AGE = 16
 DEFAULT_MAX_NAME_LENGTH = 64  # Unicode code points after NFC
@@ -257,16 +258,17 @@ def region_name(code: str, year: int | None = None) -> str | None:
     """Name of a GB/T 2260 code (province + prefecture + county), or None when the
     code is unknown.  ``year`` picks the name in use then when a code was renamed
     (default: the latest name)."""
-    periods = DIVISIONS.get(code)
+    table = divisions()
+    periods = table.get(code)
     if periods is None:
         return None
     y = 9999 if year is None else year
     province, prefecture = code[:2] + "0000", code[:4] + "00"
     parts = []
-    if province in DIVISIONS:
-        parts.append(_period_name(DIVISIONS[province], y))
-    if prefecture not in (province, code) and prefecture in DIVISIONS:
-        pname = _period_name(DIVISIONS[prefecture], y)
+    if province in table:
+        parts.append(_period_name(table[province], y))
+    if prefecture not in (province, code) and prefecture in table:
+        pname = _period_name(table[prefecture], y)
         if pname not in _PLACEHOLDER_NAMES and "直辖" not in pname:
             parts.append(pname)
     if code != province:
@@ -276,7 +278,7 @@ def region_name(code: str, year: int | None = None) -> str | None:
 
 def is_abolished_region(code: str) -> bool:
     """True when the code is known but no longer in use (its last period ended)."""
-    periods = DIVISIONS.get(code)
+    periods = divisions().get(code)
     return periods is not None and periods[-1][2] is not None
 
 
@@ -691,7 +693,7 @@ def _validate_gb11643(kind, n, *, today, birth_date, sex, expiry, min_age) -> Id
     elif region.startswith(_NOT_RESIDENT_ID_PREFIXES):
         raise _fail(IdReason.REGION, f"address code {region} is not used on resident IDs "
                                      "(810000/820000/830000 are residence permits)")
-    elif region not in DIVISIONS:
+    elif region not in divisions():
         raise _fail(IdReason.REGION, f"address code {region} is not a GB/T 2260 division, past or present")
     born = _birth_date_from_digits(n[6:14], today)
     _check_declared_birth_date(born, birth_date)
