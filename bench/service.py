@@ -31,7 +31,7 @@ with half rejections would lock its clerks within seconds, so
 ``SIMREG_LOCKOUT_MAX_FAILURES`` is raised.  The tranvanluyt clip is 20.7 s long,
 so ``SIMREG_MAX_VIDEO_DURATION_S`` is raised to 30 (its 621 frames are within the
 default frame limit).  Nothing else departs from the defaults; the face engine
-runs in ``SIMREG_ENGINE_WORKERS`` worker processes (default min(2, cores)).
+runs in ``SIMREG_ENGINE_WORKERS`` worker processes (default one per usable CPU, at most 4).
 
 Throughput is completed registrations (a 200 with an outcome) divided by the
 wall time from the first session request to the last response of the level.
@@ -330,6 +330,29 @@ def tree_cpu_s(pid: int) -> float:
     return sum(cpu.get(p, 0.0) for p in tree)
 
 
+def tree_rss_mb(pid: int) -> tuple[float, int]:
+    """Resident memory (VmRSS, MB) summed over ``pid`` and its live descendants,
+    and how many processes that is (shared library pages count in each)."""
+    parent, rss = {}, {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            f = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            kb = next((int(line.split()[1]) for line in (d / "status").read_text().splitlines()
+                       if line.startswith("VmRSS:")), 0)
+        except (OSError, StopIteration, ValueError):
+            continue
+        parent[int(d.name)] = int(f[1])
+        rss[int(d.name)] = kb
+    tree, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        tree.add(p)
+        todo += [c for c, pp in parent.items() if pp == p and c not in tree]
+    return sum(rss.get(p, 0) for p in tree) / 1024, len(tree)
+
+
 def run_level(url: str, tokens: list[str], clients: int, requests: int, media: Media, ids: Ids,
               offset: int = 0) -> tuple[list[Result], float]:
     """``requests`` registrations by ``clients`` threads, each with its own clerk and connection."""
@@ -453,6 +476,9 @@ def bench_backend(backend: str, levels: list[int], requests: int, media: Media, 
                     print(f"[{backend}] {c_} client(s): {s['completed']}/{s['requests']} in {wall:.1f} s, "
                           f"{s['per_min']:.1f}/min, registration p50 {fmt_s(s['reg_p50'])} "
                           f"p95 {fmt_s(s['reg_p95'])}, outcomes {s['outcomes']}, errors {s['errors']}", flush=True)
+                out["rss_after_mb"], out["rss_processes"] = tree_rss_mb(server.proc.pid)
+                print(f"[{backend}] serving processes after the registrations: {out['rss_after_mb']:.0f} MB RSS "
+                      f"in {out['rss_processes']} processes", flush=True)
                 out["server_problems"] = server.log_problems()
             finally:
                 server.stop()
@@ -503,7 +529,7 @@ def report(runs: list[dict], skipped: dict[str, str], media: Media, args, comman
     status = next((r["status"] for r in runs if r.get("status")), {})
     models = status.get("models", {})
     workers = models.get("worker_processes", args.engine_workers if args.engine_workers is not None
-                         else min(2, cores or 1))
+                         else min(4, cores or 1))
     policy = status.get("policy", {})
     L = ["# Registration service: throughput and latency", "",
          f"Made by `{command}` on {started}; code: {code_description(args)}. The whole run took "
@@ -512,7 +538,7 @@ def report(runs: list[dict], skipped: dict[str, str], media: Media, args, comman
          f"{platform.system()} {platform.release()}. The bench's client threads run on the same 2 cores as the "
          "server.",
          f"- Server: `simreg serve` (one uvicorn process) on 127.0.0.1; face analysis in **{workers} engine worker "
-         f"process(es)** (`SIMREG_ENGINE_WORKERS` {'=' + str(args.engine_workers) if args.engine_workers is not None else 'unset: min(2, cores)'}). "
+         f"process(es)** (`SIMREG_ENGINE_WORKERS` {'=' + str(args.engine_workers) if args.engine_workers is not None else 'unset: one per usable CPU, at most 4'}). "
          "Settings changed from the defaults: " + ", ".join(f"`{k}={v}`" for k, v in SERVER_ENV.items()) + ".",
          f"- Policy {policy.get('version', '?')}, sha256 `{policy.get('sha256', '?')}`; models "
          + ", ".join(f"`{m}`" for m in models.get("embedders", [])) + f"; detector `{models.get('detector', '?')}`.",
@@ -546,6 +572,11 @@ def report(runs: list[dict], skipped: dict[str, str], media: Media, args, comman
               "The load average column shows what else ran on the machine: it is shared with other sessions' "
               "test runs, whose CPU the server competed for, so wall-clock figures are lower and noisier than on "
               "an idle machine, while CPU per registration is not affected by that."]
+    for run in runs:
+        if run.get("rss_after_mb"):
+            L += ["", f"{run['backend']}: the serving processes (server and engine workers, {run['rss_processes']} "
+                  f"processes) held **{run['rss_after_mb']:.0f} MB RSS** after the registrations (VmRSS summed; "
+                  "shared library pages count in each process)."]
     L += ["", "Outcomes by clip and reason codes:", "",
           "| backend | clients | " + " | ".join(sorted({c.key for c in MIX})) + " | reasons | unexpected outcomes |",
           "|---|---|" + "---|" * len({c.key for c in MIX}) + "---|---|"]

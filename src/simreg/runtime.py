@@ -90,7 +90,8 @@ class Runtime:
             "policy": {"version": self.policy.version, "sha256": self.policy.sha256,
                        "matcher": self.policy.matcher,
                        "thresholds": {k: {"threshold": v.threshold, "target_fmr": v.target_fmr,
-                                          "calibrated_on": v.calibrated_on}
+                                          "calibrated_on": v.calibrated_on, "n_impostor": v.n_impostor,
+                                          "min_impostors": v.min_impostors, "supported": v.supported}
                                       for k, v in self.policy.thresholds.items()}},
             "models": self.engine.describe(),
             "database": database_status(self.database) if self.database is not None else None,
