@@ -88,6 +88,21 @@ def test_prompt_times_refuse_actions_performed_outside_their_windows(runtime, da
     assert not late.report.passed
 
 
+@pytest.mark.data
+@pytest.mark.parametrize("name", ["pad_tranvanluyt_real.mp4", "liveportrait_s29.mp4"])
+def test_a_bona_fide_clip_with_no_blink_seen_by_eye_fails_a_blink_challenge(name, runtime, data_dir):
+    # Issue 12: pad_tranvanluyt_real.mp4 passed "blink" on the eye-contour dip of a fast
+    # turn back from near-profile at 5.4 s (yaw swept 26 and pitch 21 degrees in 0.1 s);
+    # the head must now hold still through a blink (LivenessParams.blink_max_head_sweep).
+    entry = next(e for e in _events(data_dir) if e["file"] == name)
+    assert entry["verified_by_eye"] and entry["blinks"] == []
+    res = check_liveness(runtime.engine, runtime.policy, (data_dir / "videos" / name).read_bytes(),
+                         [Action.BLINK], limits=LIMITS)
+    assert not res.report.passed
+    assert res.report.reasons == (ReasonCode.LIVENESS_NO_BLINK.value,)
+    assert [e for e in res.report.events if e.action == Action.BLINK] == []
+
+
 def test_a_mirrored_capture_flips_the_turn_direction(runtime, data_dir):
     video = (data_dir / "videos" / "liveportrait_s18.mp4").read_bytes()  # held turned to the subject's left
     plain = check_liveness(runtime.engine, runtime.policy, video, [Action.TURN_LEFT], limits=LIMITS)

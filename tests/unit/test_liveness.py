@@ -167,11 +167,49 @@ def test_one_eye_closing_alone_is_not_a_blink():
     assert both.passed, both.reasons
 
 
+def test_both_eyes_must_reopen_for_a_blink():
+    # Both eyes close; the image-right one reopens, the other stays shut past
+    # blink_max_s (a blink that ends in a held wink): no reopening of both eyes.
+    both = lambda t: OPEN_EAR + blink_dip(t, at=1.5)
+    held = lambda t: OPEN_EAR + blink_dip(t, at=1.43 + (P.blink_max_s + 0.1) / 2, closed_s=P.blink_max_s + 0.1)
+    report = assess_liveness(make_track(4.0, ear=held, ear2=both), [B])
+    assert report.events == () and report.reasons == (ReasonCode.LIVENESS_NO_BLINK.value,)
+    # The same, with the wink released in time, is one blink.
+    quick = lambda t: OPEN_EAR + blink_dip(t, at=1.6, closed_s=0.35)
+    assert len(assess_liveness(make_track(4.0, ear=quick, ear2=both), [B]).events) == 1
+
+
 def test_a_closure_longer_than_blink_max_s_is_not_a_blink():
     long = lambda t: OPEN_EAR + blink_dip(t, at=2.0, closed_s=P.blink_max_s + 0.1)
     assert blinks_in(4.0, long) == []
     shorter = lambda t: OPEN_EAR + blink_dip(t, at=2.0, closed_s=P.blink_max_s - 0.2)
     assert len(blinks_in(4.0, shorter)) == 1
+
+
+def _sweep(at, span, centre=0.0, over_s=0.3):
+    """A head movement of ``span`` degrees, linear over ``over_s`` seconds centred on ``at``."""
+    return lambda t: centre + span * (np.clip((t - at) / over_s, -0.5, 0.5))
+
+
+@pytest.mark.parametrize("axis", ["yaw", "pitch"])
+def test_an_eye_dip_during_a_fast_head_sweep_is_not_a_blink(axis):
+    # pad_tranvanluyt_real.mp4: turning back from a near-profile, yaw swept ~26 and
+    # pitch ~21 degrees inside a 0.1 s dip of the eye contour, and no eyelid moved.
+    ear = lambda t: OPEN_EAR + blink_dip(t, at=1.5)
+    # Here the closure spans 0.23 s (from the frame before it to the reopening), so a
+    # sweep over 0.2 s moves the head by all of its span during the closure, and a
+    # span of 22 stays inside blink_max_pitch_change (+/-12) of the neutral pitch.
+    fast = _sweep(1.5, P.blink_max_head_sweep + 2, over_s=0.2)
+    assert blinks_in(3.0, ear, **{axis: fast}) == []
+    # The same dip while the head moves a little less than the limit counts.
+    slow = _sweep(1.5, P.blink_max_head_sweep - 5, over_s=0.2)
+    assert len(blinks_in(3.0, ear, **{axis: slow})) == 1
+
+
+def test_a_blink_after_a_fast_turn_has_settled_counts():
+    # The sweep is over 0.3 s before the eyes close: a person who turns, then blinks.
+    ear = lambda t: OPEN_EAR + blink_dip(t, at=2.0)
+    assert len(blinks_in(3.0, ear, yaw=_sweep(1.3, 40.0, over_s=0.2))) == 1
 
 
 def test_eye_aspect_ratio_noise_of_plus_minus_001_gives_no_blinks():

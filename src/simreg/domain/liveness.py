@@ -33,6 +33,14 @@ class LivenessParams:
     blink_max_abs_yaw: float = 30.0    # the eye contour is unreliable beyond this
     blink_max_pitch_change: float = 12.0  # from the clip's median pitch: looking down narrows the eyes
     blink_refractory_s: float = 0.25   # dips closer than this to the previous blink are the same blink
+    # The head must hold still through a blink: yaw or pitch sweeping more than this
+    # (degrees, max - min from the frame before the closure to the reopening) means a
+    # fast head movement, whose motion blur and landmark lag narrow the eye contour
+    # without any eyelid moving.  On pad_tranvanluyt_real.mp4 (no blink, checked by
+    # eye) turning back from a near-profile swept yaw by 26 and pitch by 21 degrees
+    # within the 0.1 s dip and read as a blink; the 46 eye-checked blinks the shared
+    # bona fide clips give sweep at most 14 (yaw) and 13 (pitch) degrees.
+    blink_max_head_sweep: float = 20.0
     # Turns: a yaw excursion past turn_angle, ended by coming back under turn_release.
     turn_angle: float = 20.0
     turn_release: float = 10.0
@@ -112,18 +120,22 @@ def rolling_median(t: np.ndarray, x: np.ndarray, window_s: float) -> np.ndarray:
 
 def find_blinks(t: np.ndarray, ear: np.ndarray, yaw: np.ndarray, pitch: np.ndarray, p: LivenessParams) -> list[Event]:
     """Blinks: **both** eyes' aspect ratios fall below ``blink_close_ratio`` of their
-    rolling baselines and come back above ``blink_open_ratio`` within ``blink_max_s``.
+    rolling baselines and **both** come back above ``blink_open_ratio`` within
+    ``blink_max_s`` (an eye left shut is a wink or a lost contour, not a reopening).
 
     ``ear`` is (n, 2) per-eye openness (or (n,) for one mean value).  The baseline
     is each eye's rolling median, so a smile, a squint or talking that narrows
     the eyes for seconds moves the baseline instead of counting as blinks;
     hysteresis keeps one closure from counting twice; requiring both eyes keeps
-    landmark jitter on one eye (glasses, hair) from counting.
+    landmark jitter on one eye (glasses, hair) from counting; and the head must
+    hold still through the closure (``blink_max_head_sweep``): a fast turn or nod
+    narrows the eye contour with no eyelid moving.
     """
     ear = ear.reshape(len(t), -1)
     neutral_pitch = np.nanmedian(pitch) if np.isfinite(pitch).any() else 0.0
     base = np.stack([rolling_median(t, ear[:, k], p.baseline_window_s) for k in range(ear.shape[1])], axis=1)
     ratio = np.max(ear / base, axis=1)  # the more open eye decides: both must close
+    reopen = np.min(ear / base, axis=1)  # ... and the less open one: both must reopen
     events: list[Event] = []
     closed_at = None
     low, low_t = 1.0, 0.0
@@ -140,10 +152,13 @@ def find_blinks(t: np.ndarray, ear: np.ndarray, yaw: np.ndarray, pitch: np.ndarr
                 continue
             if r < low:
                 low, low_t = r, t[i]
-            if r > p.blink_open_ratio:
+            if reopen[i] > p.blink_open_ratio:
                 start = t[closed_at - 1] if closed_at > 0 else t[closed_at]
                 dur = t[i] - t[closed_at]
-                if p.blink_min_s <= dur <= p.blink_max_s:
+                seg = slice(max(closed_at - 1, 0), i + 1)  # every frame but the first is finite (ok)
+                steady = (np.nanmax(yaw[seg]) - np.nanmin(yaw[seg]) <= p.blink_max_head_sweep
+                          and np.nanmax(pitch[seg]) - np.nanmin(pitch[seg]) <= p.blink_max_head_sweep)
+                if p.blink_min_s <= dur <= p.blink_max_s and steady:
                     if events and start - events[-1].end < p.blink_refractory_s:
                         prev = events.pop()  # the eye half-opened and closed again: one blink
                         deeper = (low_t, 1 - low) if 1 - low > prev.strength else (prev.peak, prev.strength)
