@@ -35,6 +35,7 @@ class TrackingParams:
     texture_max_samples: int = 8   # ... at most this many per video
     texture_min_score: float = 0.8  # detector confidence a crop needs
     screen_cues: bool = True       # screen/print cues (adapters/faces/screen_pad.py) on the same frames
+    minifasnet: bool = True        # MiniFASNet (adapters/faces/minifasnet.py) on the same frames, ~3-6 ms each
 
 
 def box_from_landmarks(lm: Landmarks) -> FaceBox:
@@ -65,12 +66,14 @@ def _pick(boxes, previous: FaceBox | None, rules: DetectionRules) -> tuple[FaceB
 
 
 def track_faces(engine, frames: Iterable, rules: DetectionRules, params: TrackingParams = TrackingParams(),
-                detector=None, embedder=None, texture=None) -> tuple[FaceTrack, dict]:
+                detector=None, embedder=None, texture=None, pad_model=None) -> tuple[FaceTrack, dict]:
     """Track through ``frames`` (objects with ``t`` and ``image``).  ``engine`` gives
     the landmarkers; ``detector`` and ``embedder`` default to the engine's;
     ``texture`` (a texture PAD scorer with ``score_frame(image, box)``) scores a
     few detected face crops spread through the clip; the screen/print cues are
-    computed on the same sampled frames (``params.screen_cues``)."""
+    computed on the same sampled frames (``params.screen_cues``), and so is
+    MiniFASNet (``pad_model``, by default the process's shared scorer when
+    ``params.minifasnet``) on the full frame with the detector's box."""
     from .adapters.faces.measure import eye_aspect_ratio, head_pose
     from .adapters.faces.screen_pad import screen_cues
 
@@ -78,8 +81,12 @@ def track_faces(engine, frames: Iterable, rules: DetectionRules, params: Trackin
     embedder = embedder or next(iter(engine.embedders.values()))
     points: list[TrackPoint] = []
     embeddings = []
-    timings = {"decode": 0.0, "detect": 0.0, "landmarks": 0.0, "embed": 0.0, "texture": 0.0, "screen": 0.0}
+    timings = {"decode": 0.0, "detect": 0.0, "landmarks": 0.0, "embed": 0.0, "texture": 0.0, "screen": 0.0,
+               "minifasnet": 0.0}
+    if pad_model is None and params.minifasnet:
+        from .adapters.faces.minifasnet import SHARED as pad_model
     texture_scores: list[float] = []
+    minifasnet_scores: list[float] = []
     screen: list[dict] = []
     n_samples = 0
     last_texture_t = -1e9
@@ -132,7 +139,7 @@ def track_faces(engine, frames: Iterable, rules: DetectionRules, params: Trackin
             embeddings.append((frame.t, embedder.embed(image, box, lm)))
             timings["embed"] += (time.perf_counter() - t2) * 1e3
             last_embed_t = frame.t
-        if ((texture is not None or params.screen_cues) and detected and box is not None
+        if ((texture is not None or params.screen_cues or pad_model is not None) and detected and box is not None
                 and box.score >= params.texture_min_score
                 and frame.t - last_texture_t >= params.texture_every_s
                 and n_samples < params.texture_max_samples):
@@ -151,10 +158,17 @@ def track_faces(engine, frames: Iterable, rules: DetectionRules, params: Trackin
                     screen.append(cues)
                     sampled = True
                 timings["screen"] += (time.perf_counter() - t4) * 1e3
+            if pad_model is not None:
+                t5 = time.perf_counter()
+                score = pad_model.score_frame(image, box)
+                if score is not None:
+                    minifasnet_scores.append(float(score))
+                    sampled = True
+                timings["minifasnet"] += (time.perf_counter() - t5) * 1e3
             if sampled:
                 last_texture_t = frame.t
                 n_samples += 1
         t_wait = time.perf_counter()
     duration = points[-1].t if points else 0.0
     return FaceTrack(tuple(points), tuple(embeddings), frame_size, duration, n_decoded,
-                     tuple(texture_scores), tuple(screen)), timings
+                     tuple(texture_scores), tuple(screen), tuple(minifasnet_scores)), timings

@@ -8,6 +8,10 @@
     that differ in yaw, in units of the inter-eye distance: high for a head,
     near landmark noise for a sheet of paper or a flat cut-out.
 
+(c) MiniFASNet (adapters/faces/minifasnet.py), a pretrained passive PAD model
+    on the sampled full frames: the mean over the clip.  Report-only: measured in
+    docs/pad.md (``bench/pad.py``).
+
 (b) Screen and print cues (adapters/faces/screen_pad.py) on the sampled frames:
     straight edges enclosing the face (a bezel, a paper border), a periodic
     high-frequency peak (pixel grid, moire, halftone) and specular glare.  Each is
@@ -121,6 +125,15 @@ def texture_score(track: FaceTrack) -> float | None:
     return float(np.median(track.texture_scores))
 
 
+def minifasnet_score(track: FaceTrack) -> float | None:
+    """Mean of the sampled frames' MiniFASNet scores (1 - P(real), higher = attack;
+    ``None``: nothing sampled).  The mean, as upstream and the model's README
+    average about ten frames per clip."""
+    if not track.minifasnet_scores:
+        return None
+    return float(np.mean(track.minifasnet_scores))
+
+
 SCREEN_CUES = ("frame", "moire", "glare")
 
 
@@ -160,4 +173,5 @@ def assess_pad(track: FaceTrack, p: PadParams = PadParams()) -> PadReport:
               "screen_glare": p.screen_glare_threshold}
     if any(screen[k] is not None and v is not None and screen[k] >= v for k, v in limits.items()):
         reasons.append(ReasonCode.PAD_SCREEN_SUSPECTED.value)
-    return PadReport({"planarity": planar, "texture": texture, **screen}, tuple(reasons))
+    return PadReport({"planarity": planar, "texture": texture, **screen,
+                      "minifasnet": minifasnet_score(track)}, tuple(reasons))

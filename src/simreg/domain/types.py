@@ -180,3 +180,6 @@ class FaceTrack:
     # screen/print cues of the same sampled frames (adapters/faces/screen_pad.py), one dict per
     # frame with the keys ``frame``, ``moire`` and ``glare`` (higher = attack)
     screen_cues: tuple[dict, ...] = ()
+    # MiniFASNet (adapters/faces/minifasnet.py) on the same sampled frames, full frame and
+    # detector box: 1 - P(real), higher = attack
+    minifasnet_scores: tuple[float, ...] = ()
