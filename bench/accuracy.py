@@ -1,20 +1,20 @@
-"""Accuracy of the 1:1 matcher, side by side with its components and peers.
+"""Accuracy of the shipped 1:1 matcher, side by side with face_recognition 1.3.0,
+measured in one run on the same images.
 
-    python bench/accuracy.py [--out docs]     # writes docs/accuracy.md and docs/img/*.png
+    pip install --no-deps face-recognition==1.3.0    # the peer, on the same dlib-bin
+    python bench/accuracy.py --out docs              # docs/accuracy.md + docs/img/det_*.png
 
-Two protocols on ../shared/data/faces (identity = folder):
+Sets (identity = folder; impostor pairs are ALL cross-identity pairs; genuine
+pairs are pairs.tsv plus every same-identity pair, i.e. ``--all-pairs``):
 
-* **photos**: genuine pairs = the same=1 rows of pairs.tsv; impostor pairs = all
-  cross-identity pairs of all images (what ``simreg eval faces`` does).
-* **ID-chip portrait**: the first image of each identity becomes a 102x126
-  portrait framed like an ID photo (face box ~55 % of the width, JPEG q60); only
-  portrait-vs-photo pairs are scored: genuine = portrait vs the other photos of
-  the same identity, impostor = portrait vs every photo of every other identity.
+* ``faces``: ../shared/data/faces, 79 identities (never used for calibration);
+* ``faces_lfw 1/2``: the half of faces_lfw's identities the policy was NOT
+  calibrated on (``--subset 1/2``): the held-out report;
+* ``faces_lfw 0/2``: the calibration half, shown for completeness, marked so.
 
-Systems: simreg's shipped matcher (fusion with the policy's own normalisation),
-its components, the FaceNet flip variant and its fusion, and face_recognition
-1.3.0 with its defaults (HOG upsample 1, 5-point encodings, -distance as score)
-when it is installed (``pip install --no-deps face-recognition==1.3.0``).
+Protocols: photo vs photo, and a 102x126 ID-chip portrait (JPEG q60, framed by
+the fixed reference detector) of each identity's first photo vs its other photos.
+Each image is embedded once by each system.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import json
 import shutil
 import sys
 import tempfile
+import time
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -31,29 +33,40 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, data_dir, stamp  # noqa: E402
 
+FR_NAME = "face_recognition 1.3.0 (defaults)"
 
-def fr_scores(root: Path, images: list[str], pairs) -> tuple[np.ndarray, float] | None:
-    """face_recognition's scores (-distance) per pair and its failure-to-acquire rate."""
+
+def _fr_encode(path: str):
+    import face_recognition as fr
+
+    e = fr.face_encodings(fr.load_image_file(path))
+    return e[0] if e else None
+
+
+def fr_encodings(paths: dict[str, Path]) -> dict[str, np.ndarray] | None:
+    """face_recognition's encodings (HOG upsample 1, 5-point, its defaults), two processes."""
     try:
-        import face_recognition as fr
+        import face_recognition  # noqa: F401
     except ImportError:
         return None
-    enc = {}
-    for rel in images:
-        e = fr.face_encodings(fr.load_image_file(str(root / rel)))
-        if e:
-            enc[rel] = e[0]
+    keys = list(paths)
+    with get_context("spawn").Pool(2) as pool:
+        encs = pool.map(_fr_encode, [str(paths[k]) for k in keys], chunksize=16)
+    return {k: e for k, e in zip(keys, encs) if e is not None}
+
+
+def fr_scores(enc: dict[str, np.ndarray], pairs) -> np.ndarray:
     out = np.full(len(pairs), -1e9)
     for i, (a, b, _) in enumerate(pairs):
         if a in enc and b in enc:
             out[i] = -float(np.linalg.norm(enc[a] - enc[b]))
-    return out, 1.0 - len(enc) / len(images)
+    return out
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(REPO / "docs"))
-    ap.add_argument("--quick", action="store_true", help="shipped configuration only (no flip variant, no peer)")
+    ap.add_argument("--no-peer", action="store_true", help="skip face_recognition")
     args = ap.parse_args()
     out = Path(args.out)
     (out / "img").mkdir(parents=True, exist_ok=True)
@@ -65,152 +78,99 @@ def main() -> int:
 
     from simreg.config import Settings
     from simreg.domain.metrics import det_curve
-    from simreg.domain.policy import fusion_model_id
     from simreg.domain.policy import ID_CHIP_BAND
-    from simreg.evaluation import (build_id_chip_protocol, build_pairs, embed_dataset, evaluate,
-                                   impostor_normalisation, list_images, read_pairs, score_pairs, write_plots)
-    from simreg.domain.matching import fuse
+    from simreg.evaluation import (decision_scores, embed_both_protocols, evaluate, identity_of, in_subset,
+                                   list_images, read_pairs, score_pairs)
     from simreg.runtime import build_runtime
 
-    faces = data_dir() / "faces"
-    images = list_images(faces)
-    photo_pairs = build_pairs(images, read_pairs(faces / "pairs.tsv"), all_pairs=False)
-
-    # Portrait protocol: a folder of portraits plus links to the other photos.
-    tmp = Path(tempfile.mkdtemp(prefix="simreg-portraits-"))
+    d = data_dir()
+    sets = [("faces", d / "faces", None), ("faces_lfw 1/2 (held out)", d / "faces_lfw", (1, 2)),
+            ("faces_lfw 0/2 (calibration)", d / "faces_lfw", (0, 2))]
+    sections = []
+    t_start = time.perf_counter()
     with build_runtime(Settings()) as rt:
-        p_images, portrait_pairs = build_id_chip_protocol(faces, images, tmp)
-        n_identities = len({i.split("/")[0] for i in images})
-        results = {}
-        curves = {}
-        policy = rt.policy
-        shipped = policy.matcher
-        st = stamp(rt)
+        policy, shipped, st = rt.policy, rt.policy.matcher, stamp(rt)
+        for name, root, subset in sets:
+            images = [p for p in list_images(root) if in_subset(identity_of(p), subset)]
+            kept = set(images)
+            tsv = [r for r in read_pairs(root / "pairs.tsv") if r[0] in kept and r[1] in kept]
+            work = Path(tempfile.mkdtemp(prefix="simreg-acc-"))
+            try:
+                ps = embed_both_protocols(rt.engine, policy, root, images, tsv, True, work, rt.limits)
+                fr = None if args.no_peer else fr_encodings(
+                    {**{p: root / p for p in images}, **{"chip:" + p: work / p for p in ps.portraits}})
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+            n_ids = len({identity_of(p) for p in images})
+            for protocol, pairs in (("photos", ps.photo_pairs), ("id-chip", ps.chip_pairs)):
+                _, s = decision_scores(score_pairs(ps.data, pairs), policy)
+                systems = {shipped: s}
+                if fr is not None:
+                    systems[FR_NAME] = fr_scores(fr, pairs)
+                band = None if protocol == "photos" else ID_CHIP_BAND
+                same = np.array([p[2] for p in pairs])
+                rows = ["| system | EER | FNMR @ FMR 1e-2 | FNMR @ FMR 1e-3 | FNMR @ FMR 1e-4 | FNMR @ FMR 1e-5 |",
+                        "|---|---|---|---|---|---|"]
+                fig, ax = plt.subplots(figsize=(6.5, 5))
+                for sys_name, sc in systems.items():
+                    r = evaluate(sc, pairs, (1e-2, 1e-3, 1e-4, 1e-5))
+                    pts = {p.target_fmr: p for p in r.points}
 
-        def run(label_prefix, settings):
-            with build_runtime(settings) as r2:
-                for proto, root, imgs, pairs in (("photos", faces, images, photo_pairs),
-                                                 ("portrait", tmp, p_images, portrait_pairs)):
-                    data = embed_dataset(r2.engine, r2.policy, root, imgs, progress=False)
-                    sc = score_pairs(data, pairs)
-                    systems = dict(sc.per_model)
-                    # fusion with the normalisation of the photo protocol (as calibrate writes it)
-                    if proto == "photos":
-                        norms[label_prefix] = impostor_normalisation(sc)
-                    comps = norms[label_prefix]
-                    acq = sc.acquired
-                    fused = np.full(len(pairs), -1e9)
-                    fused[acq] = fuse({m: s[acq] for m, s in sc.per_model.items()}, comps)
-                    systems[fusion_model_id(comps)] = fused
-                    for name, s in systems.items():
-                        results.setdefault(proto, {})[name] = (evaluate(s, pairs), len(data.failures) / len(imgs))
-                        curves.setdefault(proto, {})[name] = (s, pairs)
+                    def cell(f, pts=pts):
+                        return f"{pts[f].fnmr * 100:.2f} %" + ("" if pts[f].supported else " (unsupported)")
+                    bold = "**" if sys_name == shipped else ""
+                    rows.append(f"| {bold}{sys_name}{bold} | {r.eer * 100:.2f} % | "
+                                + " | ".join(cell(f) for f in (1e-2, 1e-3, 1e-4, 1e-5)) + " |")
+                    _, fmr, fnmr = det_curve(sc[same == 1], sc[same == 0])
+                    ax.plot(np.maximum(fmr, 0.5 / max(1, (same == 0).sum())),
+                            np.maximum(fnmr, 0.5 / max(1, (same == 1).sum())), lw=2 if bold else 1,
+                            label=sys_name + (" [shipped]" if bold else ""))
+                ax.set_xscale("log")
+                ax.set_yscale("log")
+                ax.set_xlabel("FMR")
+                ax.set_ylabel("FNMR")
+                ax.grid(True, which="both", alpha=0.3)
+                for f in (1e-2, 1e-3, 1e-4):
+                    ax.axvline(f, color="grey", ls=":", lw=0.8)
+                ax.legend(fontsize=7)
+                ax.set_title(f"DET: {name}, {protocol}")
+                fig.tight_layout()
+                img = f"det_{name.split()[0]}{'_' + str(subset[0]) if subset else ''}_{protocol}.png"
+                fig.savefig(out / "img" / img, dpi=100)
+                plt.close(fig)
+                ops = []
+                for label, entry in (("match", policy.threshold_for(shipped, band)),
+                                     ("review edge", policy.review_entry(shipped, band))):
+                    fmr_obs = float(np.mean(s[same == 0] >= entry.threshold))
+                    fnmr_obs = float(np.mean(s[same == 1] < entry.threshold))
+                    ops.append(f"{label} threshold {entry.threshold:.4f} (target FMR {entry.target_fmr:g}): "
+                               f"FMR {fmr_obs:.2e} ({int(np.sum(s[same == 0] >= entry.threshold))} of "
+                               f"{int((same == 0).sum())}), FNMR {fnmr_obs * 100:.2f} %")
+                sections.append(f"### {name}, {protocol}: {len(images)} photos of {n_ids} identities, "
+                                f"{int((same == 1).sum())} genuine / {int((same == 0).sum())} impostor pairs, "
+                                f"{len(ps.data.failures)} images not acquired by simreg\n\n" + "\n".join(rows)
+                                + "\n\nAt the shipped thresholds (`" + shipped + ("@id-chip" if band else "")
+                                + "`):\n\n" + "\n".join(f"- {o}" for o in ops) + f"\n\n![DET](img/{img})\n")
+                print(sections[-1], flush=True)
 
-        norms: dict = {}
-        run("shipped", Settings(engine_workers=2))
-        if not args.quick:
-            run("flip", Settings(engine_workers=2, facenet_flip=True))
-
-        for proto, root, imgs, pairs in (("photos", faces, images, photo_pairs),
-                                         ("portrait", tmp, p_images, portrait_pairs)):
-            got = None if args.quick else fr_scores(root, imgs, pairs)
-            if got is not None:
-                s, fta = got
-                name = "face_recognition 1.3.0 (defaults)"
-                results[proto][name] = (evaluate(s, pairs), fta)
-                curves[proto][name] = (s, pairs)
-
-        # The general (photo-calibrated) threshold at chip resolution, and the id-chip one.
-        s, pairs = curves["portrait"][shipped]
-        same = np.array([p[2] for p in pairs])
-        entry = policy.threshold_for(shipped)
-        chip_fmr = float(np.mean(s[same == 0] >= entry.threshold))
-        chip_fnmr = float(np.mean(s[same == 1] < entry.threshold))
-        chip_entry = policy.threshold_for(shipped, ID_CHIP_BAND)
-
-        # Plots.
-        for proto in ("photos", "portrait"):
-            fig, ax = plt.subplots(figsize=(6.5, 5))
-            for name, (sc, pr) in curves[proto].items():
-                g = sc[[p[2] == 1 for p in pr]]
-                i = sc[[p[2] == 0 for p in pr]]
-                _, fmr, fnmr = det_curve(g, i)
-                ax.plot(np.maximum(fmr, 0.5 / len(i)), np.maximum(fnmr, 0.5 / len(g)), lw=2 if name == shipped else 1,
-                        label=name + (" [shipped]" if name == shipped else ""))
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_xlabel("FMR")
-            ax.set_ylabel("FNMR")
-            ax.grid(True, which="both", alpha=0.3)
-            for f in (1e-2, 1e-3):
-                ax.axvline(f, color="grey", ls=":", lw=0.8)
-            ax.legend(fontsize=7)
-            ax.set_title("DET, " + ("photo vs photo" if proto == "photos" else "102x126 ID-chip portrait vs photo"))
-            fig.tight_layout()
-            fig.savefig(out / "img" / f"det_{proto}.png", dpi=110)
-            plt.close(fig)
-        sc, pr = curves["photos"][shipped]
-        hist_dir = Path(tempfile.mkdtemp())
-        for p in write_plots(hist_dir, sc, pr, shipped):
-            if p.name == "histograms.png":  # the DET curve is drawn above, with the peers
-                shutil.copy(p, out / "img" / f"photos_{p.name}")
-
-    shutil.rmtree(tmp, ignore_errors=True)
-
-    def table(proto):
-        rows = ["| system | EER | FNMR @ FMR 1e-2 | FNMR @ FMR 1e-3 | FNMR @ FMR 1e-4 | FTA |",
-                "|---|---|---|---|---|---|"]
-        for name, (r, fta) in results[proto].items():
-            pts = {p.target_fmr: p for p in r.points}
-            cell = lambda f: f"{pts[f].fnmr * 100:.1f} %" + ("" if pts[f].supported else " (too few impostors)")
-            bold = "**" if name == shipped else ""
-            rows.append(f"| {bold}{name}{bold} | {r.eer * 100:.2f} % | {cell(1e-2)} | {cell(1e-3)} | {cell(1e-4)} | {fta * 100:.1f} % |")
-        r0 = results[proto][shipped][0]
-        return "\n".join(rows), r0
-
-    t_photos, r_photos = table("photos")
-    t_portrait, r_portrait = table("portrait")
     md = f"""# Accuracy of the 1:1 matcher
 
-Made by `python bench/accuracy.py` (this file and `docs/img/*.png` are its output).
-Policy `{st['policy_version']}` (sha256 `{st['policy_sha256'][:16]}…`); {st['machine']}.
+Made by `python bench/accuracy.py --out docs` ({time.perf_counter() - t_start:.0f} s; this file and
+`docs/img/det_*.png` are its output). Policy `{st['policy_version']}` (sha256 `{st['policy_sha256'][:16]}…`);
+{st['machine']}. face_recognition 1.3.0 runs with its defaults (HOG upsample 1, 5-point encoding,
+`-distance` as the score) on the same files in the same run.
 
-## Photo vs photo: `../shared/data/faces`
+The shipped thresholds were calibrated on **faces_lfw `--subset 0/2`** only (`simreg calibrate ...
+--all-pairs --subset 0/2`, see docs/design/face-engine.md); `faces` and **faces_lfw `--subset 1/2`** are
+people the thresholds never saw. "unsupported": fewer impostor pairs than the rule of three needs
+(3/FMR). A pair with an image the system could not acquire counts as a non-match.
 
-{len(images)} images of {n_identities} identities; genuine pairs are the `same=1` rows of `pairs.tsv`
-({r_photos.n_genuine}), impostor pairs are **all** {r_photos.n_impostor} cross-identity pairs.
-The same numbers come from `simreg eval faces --root ../shared/data/faces --pairs ../shared/data/faces/pairs.tsv`.
-Fusions use the z-normalisation that `simreg calibrate` derives from the impostor scores of this set.
-
-{t_photos}
-
-![DET photos](img/det_photos.png)
-
-![histograms](img/photos_histograms.png)
-
-## ID-chip portrait (102x126, JPEG q60) vs photo
-
-The first photo of each identity is turned into a 102x126 portrait framed like an ID photo
-(face box about 55 % of the width, `simreg.evaluation.id_chip_portrait`); only portrait-vs-photo
-pairs are scored: {r_portrait.n_genuine} genuine, {r_portrait.n_impostor} impostor. Fusions keep the
-normalisation of the photo protocol (what the shipped policy holds).
-
-{t_portrait}
-
-Images whose shorter side is under 160 px are upscaled 2x (bicubic) before detection and
-embedding. The general threshold ({entry.threshold:.4f}, calibrated for FMR {entry.target_fmr:g} on photo pairs)
-would give FMR {chip_fmr:.2e} and FNMR {chip_fnmr * 100:.1f} % on these portrait pairs, so the policy also
-holds an `@id-chip` threshold ({chip_entry.threshold:.4f}, `simreg calibrate --protocol id-chip --fmr 1e-3`, on
-{chip_entry.calibrated_on}); compare uses it whenever either image's shorter side is at most 159 px.
-
-![DET portrait](img/det_portrait.png)
-
+{chr(10).join(sections)}
 ```json
-{json.dumps({k: v for k, v in st.items()}, indent=2)}
+{json.dumps(st, indent=2)}
 ```
 """
     (out / "accuracy.md").write_text(md, encoding="utf-8")
-    print(md)
     return 0
 
 
