@@ -168,6 +168,27 @@ def loso(rows: list[dict], sig: str, stills: bool) -> list[dict]:
     return out
 
 
+def model_ms(d: Path) -> float:
+    import statistics
+
+    import cv2
+
+    from simreg.adapters.faces.minifasnet import MiniFasNetScorer
+
+    cv2.setNumThreads(1)
+    scorer = MiniFasNetScorer()
+    rgb = cv2.imread(str(d / "spoof" / "real" / "silentface_image_T1.jpg"))[:, :, ::-1].copy()
+    box = (106, 147, 207, 213)
+    for _ in range(5):
+        scorer.score_frame(rgb, box)
+    times = []
+    for _ in range(50):
+        t0 = time.perf_counter()
+        scorer.score_frame(rgb, box)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out")
@@ -252,7 +273,7 @@ def main() -> int:
     vids = [r for r in ok if not r["file"].endswith(".jpg")]
     lines += ["## Cost", "",
               "Median over the video clips of the time each sampled signal took per clip (up to 8 sampled "
-              "frames; one core, measured while another evaluation ran on the machine's second core, so an "
+              "frames; one core, measured while other processes loaded both of the machine's cores, so an "
               "upper bound: the model README measured 2.6-5.7 ms per face for MiniFASNet alone; the whole "
               "tracking of a clip is in docs/speed.md):", "",
               "| signal | ms per clip | ms per sampled frame |", "|---|---|---|"]
@@ -260,6 +281,8 @@ def main() -> int:
         per_clip = med([r["ms"].get(k) for r in vids])
         per_frame = med([r["ms"][k] / r["samples"] for r in vids if r["samples"] and r["ms"].get(k) is not None])
         lines.append(f"| {k} | {per_clip:.1f} | {per_frame:.1f} |")
+    lines += ["", f"MiniFASNet alone, one thread, on a 480x640 photo (spoof/real/silentface_image_T1.jpg, "
+              f"median of 50 runs when this page was made): {model_ms(d):.1f} ms per face, both crops included."]
     lines += ["", "## Every clip", "", "| type | file | " + " | ".join(SIGNALS) + " |",
               "|---|---|" + "---|" * len(SIGNALS)]
     for r in ok:
