@@ -79,7 +79,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pairs", type=int, default=0, help="use an even sample of N pairs (0 = all)")
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--out", help="also write the report as Markdown to this file (e.g. docs/speed.md)")
+    ap.add_argument("--out", help="also write the report as Markdown to this file (e.g. docs/compare-speed.md)")
     args = ap.parse_args()
 
     import face_recognition as fr
@@ -162,12 +162,11 @@ alternating pair by pair; each does the whole job from the two image files.
 simreg / face_recognition: **{res['ratio_median_wall']:.2f}x** the median wall time, {res['ratio_median_cpu']:.2f}x the CPU time.
 
 What the numbers mean:
-- simreg computes two descriptors (dlib's and FaceNet's) per face and analyses the two faces of a
-  pair at once in two worker processes, so its wall time is lower and its CPU time higher than
-  face_recognition's single descriptor on one core. Under full load (both cores busy with other
-  requests) throughput follows the CPU column.
-- "pairs failed": face_recognition found no face in one of the images (HOG misses turned and
-  small faces); simreg (MTCNN) found a face in every image. A failed pair counts as a non-match.
+- simreg analyses the two faces of a pair at once in two worker processes (YuNet, 68 landmarks
+  and quality, SFace with flip), so its wall time can be lower than its CPU time; under full
+  load (both cores busy with other requests) throughput follows the CPU column.
+- "pairs failed": the tool found no face in one of the images (HOG misses turned and small
+  faces). A failed pair counts as a non-match.
 - Peak RSS of simreg is its main process plus both workers (each holds its own models;
   shared library pages are counted in each): main {sr.get('peak_rss_main_mb', 0):.0f} MB + workers {sr.get('peak_rss_workers_mb', 0):.0f} MB.
 - Cold start = import + model load (+ starting the workers), in a fresh process.
