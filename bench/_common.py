@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
+import subprocess
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,3 +30,17 @@ def stamp(runtime) -> dict:
         "models": {f["model_id"]: f["sha256"][:16] for f in runtime.engine.describe()["files"]},
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
     }
+
+
+def run_timed(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> dict:
+    """Run a command to the end: wall seconds, CPU seconds (user + system of the
+    child and every descendant it waited for) and its stdout; a failure stops the bench."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if out.returncode != 0:
+        raise SystemExit(f"{' '.join(map(str, cmd[:4]))} exited {out.returncode}: {out.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall_s": wall, "cpu_s": cpu, "stdout": out.stdout}

@@ -51,7 +51,6 @@ import json
 import os
 import platform
 import random
-import resource
 import shutil
 import sqlite3
 import statistics
@@ -67,6 +66,8 @@ from types import SimpleNamespace
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "src") not in sys.path:
     sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import run_timed  # noqa: E402
 
 from sqlalchemy import insert, text  # noqa: E402
 
@@ -443,16 +444,10 @@ def run_cli(args: list[str], runs: int, cwd: Path, check_json: bool = True) -> d
     cmd = ["taskset", "-c", "0", simreg_exe(), *args]
     walls, cpus, out = [], [], ""
     for _ in range(runs):
-        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.perf_counter()
-        p = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
-        wall = time.perf_counter() - t0
-        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        if p.returncode != 0:
-            raise SystemExit(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr[-2000:]}")
-        walls.append(wall)
-        cpus.append((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime))
-        out = p.stdout
+        r = run_timed(cmd, cwd=cwd)
+        walls.append(r["wall_s"])
+        cpus.append(r["cpu_s"])
+        out = r["stdout"]
     if check_json:
         json.loads(out.strip().splitlines()[-1])
     return {"cmd": cmd, "wall": walls, "cpu": cpus, "stdout": out.strip()}

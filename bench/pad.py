@@ -39,20 +39,11 @@ LOWER_IS_ATTACK = {"planarity"}
 
 
 def source_of(name: str) -> str:
-    """The leave-one-source-out group of a sample (as bench/liveness.py, plus the
-    generators of the bona fide videos)."""
-    n = Path(name).name
-    if "silentface" in n:
-        return "Silent-Face"
-    if "tranvanluyt" in n or "replay_01" in n:  # simulated replay_01 replays the TVL clip
-        return "TVL"
-    if "manikantha" in n:
-        return "MK"
-    if "nuaa" in n:
-        return "NUAA"
-    if "simulated" in name:
-        return "shared simulated"
-    return n.split("_")[0]
+    """The leave-one-source-out group of a sample: bench/liveness.py's, with NUAA's
+    stills as a source of their own."""
+    from liveness import source_of as recorded_by
+
+    return "NUAA" if "nuaa" in Path(name).name else recorded_by(name)
 
 
 def auc(neg: list[float], pos: list[float]) -> float | None:

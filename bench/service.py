@@ -310,47 +310,41 @@ def _code(resp) -> str:
         return f"HTTP {resp.status_code}"
 
 
-def tree_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` and its live descendants (Linux /proc)."""
-    parent, cpu = {}, {}
+def _proc_tree(pid: int, field) -> list:
+    """``field(proc_dir, stat_fields)`` for ``pid`` and each of its live descendants
+    (Linux /proc); processes that vanish while read are skipped."""
+    parent, value = {}, {}
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
             continue
         try:
             f = (d / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            value[int(d.name)] = field(d, f)
+        except (OSError, StopIteration, ValueError, IndexError):
             continue
         parent[int(d.name)] = int(f[1])
-        cpu[int(d.name)] = (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
     tree, todo = set(), [pid]
     while todo:
         p = todo.pop()
         tree.add(p)
         todo += [c for c, pp in parent.items() if pp == p and c not in tree]
-    return sum(cpu.get(p, 0.0) for p in tree)
+    return [value[p] for p in tree if p in value]
+
+
+def tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its live descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    return sum(_proc_tree(pid, lambda d, f: (int(f[11]) + int(f[12])) / tick))
 
 
 def tree_rss_mb(pid: int) -> tuple[float, int]:
     """Resident memory (VmRSS, MB) summed over ``pid`` and its live descendants,
     and how many processes that is (shared library pages count in each)."""
-    parent, rss = {}, {}
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            f = (d / "stat").read_text().rsplit(")", 1)[1].split()
-            kb = next((int(line.split()[1]) for line in (d / "status").read_text().splitlines()
-                       if line.startswith("VmRSS:")), 0)
-        except (OSError, StopIteration, ValueError):
-            continue
-        parent[int(d.name)] = int(f[1])
-        rss[int(d.name)] = kb
-    tree, todo = set(), [pid]
-    while todo:
-        p = todo.pop()
-        tree.add(p)
-        todo += [c for c, pp in parent.items() if pp == p and c not in tree]
-    return sum(rss.get(p, 0) for p in tree) / 1024, len(tree)
+    def rss_kb(d, _f):
+        return next(int(line.split()[1]) for line in (d / "status").read_text().splitlines()
+                    if line.startswith("VmRSS:"))
+    kbs = _proc_tree(pid, rss_kb)
+    return sum(kbs) / 1024, len(kbs)
 
 
 def run_level(url: str, tokens: list[str], clients: int, requests: int, media: Media, ids: Ids,

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -35,7 +34,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, data_dir  # noqa: E402
+from _common import REPO, data_dir, run_timed  # noqa: E402
 
 CLIPS = ("videoretalking_face3.mp4", "videoretalking_face1.mp4", "videoretalking_face4.mp4",
          "liveportrait_d18.mp4", "sadtalker_WDA_AlexandriaOcasioCortez_000.mp4")  # 5.0-8.0 s
@@ -69,19 +68,6 @@ t = time.perf_counter() - t0
 rt.close()
 print(json.dumps({"cold_start_s": t}))
 """
-
-
-def run_child(cmd: list[str], env: dict | None = None) -> dict:
-    """Wall and CPU seconds (user + system of the child and all it waited for)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if out.returncode != 0:
-        raise SystemExit(f"{cmd[:3]} failed: {out.stderr[-2000:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"wall_s": wall, "cpu_s": cpu, "stdout": out.stdout}
 
 
 def naive_gesture_check(video: bytes, limits) -> int:
@@ -125,11 +111,11 @@ def main() -> int:
     for i in range(args.repeats):
         for tool in (("simreg", "face_recognition") if i % 2 == 0 else ("face_recognition", "simreg")):
             if tool == "simreg":
-                r = run_child([simreg_bin, "eval", "faces", "--root", str(faces), "--pairs", str(faces / "pairs.tsv"),
+                r = run_timed([simreg_bin, "eval", "faces", "--root", str(faces), "--pairs", str(faces / "pairs.tsv"),
                                "--all-pairs", "--no-progress", "--json"], env)
                 r["eer"] = json.loads(r.pop("stdout"))["eer"]
             else:
-                r = run_child([sys.executable, "-c", FR_EVAL, str(faces)])
+                r = run_timed([sys.executable, "-c", FR_EVAL, str(faces)])
                 r.pop("stdout")
             evals[tool].append(r)
             print(tool, r, file=sys.stderr, flush=True)
@@ -167,7 +153,7 @@ def main() -> int:
     rt.close()
 
     # 3. Cold start of the service's engine (2 workers).
-    colds = [json.loads(run_child([sys.executable, "-c", COLD], env)["stdout"].strip().splitlines()[-1])["cold_start_s"]
+    colds = [json.loads(run_timed([sys.executable, "-c", COLD], env)["stdout"].strip().splitlines()[-1])["cold_start_s"]
              for _ in range(args.repeats)]
 
     s_cpu = statistics.median(r["cpu_s"] for r in evals["simreg"])
@@ -198,7 +184,7 @@ simreg / face_recognition: **{s_cpu / f_cpu:.2f}x the CPU seconds** (target at m
 
 ## 2. CPU per registration of a 5-8 s clip, one thread
 
-simreg: the chip portrait analysed, the clip decoded and tracked (YuNet keyframes on a 320 px copy, 68
+simreg: the chip portrait analysed, the clip decoded and tracked (YuNet on every frame of a 192 px copy, 68
 landmarks every frame), the three-frame live template, liveness and PAD judged. Naive gesture-only check:
 every frame decoded, dlib HOG detection and 68 landmarks on each. Lower of two alternating runs.
 
