@@ -11,11 +11,12 @@ identity-continuity check.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable
 
 import numpy as np
 
+from .domain.face_geometry import reconciled_yaw
 from .domain.policy import DetectionRules
 from .domain.types import TRACK_BOX, FaceBox, FaceTrack, Landmarks, TrackPoint
 
@@ -129,6 +130,8 @@ def track_faces(engine, frames: Iterable, rules: DetectionRules, params: Trackin
 
             if lm is not None:
                 pose = head_pose(lm, frame_size)
+                if detected and box.keypoints is not None:  # near profile the keypoints know better
+                    pose = replace(pose, yaw=reconciled_yaw(pose.yaw, box.keypoints))
                 ear = eye_aspect_ratio(lm)
         timings["landmarks"] += (time.perf_counter() - t1) * 1e3
         since_detect += 1

@@ -88,7 +88,8 @@ def test_a_citizen_proves_who_they_are_sees_their_numbers_disputes_one_and_withd
     # withdrawal of biometric consent shreds the templates
     w = svc.client.post("/v1/citizen/consent/withdraw", json={"lookup_token": body["lookup_token"]},
                         headers=svc.auth())
-    assert w.status_code == 200 and w.json() == {"templates_shredded": 2, "consents_withdrawn": 1}, w.text
+    assert w.status_code == 200 and w.json() == {"templates_shredded": len(svc.rt.engine.model_ids),
+                                                 "consents_withdrawn": 1}, w.text
     with svc.rt.database.connect() as c:
         assert c.execute(select(func.count()).select_from(templates)).scalar_one() == 0
         assert c.execute(select(persons.c.data_key_wrapped)).scalar_one() is None

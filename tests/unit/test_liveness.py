@@ -561,3 +561,26 @@ def test_an_empty_performance_reports_the_first_missing_action():
     report = assess_liveness(make_track(5.0), ACTIONS)
     assert report.events == ()
     assert report.reasons == (ReasonCode.LIVENESS_TURN_MISSING.value,)
+
+
+def test_near_profile_the_keypoints_overrule_a_68_point_yaw_of_the_wrong_sign():
+    """pad_tranvanluyt_real.mp4 at 3.8 s: the head is held about 60 degrees to its
+    left, the 68-point fit reads -27 degrees, YuNet's nose sits 0.43 inter-eye
+    distances toward the image right of the eye midpoint."""
+    from simreg.domain.face_geometry import reconciled_yaw
+
+    eyes_and_nose = ((100.0, 100.0), (150.0, 100.0), (146.5, 130.0), (105.0, 160.0), (145.0, 160.0))
+    yaw = reconciled_yaw(-27.3, eyes_and_nose)
+    assert 40.0 < yaw < 50.0
+    mirrored = tuple((300.0 - x, y) for x, y in eyes_and_nose)  # eye order stays image-left first
+    mirrored = (mirrored[1], mirrored[0], mirrored[2], mirrored[4], mirrored[3])
+    assert -50.0 < reconciled_yaw(27.3, mirrored) < -40.0
+
+
+def test_below_a_clear_turn_the_68_point_yaw_stands():
+    from simreg.domain.face_geometry import reconciled_yaw
+
+    frontal = ((100.0, 100.0), (150.0, 100.0), (131.0, 130.0), (105.0, 160.0), (145.0, 160.0))  # offset 0.12
+    assert reconciled_yaw(18.0, frontal) == 18.0
+    assert reconciled_yaw(18.0, None) == 18.0
+    assert reconciled_yaw(-3.0, ((100.0, 100.0), (100.0, 100.0), (100.0, 120.0), (90, 140), (110, 140))) == -3.0

@@ -63,3 +63,39 @@ def geometric_yaw(points: np.ndarray) -> float:
         return 0.0
     offset = (nose - (left + right) / 2.0) / half
     return float(np.degrees(np.arctan(offset)))
+
+
+# Depth of the nose tip in front of the eye centres, in inter-eye distances, for
+# ``keypoint_yaw``: fitted where the 68-point yaw is reliable (frontal to 30
+# degrees, pad_tranvanluyt_real.mp4 1.9-2.4 s: 0.37-0.62).
+NOSE_DEPTH_IOD = 0.45
+# Beyond this nose offset (about 34 degrees) the 68-point fit is no longer
+# trusted for yaw: near profile it folds the jaw line and reads the turn with the
+# wrong sign (-27 degrees for a head held at about 60 degrees to its left).
+KEYPOINT_YAW_FROM_OFFSET = 0.3
+
+
+def keypoint_offset(keypoints) -> float | None:
+    """The nose tip's offset from the eye midpoint along the eye line, in
+    inter-eye distances (detector keypoints in FaceBox order: eye image-left, eye
+    image-right, nose, ...); positive toward the image right.  None when the eyes
+    coincide."""
+    k = np.asarray(keypoints, dtype=np.float64)
+    axis = k[1] - k[0]
+    iod = float(np.linalg.norm(axis))
+    if iod <= 1e-6:
+        return None
+    return float((k[2] - (k[0] + k[1]) / 2.0) @ (axis / iod) / iod)
+
+
+def reconciled_yaw(landmark_yaw: float, keypoints) -> float:
+    """The 68-point yaw, unless the detector's five keypoints say the head is
+    turned past ``KEYPOINT_YAW_FROM_OFFSET``: then ``atan(offset / depth)`` from the
+    keypoints, which keep the nose on the right side of the eyes up to profile.
+    Same sign convention as :func:`geometric_yaw`."""
+    if keypoints is None:
+        return landmark_yaw
+    offset = keypoint_offset(keypoints)
+    if offset is None or abs(offset) < KEYPOINT_YAW_FROM_OFFSET:
+        return landmark_yaw
+    return float(np.degrees(np.arctan(offset / NOSE_DEPTH_IOD)))

@@ -23,7 +23,7 @@ def _detector(name: str, max_side: int, for_tracking: bool = False):
         from .opencv_zoo import YunetDetector
 
         # ID-chip portraits (102x126) are searched at twice their size.
-        return YunetDetector(max_side=max_side, upsample_below=0 if for_tracking else 160)
+        return YunetDetector(max_side=max_side, upsample_below=0 if for_tracking else 160, fast_resize=for_tracking)
     if name == "mtcnn":
         from .mtcnn import MtcnnDetector
 

@@ -44,16 +44,18 @@ class YunetDetector:
     model_id = YUNET.model_id
 
     def __init__(self, max_side: int = 640, score_threshold: float = 0.5, nms_threshold: float = 0.3,
-                 upsample_below: int = 0):
+                 upsample_below: int = 0, fast_resize: bool = False):
         data = np.frombuffer(verified_bytes(YUNET), dtype=np.uint8)
         self._net = cv2.FaceDetectorYN.create("onnx", data, np.array([], np.uint8), (320, 320),
                                               score_threshold, nms_threshold, 5000)
         self.max_side = max_side
         self.upsample_below = upsample_below
+        # video frames: a bilinear downscale (the area filter cost 1.3 ms of a frame's ~5)
+        self._interpolation = cv2.INTER_LINEAR if fast_resize else cv2.INTER_AREA
         self._size = (0, 0)
 
     def detect(self, image: np.ndarray) -> Sequence[FaceBox]:
-        small, factor = downscaled(image, self.max_side)
+        small, factor = downscaled(image, self.max_side, self._interpolation)
         h, w = small.shape[:2]
         if min(h, w) < self.upsample_below:
             small = cv2.resize(small, (w * 2, h * 2), interpolation=cv2.INTER_CUBIC)

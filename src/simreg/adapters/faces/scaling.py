@@ -6,16 +6,17 @@ import cv2
 import numpy as np
 
 
-def downscaled(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+def downscaled(image: np.ndarray, max_side: int, interpolation: int = cv2.INTER_AREA) -> tuple[np.ndarray, float]:
     """A copy scaled so its longer side is at most ``max_side`` and the factor used
-    (``small = original * factor``); the image itself when already small enough."""
+    (``small = original * factor``); the image itself when already small enough.
+    ``INTER_AREA`` by default (no aliasing); ``INTER_LINEAR`` is about 6x cheaper."""
     h, w = image.shape[:2]
     longer = max(h, w)
     if longer <= max_side:
         return image, 1.0
     factor = max_side / longer
     small = cv2.resize(image, (max(1, round(w * factor)), max(1, round(h * factor))),
-                       interpolation=cv2.INTER_AREA)
+                       interpolation=interpolation)
     return small, factor
 
 
