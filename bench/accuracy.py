@@ -162,7 +162,10 @@ Made by `python bench/accuracy.py --out docs` ({time.perf_counter() - t_start:.0
 
 The shipped thresholds were calibrated on **faces_lfw `--subset 0/2`** only (`simreg calibrate ...
 --all-pairs --subset 0/2`, see docs/design/face-engine.md); `faces` and **faces_lfw `--subset 1/2`** are
-people the thresholds never saw. "unsupported": fewer impostor pairs than the rule of three needs
+people the thresholds never saw, but for two: Angelina Jolie and Joe Biden are in `faces` (deepface's and
+face_recognition's photos) and in the calibration half (LFW's). Each threshold is the lowest at which the
+95 % upper confidence bound of the FMR on the calibration half meets its target (`simreg calibrate`), so the
+FMR seen on the calibration half sits below the target. "unsupported": fewer impostor pairs than the rule of three needs
 (3/FMR). A pair with an image the system could not acquire counts as a non-match.
 
 {chr(10).join(sections)}

@@ -129,7 +129,7 @@ class Bench:
         sub = FrameKeeper(keeper.every_s, keeper.max_frames)
         sub.frames = {t: f for t, f in keeper.frames.items() if keep(t)}
         by_id = {id(f): t for t, f in sub.frames.items()}
-        return [by_id[id(f)] for f in sub.best(track, k=k)]
+        return [by_id[id(f)] for f, _box in sub.best(track, k=k)]
 
     def template(self, keeper, times: list[float], cache: dict) -> Template:
         from simreg.domain.errors import SimregError

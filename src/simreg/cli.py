@@ -75,10 +75,13 @@ def cmd_serve(args, settings: Settings) -> int:
     # then find the schema at head; they are safe at once anyway: migrate.py).
     open_service_database(settings)[0].dispose()
     if settings.engine_workers is None:
-        # N servers share the machine's cores: each gets its share of analysis
-        # processes (set SIMREG_ENGINE_WORKERS to choose; in a container, from its
-        # CPU limit, which the affinity mask does not show).
-        os.environ["SIMREG_ENGINE_WORKERS"] = str(max(1, len(os.sched_getaffinity(0)) // args.workers))
+        # N servers share the CPUs this process may use (affinity, capped by a
+        # cgroup quota, at most 4 engines a server, as one server sizes itself):
+        # each gets its share of analysis processes (SIMREG_ENGINE_WORKERS chooses).
+        from .adapters.faces.factory import default_workers, usable_cpus
+
+        share = max(1, min(default_workers(), usable_cpus() // args.workers))
+        os.environ["SIMREG_ENGINE_WORKERS"] = str(share)
     # Each worker process builds its own app (and settings, from the same
     # environment) through the factory below.
     uvicorn.run("simreg.cli:worker_app", factory=True, workers=args.workers, host=host, port=port,

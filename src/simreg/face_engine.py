@@ -87,8 +87,8 @@ class FrameKeeper:
                 self._last = f.t
             yield f
 
-    def best(self, track: FaceTrack, k: int = 1, min_spacing_s: float = 1.0) -> list[np.ndarray]:
-        """Up to ``k`` kept frames for the live template, best first: a tracked
+    def best(self, track: FaceTrack, k: int = 1, min_spacing_s: float = 1.0) -> list[tuple[np.ndarray, FaceBox]]:
+        """Up to ``k`` (frame, tracked box) pairs for the live template, best first: a tracked
         single face with open eyes (at least 0.8 of the clip's median openness),
         sharp (at least half the sharpest candidate's Laplacian variance), most
         frontal (smallest ``|yaw| + 0.5 |pitch|``), and at least ``min_spacing_s``
@@ -109,7 +109,7 @@ class FrameKeeper:
                 chosen.append(p)
             if len(chosen) == k:
                 break
-        return [self.frames[p.t] for p in chosen]
+        return [(self.frames[p.t], p.box) for p in chosen]
 
 
 def _face_sharpness(image: np.ndarray, box: FaceBox | None) -> float:
@@ -139,6 +139,7 @@ def live_template(analyses: Sequence[FaceAnalysis]) -> FaceAnalysis:
 
     used = [a for a in analyses if a.quality.passed] or list(analyses)
     head = used[0]
+    reasons = tuple(dict.fromkeys(r for a in analyses for r in a.reasons))  # e.g. FACE.MULTIPLE in any frame
     embeddings = {}
     for mid, e in head.embeddings.items():
         vs = [a.embeddings[mid].vector.astype(np.float64) for a in used if mid in a.embeddings]
@@ -147,7 +148,8 @@ def live_template(analyses: Sequence[FaceAnalysis]) -> FaceAnalysis:
             continue
         mean = np.mean([v / max(np.linalg.norm(v), 1e-12) for v in vs], axis=0)
         embeddings[mid] = Embedding(mid, mean.astype(np.float32), e.metric)
-    return replace(head, embeddings=embeddings, timings_ms={**head.timings_ms, "template_frames": float(len(used))})
+    return replace(head, embeddings=embeddings, reasons=reasons,
+                   timings_ms={**head.timings_ms, "template_frames": float(len(used))})
 
 
 @dataclass(frozen=True)
@@ -159,15 +161,24 @@ class Subject:
     multiple: bool
 
 
-def choose_subject(boxes: Sequence[FaceBox], rules: DetectionRules) -> Subject:
+def choose_subject(boxes: Sequence[FaceBox], rules: DetectionRules, near: FaceBox | None = None) -> Subject:
     """The best-scoring face is the subject; a second confident face of
-    comparable size is flagged, never ignored.  Raises ``FACE.NOT_FOUND``."""
+    comparable size is flagged, never ignored.  With ``near`` (the tracked face
+    of a video frame), the subject is the face overlapping it most (IoU >= 0.3),
+    so a bystander or a held-up photo never stands in for the tracked person.
+    Raises ``FACE.NOT_FOUND``."""
     faces = [b for b in boxes if b.score >= rules.min_score]
-    if not faces:
+    if near is not None:
+        overlapping = [b for b in faces if b.iou(near) >= 0.3]
+        if not overlapping:
+            raise InputError(ReasonCode.FACE_NOT_FOUND, "the tracked face is not in this frame", 422)
+        subject = max(overlapping, key=lambda b: b.iou(near))
+    elif faces:
+        subject = faces[0]
+    else:
         raise InputError(ReasonCode.FACE_NOT_FOUND, "no face was found in the image", 422)
-    subject = faces[0]
-    others = [b for b in faces[1:]
-              if b.score >= rules.multiple_min_score and b.w >= rules.multiple_min_relative_width * subject.w]
+    others = [b for b in faces if b is not subject
+              and b.score >= rules.multiple_min_score and b.w >= rules.multiple_min_relative_width * subject.w]
     return Subject(subject, len(faces), bool(others))
 
 
@@ -217,7 +228,7 @@ class FaceEngine:
                 "landmarkers": [m.model_id for m in (self.landmarker68, self.landmarker5) if m is not None],
                 "embedders": list(self.embedders), "files": self.model_info}
 
-    def analyse_one(self, image: np.ndarray, policy: Policy) -> FaceAnalysis:
+    def analyse_one(self, image: np.ndarray, policy: Policy, near: FaceBox | None = None) -> FaceAnalysis:
         """Locate, measure and embed the subject face of one image.
 
         Raises ``FACE.NOT_FOUND`` for an image without a face; a second confident
@@ -232,15 +243,11 @@ class FaceEngine:
         work, factor = upscaled_if_small(image, self.upscale_below, self.upscale_factor)
         with self._locks["detector"]:
             boxes = self.detector.detect(work)
-        subject = choose_subject(boxes, policy.detection)
+        subject = choose_subject(boxes, policy.detection, near.scaled(factor) if near is not None else None)
         t1 = time.perf_counter()
         t["detect"] = (t1 - t0) * 1e3
         with self._locks["landmarker68"]:
             lm68 = self.landmarker68.landmarks(work, subject.box)
-        lm5 = lm68  # embedders align on the detector's keypoints, else these
-        if self.landmarker5 is not None:
-            with self._locks["landmarker5"]:
-                lm5 = self.landmarker5.landmarks(work, subject.box)
         t2 = time.perf_counter()
         t["landmarks"] = (t2 - t1) * 1e3
         box_orig, lm68_orig = subject.box, lm68
@@ -252,13 +259,13 @@ class FaceEngine:
         t["quality"] = (t3 - t2) * 1e3
         embeddings = {}
         # Embedders align from the decoded image (a crop warped from the upscaled
-        # copy measured worse for SFace), with the points mapped back to it.
-        if factor != 1.0:
-            lm5 = Landmarks(lm5.scheme, lm5.points / factor)
+        # copy measured worse for SFace), on the detector's keypoints and the 68
+        # points mapped back to it: the same recipe whatever else is configured
+        # (dlib's descriptor derives its own five points from them).
         for mid, emb in self.embedders.items():
             t4 = time.perf_counter()
             with self._locks[mid]:
-                embeddings[mid] = emb.embed(image, box_orig, lm5)
+                embeddings[mid] = emb.embed(image, box_orig, lm68_orig)
             t[f"embed[{mid}]"] = (time.perf_counter() - t4) * 1e3
         h, w = image.shape[:2]
         reasons = (ReasonCode.FACE_MULTIPLE.value,) if subject.multiple else ()
@@ -298,10 +305,12 @@ class FaceEngine:
             frames = keeper.best(track, k=self.template_frames)
             keeper.frames.clear()
             analyses: list[FaceAnalysis] = []
-            for frame in frames:
+            for frame, box in frames:
+                if mirrored:  # analysed un-mirrored, like the portrait; the tracked box flips with it
+                    frame = np.ascontiguousarray(frame[:, ::-1])
+                    box = FaceBox(frame.shape[1] - box.x - box.w, box.y, box.w, box.h, box.score, box.detector)
                 try:
-                    analyses.append(self.analyse_one(np.ascontiguousarray(frame[:, ::-1]) if mirrored else frame,
-                                                      policy))
+                    analyses.append(self.analyse_one(frame, policy, near=box))
                 except SimregError as exc:
                     live = live or exc
             if analyses:

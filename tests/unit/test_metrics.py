@@ -359,3 +359,19 @@ def test_threshold_for_fmr_never_exceeds_a_target_just_below_one():
     scores = list(range(10))
     t = threshold_for_fmr(scores, 0.99999999999)
     assert fmr_at(scores, t) <= 0.99999999999
+
+
+def test_the_upper_bound_is_the_rule_of_three_at_zero_and_tightens_the_threshold():
+    from simreg.domain.metrics import poisson_upper, threshold_for_fmr, threshold_for_fmr_bound
+
+    assert poisson_upper(0) == pytest.approx(3.0, abs=0.05)
+    assert poisson_upper(52) == pytest.approx(65.0, rel=0.02)   # 95 % bound of 52 seen
+    rng = np.random.default_rng(3)
+    imp = rng.normal(0.0, 1.0, 200_000)
+    seen = threshold_for_fmr(imp, 1e-3)       # 200 false matches allowed
+    bounded = threshold_for_fmr_bound(imp, 1e-3)
+    assert bounded > seen
+    k = int(np.sum(imp >= bounded))
+    assert poisson_upper(k) <= 1e-3 * imp.size < poisson_upper(k + 1)
+    # too few impostors for the target: above every impostor score
+    assert threshold_for_fmr_bound(imp[:1000], 1e-4) > imp[:1000].max()

@@ -72,6 +72,38 @@ def threshold_for_fmr(impostor, target_fmr: float) -> float:
     return float(np.nextafter(imp[k], np.inf))
 
 
+def poisson_upper(k: int, z: float = 1.645) -> float:
+    """One-sided upper confidence bound of a Poisson count observed as ``k``
+    (Wilson-Hilferty; z = 1.645 for 95 %): 3.0 for k = 0 (the rule of three),
+    about 14.2 for k = 7, 64.7 for k = 52."""
+    n = k + 1.0
+    return n * (1.0 - 1.0 / (9.0 * n) + z / (3.0 * math.sqrt(n))) ** 3
+
+
+def threshold_for_fmr_bound(impostor, target_fmr: float, z: float = 1.645) -> float:
+    """The lowest threshold at which the 95 % upper confidence bound of the FMR,
+    not just the FMR seen on ``impostor``, is at most ``target_fmr``: it allows the
+    largest ``k`` false matches with ``poisson_upper(k) / N <= target``.  Where not
+    even ``k = 0`` qualifies (too few impostors), the threshold sits above every
+    impostor score."""
+    if not 0.0 < target_fmr < 1.0:
+        raise ValueError("target FMR must be in (0, 1)")
+    imp = np.sort(_as_array(impostor))[::-1]
+    allowed = target_fmr * imp.size
+    k = 0
+    while k + 1 < imp.size and poisson_upper(k + 1, z) <= allowed:
+        k += 1
+    return float(np.nextafter(imp[k], np.inf))
+
+
+def operating_point_bound(genuine, impostor, target_fmr: float) -> OperatingPoint:
+    """:func:`operating_point` at :func:`threshold_for_fmr_bound`'s threshold."""
+    imp = _as_array(impostor)
+    t = threshold_for_fmr_bound(imp, target_fmr)
+    need = min_impostors_for(target_fmr)
+    return OperatingPoint(target_fmr, t, fmr_at(imp, t), fnmr_at(genuine, t), imp.size >= need, need)
+
+
 def operating_point(genuine, impostor, target_fmr: float) -> OperatingPoint:
     imp = _as_array(impostor)
     t = threshold_for_fmr(imp, target_fmr)

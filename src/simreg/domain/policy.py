@@ -28,6 +28,8 @@ class ThresholdEntry:
     # threshold, FMR < 3/n at 95 % confidence, so a target FMR needs n >= 3/FMR.
     min_impostors: int = 0
     supported: bool | None = None
+    rule: str = ""                       # how the threshold was chosen from the impostor scores
+    fmr_at_calibration: float | None = None
 
 
 @dataclass(frozen=True)
