@@ -133,6 +133,9 @@ def build_local_engine(settings: Settings) -> FaceEngine:
     # Video frames are tracked with a detector on a small copy: selfie faces are
     # large, and keyframe detection is a large part of the tracking cost.
     tracking_detector = _detector(settings.detector, settings.tracking_detector_max_side, for_tracking=True)
+    from .minifasnet import SHARED as minifasnet
+
+    minifasnet.load()  # the PAD model the tracker samples: checked at start, not at the first clip
     return FaceEngine(detector, shape68, shape5_cache[0] if shape5_cache else None, embedders,
                       measure_quality, info, tracking_detector=tracking_detector,
                       texture_scorer=TexturePadScorer(), template_frames=settings.live_template_frames)

@@ -136,10 +136,16 @@ class _Shared:
         self._lock = threading.Lock()
         self._scorer: MiniFasNetScorer | None = None
 
-    def score_frame(self, image_rgb: np.ndarray, box) -> float | None:
+    def load(self) -> None:
+        """Load (and check) the model now: engines call this at start, so a bad
+        file stops start-up instead of failing a request."""
         with self._lock:
             if self._scorer is None:
                 self._scorer = MiniFasNetScorer()
+
+    def score_frame(self, image_rgb: np.ndarray, box) -> float | None:
+        self.load()
+        with self._lock:
             return self._scorer.score_frame(image_rgb, box)
 
 
