@@ -204,8 +204,8 @@ warming every model): {', '.join(f'{c:.2f}' for c in colds)} s (target at most 2
 
 From pressing start to the outcome on the capture page, for a 6 s challenge: measured by the
 browser test (`tests/e2e/test_counter_browser.py`, headless Chromium, a y4m camera), with the
-figures and what they are made of in [docs/counter.md](counter.md) (14.3-18.9 s, of which about
-10.3 s are the countdown and the 8 s recording).
+figures and what they are made of in [docs/counter.md](counter.md): 12.7 and 13.0 s with this engine
+(14.3-18.9 s with the previous one), of which about 10.3 s are the countdown and the 8 s recording.
 """
     Path(args.out).write_text(md, encoding="utf-8")
     print(md)
