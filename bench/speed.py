@@ -184,7 +184,7 @@ simreg / face_recognition: **{s_cpu / f_cpu:.2f}x the CPU seconds** (target at m
 
 ## 2. CPU per registration of a 5-8 s clip, one thread
 
-simreg: the chip portrait analysed, the clip decoded and tracked (YuNet on every frame of a 192 px copy, 68
+simreg: the chip portrait analysed, the clip decoded and tracked (YuNet on every second frame of a 192 px copy, 68
 landmarks every frame), the three-frame live template, liveness and PAD judged. Naive gesture-only check:
 every frame decoded, dlib HOG detection and 68 landmarks on each. Lower of two alternating runs.
 

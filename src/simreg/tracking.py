@@ -1,8 +1,8 @@
 """Following the subject's face through a video.
 
-Detect on keyframes (every ``detect_every`` frames, by default every frame,
-and whenever the track is lost or looks wrong), and between them place the
-landmarks in a box predicted from the previous frame's landmarks.  The output is a per-frame track: box,
+Detect on keyframes (every ``detect_every`` frames, by default every second
+frame, and whenever the track is lost or looks wrong), and between them place
+the landmarks in the last detection's box.  The output is a per-frame track: box,
 68 landmarks, yaw/pitch/roll, eye openness, and the number of confident faces
 on detection frames, plus embeddings every ``embed_every_s`` seconds for the
 identity-continuity check.
@@ -23,12 +23,11 @@ from .domain.types import TRACK_BOX, FaceBox, FaceTrack, Landmarks, TrackPoint
 
 @dataclass(frozen=True)
 class TrackingParams:
-    # frames between detector runs while tracking holds.  1: YuNet on every frame
-    # (a few ms at 320 px): the 68 landmarks are then always placed in a box of one
-    # style; predicting boxes from the previous landmarks between keyframes made
-    # them drift and jump back at each keyframe, and the jumps read as blinks and
-    # turns (a printed photo "blinked" during its turn)
-    detect_every: int = 1
+    # frames between detector runs while tracking holds.  Between them the landmarks are
+    # placed in the last detection's box (one frame old at 2), never in a box predicted
+    # from the previous landmarks: those drifted and jumped back at each detection, and
+    # the jumps read as blinks and turns (a printed photo "blinked" during its turn)
+    detect_every: int = 2
     max_fps: float = 30.0          # frames closer than 1/max_fps to the last one are skipped
     embed_every_s: float = 1.5     # keyframe embeddings for identity continuity
     max_scale_change: float = 0.35  # relative change of inter-eye distance that means "lost"
@@ -94,6 +93,7 @@ def track_faces(engine, frames: Iterable, rules: DetectionRules, params: Trackin
     last_t, last_embed_t = None, -1e9
     prev_lm: Landmarks | None = None
     since_detect = params.detect_every
+    last_detection: FaceBox | None = None
     frame_size = (0, 0)
     n_decoded = 0
     t_wait = time.perf_counter()
@@ -112,6 +112,9 @@ def track_faces(engine, frames: Iterable, rules: DetectionRules, params: Trackin
             boxes = detector.detect(image)
             box, faces = _pick(boxes, box_from_landmarks(prev_lm) if prev_lm is not None else None, rules)
             detected, since_detect = True, 0
+            last_detection = box
+        elif last_detection is not None:  # the last detection's box: one box style, no drift
+            box = last_detection
         else:
             box = box_from_landmarks(prev_lm)
         t1 = time.perf_counter()
@@ -126,11 +129,12 @@ def track_faces(engine, frames: Iterable, rules: DetectionRules, params: Trackin
                     boxes = detector.detect(image)
                     box, faces = _pick(boxes, None, rules)
                     detected = True
+                    last_detection = box
                     lm = engine.landmarker68.landmarks(image, box) if box is not None else None
 
             if lm is not None:
                 pose = head_pose(lm, frame_size)
-                if detected and box.keypoints is not None:  # near profile the keypoints know better
+                if box.keypoints is not None:  # near profile the keypoints know better
                     pose = replace(pose, yaw=reconciled_yaw(pose.yaw, box.keypoints))
                 ear = eye_aspect_ratio(lm)
         timings["landmarks"] += (time.perf_counter() - t1) * 1e3
