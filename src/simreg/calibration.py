@@ -8,9 +8,9 @@ from pathlib import Path
 
 from .domain.metrics import operating_point_bound
 from .domain.errors import PolicyError
-from .domain.policy import fusion_model_id, parse_policy, review_key, threshold_key
+from .domain.policy import matcher_of, parse_policy, review_key, threshold_key
 from .domain.reasons import ReasonCode
-from .evaluation import PairScores, decision_scores, impostor_normalisation, matcher_available, split
+from .evaluation import PairScores, decision_scores, impostor_normalisation, split
 
 
 def calibrate_policy(policy_path: Path, scores: PairScores, target_fmr: float, dataset: str,
@@ -24,15 +24,9 @@ def calibrate_policy(policy_path: Path, scores: PairScores, target_fmr: float, d
     """
     doc = json.loads(policy_path.read_text(encoding="utf-8"))
     if band is None and not review:
-        components = impostor_normalisation(scores)
-        if len(components) == 1:  # one model: its own score, no fusion
-            doc["fusion"] = []
-            doc["matcher"] = components[0].model_id
-        else:
-            doc["fusion"] = [{"model_id": c.model_id, "mean": c.mean, "std": c.std, "weight": c.weight}
-                             for c in components]
-            doc["matcher"] = fusion_model_id(components)
-    elif not matcher_available(parse_policy(json.dumps(doc)), scores.per_model):
+        doc["matcher"], fusion = matcher_of(impostor_normalisation(scores))
+        doc["fusion"] = [{"model_id": c.model_id, "mean": c.mean, "std": c.std, "weight": c.weight} for c in fusion]
+    elif not parse_policy(json.dumps(doc)).computable_from(scores.per_model):
         raise PolicyError(ReasonCode.POLICY_NOT_CALIBRATED,
                           "the policy's matcher is not these models': calibrate the general threshold before a band")
     policy = parse_policy(json.dumps(doc))

@@ -184,9 +184,9 @@ def cmd_eval_faces(args, settings: Settings) -> int:
     need = ("tqdm", "matplotlib") if args.plots else ("tqdm",)
     if (refused := _missing_eval_extra("eval faces", need)) is not None:
         return refused
-    from .domain.policy import fusion_model_id, policy_from_dict
-    from .evaluation import (decision_scores, evaluate, format_rates, impostor_normalisation, matcher_available,
-                             rates_to_dict, write_plots, write_scores_tsv)
+    from .domain.policy import matcher_of, policy_from_dict
+    from .evaluation import (decision_scores, evaluate, format_rates, impostor_normalisation, rates_to_dict,
+                             write_plots, write_scores_tsv)
 
     try:
         rt, images, data, scores = _eval_scores(args, settings)
@@ -194,13 +194,12 @@ def cmd_eval_faces(args, settings: Settings) -> int:
         return _fail("INPUT.FILE", str(exc))
     fta = len(data.failures) / max(len(images), 1)
     policy = rt.policy
-    if not matcher_available(policy, scores.per_model):
+    if not policy.computable_from(scores.per_model):
         # a policy calibrated for other models: measure this engine's own score (one
         # model), or the fusion of its models normalised on this data
-        comps = impostor_normalisation(scores)
-        matcher = comps[0].model_id if len(comps) == 1 else fusion_model_id(comps)
+        matcher, fusion = matcher_of(impostor_normalisation(scores))
         policy = policy_from_dict({"version": policy.version, "matcher": matcher,
-                                   "fusion": [c.__dict__ for c in comps] if len(comps) > 1 else []})
+                                   "fusion": [c.__dict__ for c in fusion]})
     model_id, s = decision_scores(scores, policy)
     rates = evaluate(s, scores.pairs)
     components = {mid: evaluate(v, scores.pairs) for mid, v in scores.per_model.items()}

@@ -25,7 +25,7 @@ from .adapters.media import ImageLimits, decode_image
 from .domain.errors import InputError
 from .domain.matching import decision_score, similarity_matrix
 from .domain.metrics import ErrorRates, error_rates
-from .domain.policy import FusionComponent, Policy, fusion_model_id
+from .domain.policy import FusionComponent, Policy
 from .face_engine import FaceAnalyser
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
@@ -162,13 +162,6 @@ def impostor_normalisation(scores: PairScores) -> tuple[FusionComponent, ...]:
     imp = (same == 0) & scores.acquired
     return tuple(FusionComponent(mid, float(s[imp].mean()), float(s[imp].std()), 1.0)
                  for mid, s in scores.per_model.items())
-
-
-def matcher_available(policy: Policy, per_model) -> bool:
-    """Whether the policy's matcher can be computed from these models' scores."""
-    if policy.fusion and policy.matcher == fusion_model_id(policy.fusion):
-        return all(c.model_id in per_model for c in policy.fusion)
-    return policy.matcher in per_model
 
 
 def decision_scores(scores: PairScores, policy: Policy) -> tuple[str, np.ndarray]:

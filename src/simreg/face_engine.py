@@ -188,17 +188,16 @@ def compare_analyses(a: FaceAnalysis, b: FaceAnalysis) -> dict[str, float]:
 
 
 class FaceEngine:
-    def __init__(self, detector: FaceDetector, landmarker68: Landmarker, landmarker5: Landmarker | None,
+    def __init__(self, detector: FaceDetector, landmarker68: Landmarker,
                  embedders: Sequence[Embedder], measure, model_info: Sequence[dict] = (),
                  upscale_below: int = 160, upscale_factor: float = 2.0, tracking_detector=None,
                  tracking_params=None, texture_scorer=None, template_frames: int = 3):
         self.detector = detector
         self.landmarker68 = landmarker68
-        self.landmarker5 = landmarker5
         self.embedders = {e.model_id: e for e in embedders}
         self.model_ids = tuple(self.embedders)
         self._measure = measure
-        self._locks = {name: threading.Lock() for name in ["detector", "landmarker68", "landmarker5", *self.embedders]}
+        self._locks = {name: threading.Lock() for name in ["detector", "landmarker68", *self.embedders]}
         self.model_info = list(model_info)
         self.upscale_below = upscale_below
         self.upscale_factor = upscale_factor
@@ -218,14 +217,13 @@ class FaceEngine:
                       ((60.0, 70.0), (100.0, 70.0), (80.0, 90.0), (64.0, 110.0), (96.0, 110.0)))
         self.detector.detect(blank)
         lm68 = self.landmarker68.landmarks(blank, box)
-        lm5 = self.landmarker5.landmarks(blank, box) if self.landmarker5 is not None else lm68
         for emb in self.embedders.values():
-            emb.embed(blank, box, lm5)
+            emb.embed(blank, box, lm68)
         self.tracking_detector.detect(blank)
 
     def describe(self) -> dict:
         return {"detector": self.detector.model_id,
-                "landmarkers": [m.model_id for m in (self.landmarker68, self.landmarker5) if m is not None],
+                "landmarkers": [self.landmarker68.model_id],
                 "embedders": list(self.embedders), "files": self.model_info}
 
     def analyse_one(self, image: np.ndarray, policy: Policy, near: FaceBox | None = None) -> FaceAnalysis:

@@ -140,13 +140,9 @@ def check_policy_fits_engine(policy: Policy, model_ids) -> None:
     """Refuse to serve when the policy's matcher is not calibrated for the loaded
     embedders (a threshold calibrated for another model never applies)."""
     from .domain.errors import PolicyError
-    from .domain.policy import fusion_model_id
     from .domain.reasons import ReasonCode
 
-    needed = ([c.model_id for c in policy.fusion] if policy.fusion and policy.matcher == fusion_model_id(policy.fusion)
-              else [policy.matcher])
-    missing = [m for m in needed if m not in model_ids]
-    if missing or policy.matcher not in policy.thresholds:
+    if not policy.computable_from(model_ids) or policy.matcher not in policy.thresholds:
         raise PolicyError(ReasonCode.POLICY_NOT_CALIBRATED,
                           f"the policy's matcher {policy.matcher!r} is not calibrated for the loaded models "
                           f"{list(model_ids)}; run `simreg calibrate`")

@@ -8,7 +8,7 @@ from typing import Mapping
 import numpy as np
 
 from .errors import PolicyError
-from .policy import FusionComponent, Policy, fusion_model_id
+from .policy import FusionComponent, Policy
 from .reasons import MatchOutcome, ReasonCode
 from .types import Embedding
 
@@ -66,7 +66,7 @@ def fuse(similarities: Mapping[str, float], components: tuple[FusionComponent, .
 
 def decision_score(similarities: Mapping[str, float], policy: Policy) -> tuple[str, float]:
     """(model id, score) of the score the decision uses under ``policy``."""
-    if policy.fusion and policy.matcher == fusion_model_id(policy.fusion):
+    if policy.uses_fusion:
         return policy.matcher, fuse(similarities, policy.fusion)
     if policy.matcher not in similarities:
         raise PolicyError(ReasonCode.POLICY_NOT_CALIBRATED,

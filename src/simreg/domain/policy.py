@@ -90,6 +90,19 @@ class Policy:
     resolution: ResolutionRules = field(default_factory=ResolutionRules)
     sha256: str = ""
 
+    @property
+    def uses_fusion(self) -> bool:
+        """The matcher is the fusion of ``fusion``'s components (not one model)."""
+        return bool(self.fusion) and self.matcher == fusion_model_id(self.fusion)
+
+    def matcher_models(self) -> tuple[str, ...]:
+        """The model ids whose similarities the matcher's score is computed from."""
+        return tuple(c.model_id for c in self.fusion) if self.uses_fusion else (self.matcher,)
+
+    def computable_from(self, model_ids) -> bool:
+        """Whether the matcher's score can be computed from these models' scores."""
+        return all(m in model_ids for m in self.matcher_models())
+
     def band_of(self, image_sizes: Sequence[tuple[int, int]]) -> str | None:
         """The resolution band of a comparison of images of these (width, height)."""
         if any(min(w, h) <= self.resolution.id_chip_max_short_side for w, h in image_sizes):
@@ -131,6 +144,14 @@ def review_key(model_id: str, band: str | None) -> str:
 
 def fusion_model_id(components: tuple[FusionComponent, ...]) -> str:
     return "fusion(" + ",".join(c.model_id for c in components) + ")"
+
+
+def matcher_of(components: tuple[FusionComponent, ...]) -> tuple[str, tuple[FusionComponent, ...]]:
+    """(matcher id, fusion components) for a calibration of these models: one
+    model is matched on its own score (no fusion), several on their fusion."""
+    if len(components) == 1:
+        return components[0].model_id, ()
+    return fusion_model_id(components), tuple(components)
 
 
 def policy_from_dict(doc: Mapping[str, Any], sha256: str = "") -> Policy:

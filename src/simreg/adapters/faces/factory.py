@@ -36,26 +36,26 @@ def _detector(name: str, max_side: int, for_tracking: bool = False):
 
 
 def _sface(flip: bool) -> Callable:
-    def build(settings: Settings, shape5):
+    def build(settings: Settings):
         from .opencv_zoo import SfaceEmbedder
 
         return SfaceEmbedder(flip=flip)
     return build
 
 
-def _dlib(settings: Settings, shape5):
-    from .dlib_models import DlibResnetEmbedder
+def _dlib(settings: Settings):
+    from .dlib_models import DlibResnetEmbedder, DlibShapeLandmarker
 
-    return DlibResnetEmbedder(shape5())
+    return DlibResnetEmbedder(DlibShapeLandmarker("dlib5"))
 
 
-def _facenet(settings: Settings, shape5):
+def _facenet(settings: Settings):
     from .facenet import FacenetEmbedder
 
     return FacenetEmbedder(flip=settings.facenet_flip)
 
 
-# name -> builder(settings, shape5 factory); the model ids are the embedders' own.
+# name -> builder(settings); the model ids are the embedders' own.
 EMBEDDERS: dict[str, Callable] = {
     "sface": _sface(False),
     "sface+flip": _sface(True),
@@ -108,7 +108,6 @@ def loaded_files(settings: Settings) -> list[dict]:
 def build_local_engine(settings: Settings) -> FaceEngine:
     """An engine in this process: every model loaded once, its file checked."""
     # Imported here so that importing simreg never loads a model runtime.
-    from .dlib_models import DlibShapeLandmarker
     from .measure import measure_quality
     from .texture_pad import TexturePadScorer
 
@@ -116,19 +115,12 @@ def build_local_engine(settings: Settings) -> FaceEngine:
     if unknown or not settings.embedders:
         raise InfraError(ReasonCode.ENGINE_UNAVAILABLE,
                          f"unknown embedder(s) {unknown} (known: {', '.join(EMBEDDERS)})")
-    shape5_cache: list = []
-
-    def shape5():
-        if not shape5_cache:
-            shape5_cache.append(DlibShapeLandmarker("dlib5"))
-        return shape5_cache[0]
-
     detector = _detector(settings.detector, settings.detector_max_side)
     if settings.landmarker not in LANDMARKERS:
         raise InfraError(ReasonCode.ENGINE_UNAVAILABLE,
                          f"unknown landmarker {settings.landmarker!r} (known: {', '.join(LANDMARKERS)})")
     shape68 = LANDMARKERS[settings.landmarker]()
-    embedders = [EMBEDDERS[name](settings, shape5) for name in settings.embedders]
+    embedders = [EMBEDDERS[name](settings) for name in settings.embedders]
     info = loaded_files(settings)
     # Video frames are tracked with a detector on a small copy: selfie faces are
     # large, and keyframe detection is a large part of the tracking cost.
@@ -136,8 +128,7 @@ def build_local_engine(settings: Settings) -> FaceEngine:
     from .minifasnet import SHARED as minifasnet
 
     minifasnet.load()  # the PAD model the tracker samples: checked at start, not at the first clip
-    return FaceEngine(detector, shape68, shape5_cache[0] if shape5_cache else None, embedders,
-                      measure_quality, info, tracking_detector=tracking_detector,
+    return FaceEngine(detector, shape68, embedders, measure_quality, info, tracking_detector=tracking_detector,
                       texture_scorer=TexturePadScorer(), template_frames=settings.live_template_frames)
 
 
