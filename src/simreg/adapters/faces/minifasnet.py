@@ -20,14 +20,13 @@ is unknown; it is one measured signal (``bench/pad.py``, ``docs/pad.md``).
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ...domain.errors import InfraError
-from ...domain.reasons import ReasonCode
+from .model_files import read_verified
+
 
 MODEL_ID = "minifasnet-fused-80-v1"
 MODEL_PATH = Path(__file__).resolve().parents[2] / "pad_models" / "minifasnet" / "minifasnet_fused_80.onnx"
@@ -77,14 +76,7 @@ class MiniFasNetScorer:
     model_id = MODEL_ID
 
     def __init__(self, path: Path = MODEL_PATH, sha256: str = MODEL_SHA256):
-        try:
-            data = Path(path).read_bytes()
-        except OSError as e:
-            raise InfraError(ReasonCode.MODEL_MISSING, f"{MODEL_ID}: {e}") from None
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != sha256:
-            raise InfraError(ReasonCode.MODEL_INTEGRITY,
-                             f"{MODEL_ID}: sha256 {digest[:12]}... does not match the pinned {sha256[:12]}...")
+        data = read_verified(Path(path), sha256, MODEL_ID)
         self._net = cv2.dnn.readNetFromONNX(np.frombuffer(data, dtype=np.uint8))
 
     def probabilities(self, image_bgr: np.ndarray, box) -> np.ndarray | None:
@@ -118,13 +110,6 @@ class MiniFasNetScorer:
         p = self.probabilities(np.ascontiguousarray(img[:, :, ::-1]), box)
         return None if p is None else float(1.0 - p[1])
 
-    @staticmethod
-    def score_video(frame_scores) -> float | None:
-        """Clip score: the mean of the frame scores (upstream and the model README
-        average about ten frames); None when there are none."""
-        vals = [float(s) for s in frame_scores if s is not None and np.isfinite(s)]
-        return float(np.mean(vals)) if vals else None
-
 
 class _Shared:
     """One scorer per process, loaded on first use and serialised by a lock (the
@@ -144,8 +129,9 @@ class _Shared:
                 self._scorer = MiniFasNetScorer()
 
     def score_frame(self, image_rgb: np.ndarray, box) -> float | None:
-        self.load()
         with self._lock:
+            if self._scorer is None:
+                self._scorer = MiniFasNetScorer()
             return self._scorer.score_frame(image_rgb, box)
 
 

@@ -62,6 +62,25 @@ class ModelFile:
                 "sha256": self.sha256, "licence": self.licence}
 
 
+def read_verified(path: Path, sha256: str, model_id: str) -> bytes:
+    """A model file's bytes after their sha256 matched the pinned value: read
+    once, so the checked bytes are the bytes handed to the runtime."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InfraError(ReasonCode.MODEL_MISSING, f"{model_id}: {type(exc).__name__}") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        raise InfraError(ReasonCode.MODEL_INTEGRITY,
+                         f"{model_id}: sha256 {digest[:12]}... does not match the pinned {sha256[:12]}...")
+    return data
+
+
+def verified_bytes(model: ModelFile) -> bytes:
+    """:func:`read_verified` of a file inside its pinned package."""
+    return read_verified(model.path(), model.sha256, model.model_id)
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:

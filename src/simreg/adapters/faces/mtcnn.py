@@ -8,22 +8,12 @@ import cv2
 import numpy as np
 
 from ...domain.types import FaceBox
-from .model_files import MTCNN_ONET, MTCNN_PNET, MTCNN_RNET, ModelFile
+from .model_files import MTCNN_ONET, MTCNN_PNET, MTCNN_RNET, ModelFile, verified_bytes
 from .scaling import downscaled
 
 
 def _read_verified(model: ModelFile) -> np.ndarray:
-    """Read a model file once, check its sha256 on exactly those bytes."""
-    import hashlib
-
-    from ...domain.errors import InfraError
-    from ...domain.reasons import ReasonCode
-
-    data = model.path().read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != model.sha256:
-        raise InfraError(ReasonCode.MODEL_INTEGRITY, f"{model.model_id}: sha256 mismatch")
-    return np.frombuffer(data, dtype=np.uint8)
+    return np.frombuffer(verified_bytes(model), dtype=np.uint8)
 
 
 class MtcnnDetector:

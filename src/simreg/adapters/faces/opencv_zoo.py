@@ -7,28 +7,14 @@ sha256 is checked on the exact bytes handed to OpenCV.  OpenCV types stay here.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Sequence
 
 import cv2
 import numpy as np
 
-from ...domain.errors import InfraError
-from ...domain.reasons import ReasonCode
 from ...domain.types import Embedding, FaceBox, Landmarks
-from .model_files import SFACE, YUNET, ModelFile
+from .model_files import SFACE, YUNET, verified_bytes
 from .scaling import downscaled
-
-
-def verified_bytes(model: ModelFile) -> bytes:
-    """The model file's bytes after their sha256 matched the pinned value (read
-    once, so the checked bytes are the loaded bytes)."""
-    data = model.path().read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != model.sha256:
-        raise InfraError(ReasonCode.MODEL_INTEGRITY,
-                         f"{model.model_id}: sha256 {digest[:12]}... does not match the pinned {model.sha256[:12]}...")
-    return data
 
 
 class YunetDetector:
