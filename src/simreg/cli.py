@@ -372,7 +372,10 @@ def _database(settings: Settings, url: str | None, migrate: bool = True):
 
     db = open_database(url or settings.database_url, read_only=not migrate)
     if migrate:
+        from .adapters.sql.audit_sequencer import for_shard
+
         upgrade_to_head(db)
+        db = for_shard(db, settings.audit_shard)  # audited commands append to the shard's outbox when set
     return db
 
 
@@ -466,11 +469,73 @@ def cmd_admin_add_numbers(args, settings: Settings) -> int:
 
 
 def cmd_audit_prove(args, settings: Settings) -> int:
+    from .adapters.sql import audit_sequencer
     from .adapters.sql.audit_store import inclusion
 
-    proof = inclusion(_database(settings, args.database, migrate=False), args.index, args.size)
+    db = _database(settings, args.database, migrate=False)
+    if args.log:
+        proof = audit_sequencer.inclusion(db, args.log, args.index, args.size)
+    else:
+        proof = inclusion(db, args.index, args.size)
     print(json.dumps(proof))
     return 0
+
+
+def _signing_key_or_none(settings: Settings, path: str | None):
+    from .adapters import signing
+
+    key_path = Path(path) if path else settings.audit_signing_key_file
+    if key_path is None:
+        return None
+    return signing.load_private_key(key_path.read_bytes())
+
+
+def _batch_policy(args):
+    from .domain.audit_shards import BatchPolicy
+
+    return BatchPolicy(args.max_entries, args.max_wait_ms / 1000)
+
+
+def cmd_audit_sequence(args, settings: Settings) -> int:
+    """One-shot: sequence everything pending in the outbox (a CronJob, tests)."""
+    from .adapters.sql.audit_sequencer import sequence_all
+
+    try:
+        key = _signing_key_or_none(settings, args.key)
+    except (OSError, ValueError, TypeError):
+        return _fail("KEYS.UNREADABLE", "the audit signing key cannot be read")
+    db = _database(settings, args.database)
+    print(json.dumps(sequence_all(db, args.shard or None, policy=_batch_policy(args), signing_key=key)))
+    return 0
+
+
+def cmd_audit_sequencer(args, settings: Settings) -> int:
+    """The long-running sequencer: a batch as soon as one is due, until SIGTERM/SIGINT."""
+    import signal
+
+    from .adapters.sql.audit_sequencer import run_sequencer
+
+    try:
+        key = _signing_key_or_none(settings, args.key)
+    except (OSError, ValueError, TypeError):
+        return _fail("KEYS.UNREADABLE", "the audit signing key cannot be read")
+    db = _database(settings, args.database)
+    stopping = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.append(True))
+    run_sequencer(db, args.shard or None, policy=_batch_policy(args), signing_key=key, stop=lambda: bool(stopping),
+                  on_batch=lambda b: print(json.dumps({"shard": b.shard, "count": b.count, "size": b.size,
+                                                       "root_position": b.root_position}), flush=True))
+    return 0
+
+
+def cmd_audit_receipt(args, settings: Settings) -> int:
+    """The receipt of an append to a shard, by the outbox id a pending receipt names."""
+    from .adapters.sql.audit_sequencer import receipt
+
+    out = receipt(_database(settings, args.database, migrate=False), args.shard, args.outbox_id)
+    print(json.dumps(out))
+    return 0 if out["status"] == "sequenced" else 4
 
 
 def cmd_audit_verify_receipt(args, settings: Settings) -> int:
@@ -489,6 +554,12 @@ def cmd_audit_verify_receipt(args, settings: Settings) -> int:
         return _fail("INPUT.FILE", "the receipt and the proof must be JSON objects")
 
     def signed(cp) -> bool:
+        if isinstance(cp, dict) and cp.get("format") == "c2sp-checkpoint":  # a shard's batch checkpoint
+            try:
+                opened = signing.open_log_checkpoint(key, cp["note"], cp["origin"])
+            except (KeyError, TypeError, ValueError):
+                return False
+            return opened is not None and opened == (cp.get("size"), cp.get("root_hash"))
         try:
             return signing.verify_checkpoint(key, signing.Checkpoint.from_json(json.dumps(cp)))
         except ValueError:  # a malformed checkpoint does not verify
@@ -556,10 +627,69 @@ def cmd_audit_verify(args, settings: Settings) -> int:
     out = {"ok": report.ok, "size": report.size, "root_hash": report.root_hash,
            "first_bad_position": report.first_bad_position,
            "kind": report.kind.value if report.kind else None, "message": report.message}
-    print(json.dumps(out) if args.json else (
-        f"intact: {report.size} entries, root {report.root_hash}" if report.ok else
-        f"BROKEN: {out['kind']} at position {out['first_bad_position']}: {report.message}"))
-    return 0 if report.ok else 3
+    lines = [f"intact: {report.size} entries, root {report.root_hash}" if report.ok else
+             f"BROKEN: {out['kind']} at position {out['first_bad_position']}: {report.message}"]
+    sharded = _verify_sharded(db, args, settings)
+    if sharded is not None:
+        out["sharded"] = sharded
+        out["ok"] = report.ok and sharded["ok"]
+        lines.append(("intact: " if sharded["ok"] else "BROKEN: ") + sharded["message"])
+    print(json.dumps(out) if args.json else "\n".join(lines))
+    return 0 if out["ok"] else 3
+
+
+def _verify_sharded(db, args, settings: Settings) -> dict | None:
+    """The shards and the root log (when the database has them): every chain, each
+    shard against every (size, root) the root log recorded, and with a public key
+    every signed note (shard checkpoints in root entries, the root's own)."""
+    from .adapters import signing
+    from .adapters.sql import audit_sequencer as seq
+    from .domain.audit import verify_against_checkpoint
+    from .domain.audit_shards import ROOT, ShardHead, origin, verify_shards
+
+    if not seq.has_shards(db):
+        return None
+    root_rows = list(seq.read_rows(db, ROOT))
+    shard_rows = {name: list(seq.read_rows(db, name)) for name in seq.logs(db)}
+    rep = verify_shards(root_rows, shard_rows)
+    ok, messages = rep.ok, [rep.message]
+    pub = getattr(args, "public_key", None) or settings.audit_signing_key_file
+    signatures = None
+    if ok and pub is not None:
+        try:
+            raw = Path(pub).read_bytes()
+            key = signing.load_private_key(raw).public_key() if b"PRIVATE" in raw else signing.load_public_key(raw)
+        except (OSError, ValueError, TypeError):
+            key = None
+            ok, signatures = False, "unreadable key"
+            messages.append(f"cannot read a key from {pub}")
+        if key is not None:
+            bad = []
+            for r in root_rows:  # every shard checkpoint the root log holds
+                d = json.loads(r["details"])
+                if d["checkpoint"] is None or signing.open_log_checkpoint(key, d["checkpoint"], origin(d["shard"])) \
+                        != (d["size"], d["root_hash"]):
+                    bad.append(f"root entry {r['position']} (shard {d['shard']} size {d['size']})")
+            latest = seq.latest_checkpoint(db, ROOT)
+            opened = None if latest is None or latest["note"] is None else \
+                signing.open_log_checkpoint(key, latest["note"], origin(ROOT))
+            if opened is None:
+                bad.append("the root log's latest checkpoint")
+            else:
+                root_check = verify_against_checkpoint(root_rows, ShardHead(*opened))
+                if not root_check.ok:
+                    bad.append(f"the root log against its signed checkpoint: {root_check.message}")
+            signatures = "ok" if not bad else "failed"
+            if bad:
+                ok = False
+                messages.append("signature or checkpoint does not verify: " + ", ".join(bad))
+    return {"ok": ok, "message": "; ".join(messages), "signatures": signatures,
+            "root": {"size": rep.root.size, "root_hash": rep.root.root_hash, "ok": rep.root.ok,
+                     "kind": rep.root.kind.value if rep.root.kind else None,
+                     "first_bad_position": rep.root.first_bad_position},
+            "shards": {name: {"size": r.size, "root_hash": r.root_hash, "ok": r.ok,
+                              "kind": r.kind.value if r.kind else None, "first_bad_position": r.first_bad_position,
+                              "message": r.message} for name, r in rep.shards.items()}}
 
 
 def cmd_status(args, settings: Settings) -> int:
@@ -667,8 +797,33 @@ def build_parser() -> argparse.ArgumentParser:
     ap = ausub.add_parser("prove", help="the Merkle inclusion proof of one entry (JSON)")
     ap.add_argument("index", type=int, help="the entry's position (a receipt's audit_position)")
     ap.add_argument("--size", type=int, help="the tree size to prove against (a receipt's tree_size; default: all)")
+    ap.add_argument("--log", help="a shard's name, or 'root' for the root log (default: the global chain)")
     ap.add_argument("--database", help="database URL (default SIMREG_DATABASE_URL)")
     ap.set_defaults(func=cmd_audit_prove)
+
+    def sequencer_args(q):
+        q.add_argument("--shard", action="append", help="a shard to sequence (repeatable; default: every shard "
+                                                        "with pending entries)")
+        q.add_argument("--max-entries", type=int, default=256, help="entries per batch at most (default 256)")
+        q.add_argument("--max-wait-ms", type=float, default=250, help="cut a batch once its oldest entry waited "
+                                                                       "this long (default 250)")
+        q.add_argument("--key", help="Ed25519 private key PEM signing the batch checkpoints "
+                                     "(default SIMREG_AUDIT_SIGNING_KEY_FILE; none: unsigned)")
+        q.add_argument("--database", help="database URL (default SIMREG_DATABASE_URL)")
+
+    asq = ausub.add_parser("sequence", help="sharded log: sequence every pending outbox entry now, then exit")
+    sequencer_args(asq)
+    asq.set_defaults(func=cmd_audit_sequence)
+    asr = ausub.add_parser("sequencer", help="sharded log: the sequencer loop (batches of --max-entries or "
+                                             "--max-wait-ms), until SIGTERM")
+    sequencer_args(asr)
+    asr.set_defaults(func=cmd_audit_sequencer)
+    arc = ausub.add_parser("receipt", help="sharded log: the receipt of an entry by the outbox id of its pending "
+                                           "receipt (exit 4 while still pending)")
+    arc.add_argument("shard")
+    arc.add_argument("outbox_id", type=int)
+    arc.add_argument("--database", help="database URL (default SIMREG_DATABASE_URL)")
+    arc.set_defaults(func=cmd_audit_receipt)
     ar = ausub.add_parser("verify-receipt", help="offline: check a receipt against its inclusion proof; exit 0 if "
                                                  "the entry is in the signed log")
     ar.add_argument("receipt", help="the registration response or its receipt (JSON file)")

@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     # Ed25519 private key (PEM) that signs audit checkpoints; its public half is
     # published by /status.  `simreg keys new-signing-key --out FILE` makes one.
     audit_signing_key_file: Path | None = None
+    # The sharded audit log (docs/design/audit-log.md, "The log at scale"): when
+    # set, this process's audit appends go to this shard's outbox, and
+    # `simreg audit sequencer` gives them positions in batches.  By convention the
+    # province's two-digit GB/T 2260 code ("44").  Unset: the one global chain.
+    audit_shard: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
     # Where the shared evaluation data lives (tests and benchmarks only); a relative
     # path is taken from the checkout's root.
     data_dir: Path = Path("../shared/data")

@@ -238,6 +238,10 @@ class RegistrationService:
         the log's public key can check the entry was never removed or changed."""
         from .domain.merkle import leaf_hash
 
+        if r.audit_shard is not None:  # sharded log: sequenced later; `simreg audit receipt` completes it
+            from .adapters.sql.audit_sequencer import Enqueued, pending_receipt
+
+            return pending_receipt(Enqueued(r.audit_shard, r.audit_outbox_id))
         cp = None
         key = self.rt.signing_key
         if key is not None:

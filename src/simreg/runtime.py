@@ -156,6 +156,9 @@ def open_service_database(settings: Settings) -> tuple[Engine, object]:
     database = open_database(settings.database_url)
     try:
         upgrade_to_head(database)
+        from .adapters.sql.audit_sequencer import for_shard
+
+        database = for_shard(database, settings.audit_shard)  # audit appends to its outbox when set
         keyring = load_keyring(settings)
         check_keyring_matches(database, keyring)
     except BaseException:

@@ -205,3 +205,121 @@ def _format_problem(cp: Checkpoint, check_signature: bool = True) -> str:
         except (binascii.Error, ValueError):
             return "checkpoint signature must be standard base64"
     return ""
+
+
+# --- C2SP signed notes and tlog checkpoints (the sharded log's checkpoints) ------------------
+#
+# The shards and the root log sign their checkpoints in the format of the
+# transparency-dev ecosystem (Certificate Transparency's successors: Trillian,
+# Tessera, Rekor v2, the witnesses), so that off-the-shelf tooling can read and
+# cosign them: https://c2sp.org/tlog-checkpoint inside https://c2sp.org/signed-note.
+#
+#   <origin>\n<size>\n<base64 of the 32-byte RFC 6962 root>\n      (the checkpoint text)
+#   \n
+#   — <key name> <base64(4-byte key hash || 64-byte Ed25519 signature)>\n
+#
+# The signature covers the text (every byte before the blank line); the key
+# hash is SHA-256(name || "\n" || 0x01 || 32-byte public key)[:4]; the key name
+# is the log's origin.  A verifier key is "<name>+<key hash hex>+<base64(0x01 || public key)>".
+
+_NOTE_ALG_ED25519 = b"\x01"
+_NOTE_SIG_PREFIX = "\u2014 "  # an em dash and a space
+_ORIGIN = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces; no '+' (see note_key_hash)
+
+
+def note_key_hash(name: str, public_key: Ed25519PublicKey | Ed25519PrivateKey | bytes | str) -> bytes:
+    """The 4-byte key hash of a signed note's signature line."""
+    pub = public_key if isinstance(public_key, Ed25519PrivateKey) else load_public_key(public_key)
+    return hashlib.sha256(name.encode("utf-8") + b"\n" + _NOTE_ALG_ED25519 + public_key_to_raw(pub)).digest()[:4]
+
+
+def note_verifier_key(name: str, public_key) -> str:
+    """The Go ``note`` package's verifier key string for ``public_key`` under ``name``."""
+    pub = public_key if isinstance(public_key, Ed25519PrivateKey) else load_public_key(public_key)
+    return (f"{name}+{note_key_hash(name, pub).hex()}+"
+            + base64.b64encode(_NOTE_ALG_ED25519 + public_key_to_raw(pub)).decode("ascii"))
+
+
+def sign_note(private_key: Ed25519PrivateKey, name: str, text: str) -> str:
+    """``text`` (non-empty, ending in a newline) signed as a C2SP signed note."""
+    if not isinstance(text, str) or not text.endswith("\n") or "\n\n" in text or not _ORIGIN.fullmatch(name) \
+            or "+" in name:
+        raise ValueError("a note's text must end in one newline and hold no blank line; its key name "
+                         "printable ASCII without spaces or '+'")
+    sig = private_key.sign(text.encode("utf-8"))
+    blob = base64.b64encode(note_key_hash(name, private_key) + sig).decode("ascii")
+    return f"{text}\n{_NOTE_SIG_PREFIX}{name} {blob}\n"
+
+
+def open_note(public_key, name: str, note: str) -> str | None:
+    """The text of ``note`` when one of its signatures is ``public_key``'s under
+    ``name`` and verifies; ``None`` otherwise (never raises on a bad note)."""
+    if not isinstance(note, str) or not note.endswith("\n"):
+        return None
+    cut = note.rfind("\n\n")
+    if cut < 0:
+        return None
+    text, sig_lines = note[:cut + 1], note[cut + 2:]
+    pub = load_public_key(public_key)
+    want = note_key_hash(name, pub)
+    for line in sig_lines.splitlines():
+        if not line.startswith(_NOTE_SIG_PREFIX):
+            return None
+        parts = line[len(_NOTE_SIG_PREFIX):].split(" ")
+        if len(parts) != 2 or parts[0] != name:
+            continue
+        try:
+            blob = base64.b64decode(parts[1], validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        if len(blob) != 68 or blob[:4] != want:
+            continue
+        try:
+            pub.verify(blob[4:], text.encode("utf-8"))
+        except InvalidSignature:
+            return None
+        return text
+    return None
+
+
+def checkpoint_text(origin: str, size: int, root: bytes | str) -> str:
+    """The C2SP tlog-checkpoint body: origin, decimal size, base64 root."""
+    raw = bytes.fromhex(root) if isinstance(root, str) else bytes(root)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0 or len(raw) != 32:
+        raise ValueError("a checkpoint needs a size >= 0 and a 32-byte root")
+    if not _ORIGIN.fullmatch(origin) or "+" in origin:
+        raise ValueError("the origin must be printable ASCII without spaces or '+'")
+    return f"{origin}\n{size}\n{base64.b64encode(raw).decode('ascii')}\n"
+
+
+def parse_checkpoint_text(text: str) -> tuple[str, int, str]:
+    """(origin, size, root hex) of a checkpoint body; ``ValueError`` when malformed.
+    Extension lines after the root are allowed and ignored, as C2SP says."""
+    lines = text.split("\n")
+    if len(lines) < 4 or lines[-1] != "" or not re.fullmatch(r"0|[1-9][0-9]{0,19}", lines[1]):
+        raise ValueError("not a tlog checkpoint")
+    try:
+        root = base64.b64decode(lines[2], validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("the checkpoint's root is not base64") from None
+    if len(root) != 32:
+        raise ValueError("the checkpoint's root is not 32 bytes")
+    return lines[0], int(lines[1]), root.hex()
+
+
+def sign_log_checkpoint(private_key: Ed25519PrivateKey, origin: str, size: int, root: bytes | str) -> str:
+    """A signed C2SP checkpoint note of the log ``origin``, the key named by the origin."""
+    return sign_note(private_key, origin, checkpoint_text(origin, size, root))
+
+
+def open_log_checkpoint(public_key, note: str, origin: str) -> tuple[int, str] | None:
+    """(size, root hex) of a checkpoint note of log ``origin`` signed by
+    ``public_key``; ``None`` when the signature, the origin or the body is wrong."""
+    text = open_note(public_key, origin, note)
+    if text is None:
+        return None
+    try:
+        got_origin, size, root = parse_checkpoint_text(text)
+    except ValueError:
+        return None
+    return (size, root) if got_origin == origin else None

@@ -1,6 +1,14 @@
 """The audit log in SQL: appended in the caller's transaction, read in order.
 
-Appends are serialised: on PostgreSQL by a transaction-scoped advisory lock, on
+Two modes, chosen per process by the engine (``audit_sequencer.for_shard``,
+from ``SIMREG_AUDIT_SHARD``): by default every append extends the one global
+chain (``audit_entries``) at once, in the caller's transaction: a sequencer
+with a batch of one, run inline.  With a shard configured, an append writes an
+outbox row instead and returns an :class:`~.audit_sequencer.Enqueued` (no
+position yet); ``simreg audit sequencer`` gives it its position in a batch
+(``adapters/sql/audit_sequencer.py``, ``docs/design/audit-log.md``).
+
+Global appends are serialised: on PostgreSQL by a transaction-scoped advisory lock, on
 SQLite by its single writer (the append's first statement is a write, so the
 write lock is held from the moment the last position is read).  The unique
 ``position`` column refuses any fork that gets through anyway.
@@ -20,6 +28,7 @@ from ...domain.errors import InputError, PolicyError
 from ...domain.reasons import ReasonCode
 from ...domain.audit import ENTRY_FIELDS, AuditEntry, entry_from_row, entry_to_row, merkle_leaf, new_entry
 from ...domain.merkle import TreeHeads
+from .audit_sequencer import enqueue, shard_of
 from .database import lock_for_write
 from .schema import audit_entries, audit_tree
 
@@ -28,7 +37,13 @@ _PG_LOCK_KEY = 0x51_4D_52_45_47  # "SIMREG": one advisory lock for all appends
 
 def append(conn: Connection, *, now: datetime, actor: str, action: str, subject: str,
            details: Mapping[str, Any], model_ids: Sequence[str], policy_sha256: str) -> AuditEntry:
-    """Append one entry inside ``conn``'s transaction (commit it with the change it records)."""
+    """Append one entry inside ``conn``'s transaction (commit it with the change it
+    records).  On an engine configured for a shard: an outbox row, returned as
+    an ``Enqueued`` whose ``position`` and ``entry_hash`` are ``None``."""
+    shard = shard_of(conn)
+    if shard is not None:
+        return enqueue(conn, shard, now=now, actor=actor, action=action, subject=subject, details=details,
+                       model_ids=model_ids, policy_sha256=policy_sha256)
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
     else:
@@ -66,7 +81,11 @@ def _advance_tree(conn: Connection, entry: AuditEntry) -> None:
 
 
 def tree_head(conn: Connection) -> tuple[int, str]:
-    """(size, root hash hex) of the log as of ``conn``'s transaction, from the frontier."""
+    """(size, root hash hex) of the log as of ``conn``'s transaction, from the frontier;
+    ``(0, "")`` on an engine configured for a shard (the tree grows when the
+    sequencer runs: see ``audit_sequencer.receipt``)."""
+    if shard_of(conn) is not None:
+        return 0, ""
     row = conn.execute(select(audit_tree).where(audit_tree.c.tree_id == 1)).mappings().first()
     heads = TreeHeads.from_state(json.loads(row["state"])) if row is not None else TreeHeads()
     return heads.size, heads.root().hex()

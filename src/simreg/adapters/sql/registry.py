@@ -77,6 +77,10 @@ class Recorded:
     audit_entry_hash: str
     tree_size: int = 0          # the Merkle tree of the log right after this entry
     root_hash: str = ""
+    # Sharded audit log (SIMREG_AUDIT_SHARD): the entry waits in the outbox; the
+    # position, hash and tree above are unknown (None / 0 / "") until sequenced.
+    audit_shard: str | None = None
+    audit_outbox_id: int | None = None
     response: Mapping[str, Any] | None = None  # what the caller's response_of made of it (built once)
 
 
@@ -408,7 +412,8 @@ class Registry:
                       .values(audit_position=entry.position))
             size, root = audit_store.tree_head(c)
             recorded = Recorded(registration_id, outcome, tuple(reasons), clear_phone, entry.position,
-                                entry.entry_hash, size, root)
+                                entry.entry_hash, size, root, getattr(entry, "shard", None),
+                                getattr(entry, "outbox_id", None))
             if response_of is not None:
                 recorded = replace(recorded, response=response_of(recorded))
                 if idempotency_key is not None:

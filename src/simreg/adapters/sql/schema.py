@@ -3,7 +3,7 @@ module is the one place that names columns."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -207,4 +207,56 @@ lookup_grants = Table(
     Column("clerk_id", String(32), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+
+# --- the sharded audit log (migration 0006; docs/design/audit-log.md, "The log at scale") -----
+_BIGINT = BigInteger().with_variant(Integer(), "sqlite")
+
+audit_outbox = Table(
+    "audit_outbox", metadata,
+    Column("outbox_id", _BIGINT, primary_key=True, autoincrement=True),
+    Column("shard", String(32), nullable=False),
+    Column("timestamp", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("details", Text, nullable=False),
+    Column("model_ids", Text, nullable=False),
+    Column("policy_sha256", Text, nullable=False),
+    Index("ix_audit_outbox_shard", "shard", "outbox_id"),
+)
+
+audit_shard_entries = Table(
+    "audit_shard_entries", metadata,
+    Column("shard", String(32), primary_key=True),
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("timestamp", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("details", Text, nullable=False),
+    Column("model_ids", Text, nullable=False),
+    Column("policy_sha256", Text, nullable=False),
+    Column("prev_hash", Text, nullable=False),
+    Column("entry_hash", Text, nullable=False),
+    Column("outbox_id", BigInteger, nullable=True, unique=True),
+)
+
+audit_shard_heads = Table(
+    "audit_shard_heads", metadata,
+    Column("shard", String(32), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("head_hash", Text, nullable=False),
+    Column("state", Text, nullable=False),
+)
+
+audit_shard_checkpoints = Table(
+    "audit_shard_checkpoints", metadata,
+    Column("shard", String(32), primary_key=True),
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", Text, nullable=False),
+    Column("timestamp", Text, nullable=False),
+    Column("note", Text, nullable=True),
+    Column("root_position", BigInteger, nullable=True),
 )
