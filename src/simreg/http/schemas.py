@@ -68,15 +68,21 @@ def error_responses(*statuses: int, ok: tuple[int, object] | None = None) -> dic
 
 
 class Receipt(BaseModel):
-    audit_position: int = Field(description="The decision's entry in the audit log (0-based).", examples=[1041])
-    entry_hash: str = Field(description="SHA-256 of that entry (hex).",
-                            examples=["9f2c4e0b7a51d3c8e6f1a2b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8"])
-    leaf_hash: str = Field(description="RFC 6962 leaf hash of the entry: SHA-256(0x00 || entry hash).")
-    tree_size: int = Field(description="Entries in the log right after this one.", examples=[1042])
-    root_hash: str = Field(description="Merkle root of those entries (hex).")
+    audit_position: int | None = Field(description="The decision's entry in the audit log (0-based); null while "
+                                                    "pending in a sharded log.", examples=[1041])
+    entry_hash: str | None = Field(description="SHA-256 of that entry (hex).",
+                                   examples=["9f2c4e0b7a51d3c8e6f1a2b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8"])
+    leaf_hash: str | None = Field(description="RFC 6962 leaf hash of the entry: SHA-256(0x00 || entry hash).")
+    tree_size: int | None = Field(description="Entries in the log right after this one.", examples=[1042])
+    root_hash: str | None = Field(description="Merkle root of those entries (hex).")
     checkpoint: dict | None = Field(
         description="Ed25519-signed (size, root) of that tree; null when no signing key is configured. Check with "
                     "`simreg audit prove INDEX --size SIZE` and `simreg audit verify-receipt`.")
+    status: str | None = Field(None, description="Sharded audit log only (SIMREG_AUDIT_SHARD): \"pending\" until "
+                                                 "the shard's sequencer has placed the entry; then `simreg audit "
+                                                 "receipt SHARD OUTBOX_ID` gives the complete receipt.")
+    shard: str | None = Field(None, description="Sharded audit log only: the entry's shard.", examples=["44"])
+    outbox_id: int | None = Field(None, description="Sharded audit log only: the entry's id while it waits.")
 
 
 class RegistrationResponse(BaseModel):
@@ -126,7 +132,8 @@ class ReviewResponse(BaseModel):
     registration_id: str
     outcome: str
     reasons: list[str]
-    audit_position: int
+    audit_position: int | None = Field(description="null in a sharded audit log (SIMREG_AUDIT_SHARD), where the "
+                                                   "sequencer places the entry later.")
 
 
 class ConsentBody(BaseModel):

@@ -1,0 +1,117 @@
+"""The sharded audit log through the service and the commands an operator, a
+regulator or a customer runs: a registration's receipt is pending, `simreg
+audit sequence` places it, `simreg audit receipt` completes it, `prove --log`
+and `verify-receipt` check it offline, and `simreg audit verify` checks every
+shard against the root log (and the signatures), naming what was tampered with."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import text
+
+from service_support import CONSENT, RESIDENT_ID, make_service
+from simreg.adapters import signing
+from simreg.adapters.sql.audit_sequencer import for_shard
+from simreg.cli import main
+from simreg.domain.access import Role
+
+
+def _run(capsys, *argv) -> tuple[int, dict | None]:
+    code = main(list(argv))
+    out = capsys.readouterr().out.strip().splitlines()
+    return code, (json.loads(out[-1]) if out else None)
+
+
+@pytest.fixture()
+def sharded(runtime, tmp_path, monkeypatch, database_url):
+    key = signing.generate_private_key()
+    key_file = tmp_path / "audit.pem"
+    key_file.write_bytes(signing.private_key_to_pem(key))
+    pub_file = tmp_path / "audit.pub.pem"
+    pub_file.write_bytes(signing.public_key_to_pem(key))
+    svc = make_service(runtime, database_url, signing_key=key)
+    svc.rt.database = for_shard(svc.rt.database, "44")  # as SIMREG_AUDIT_SHARD=44 does at start
+    keyring_file = tmp_path / "keyring.json"
+    svc.rt.keyring.save(keyring_file)
+    monkeypatch.setenv("SIMREG_DATABASE_URL", database_url)
+    monkeypatch.setenv("SIMREG_KEYRING_FILE", str(keyring_file))
+    monkeypatch.setenv("SIMREG_AUDIT_SIGNING_KEY_FILE", str(key_file))
+    svc.add_numbers(["+8613800138000", "+8613800138001"])
+    with svc.client:
+        yield svc, pub_file, tmp_path, database_url
+    svc.close()
+
+
+def _alternative(svc, key):
+    r = svc.client.post("/v1/registrations/alternative", headers={**svc.auth(Role.SUPERVISOR), "Idempotency-Key": key},
+                        json={"id_type": "cn_resident", "id_number": RESIDENT_ID, "name": "王芳",
+                              "id_expiry": "long_term", "consent": json.loads(CONSENT),
+                              "statement": "customer declines face recognition"})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_a_pending_receipt_is_completed_after_sequencing_and_verifies_offline(sharded, capsys):
+    svc, pub, tmp, url = sharded
+    reg = _alternative(svc, "s-1")
+    pending = reg["receipt"]
+    assert pending["status"] == "pending" and pending["shard"] == "44" and pending["audit_position"] is None
+    code, out = _run(capsys, "audit", "receipt", "44", str(pending["outbox_id"]))
+    assert code == 4 and out["status"] == "pending"
+
+    code, done = _run(capsys, "audit", "sequence")
+    assert code == 0 and done["44"] >= 2  # the numbers added, the registration (and whatever else was audited)
+    code, receipt = _run(capsys, "audit", "receipt", "44", str(pending["outbox_id"]))
+    assert code == 0 and receipt["status"] == "sequenced"
+    code, proof = _run(capsys, "audit", "prove", str(receipt["audit_position"]), "--size", str(receipt["tree_size"]),
+                       "--log", "44")
+    assert code == 0
+    (tmp / "receipt.json").write_text(json.dumps(receipt))
+    (tmp / "proof.json").write_text(json.dumps(proof))
+    code, out = _run(capsys, "audit", "verify-receipt", str(tmp / "receipt.json"), str(tmp / "proof.json"),
+                     "--public-key", str(pub))
+    assert code == 0 and out["ok"] is True
+    # a receipt whose note was signed by another key does not verify
+    other = signing.generate_private_key()
+    forged = {**receipt, "checkpoint": {**receipt["checkpoint"], "note": signing.sign_log_checkpoint(
+        other, receipt["checkpoint"]["origin"], receipt["tree_size"], receipt["root_hash"])}}
+    (tmp / "forged.json").write_text(json.dumps(forged))
+    code, out = _run(capsys, "audit", "verify-receipt", str(tmp / "forged.json"), str(tmp / "proof.json"),
+                     "--public-key", str(pub))
+    assert code == 3 and out["ok"] is False
+
+    code, out = _run(capsys, "audit", "verify", "--json")
+    assert code == 0 and out["ok"] is True and out["sharded"]["signatures"] == "ok"
+    assert out["sharded"]["shards"]["44"]["size"] == receipt["tree_size"]
+
+
+def test_verify_names_an_edited_shard_entry_and_a_cut_shard(sharded, capsys):
+    svc, pub, tmp, url = sharded
+    _alternative(svc, "s-2")
+    assert main(["audit", "sequence"]) == 0
+    capsys.readouterr()
+    db = svc.rt.database
+    with db.begin() as c:
+        c.execute(text("UPDATE audit_shard_entries SET actor = 'clk_forger' WHERE shard = '44' AND position = 1"))
+    code, out = _run(capsys, "audit", "verify", "--json")
+    assert code == 3 and out["ok"] is False
+    s44 = out["sharded"]["shards"]["44"]
+    assert (s44["kind"], s44["first_bad_position"]) == ("edited", 1)
+    with db.begin() as c:
+        c.execute(text("DELETE FROM audit_shard_entries WHERE shard = '44' AND position >= 1"))
+    code, out = _run(capsys, "audit", "verify", "--json")
+    s44 = out["sharded"]["shards"]["44"]
+    assert code == 3 and (s44["kind"], s44["first_bad_position"]) == ("truncated", 1)
+
+
+def test_verify_refuses_a_root_log_whose_checkpoints_another_key_signed(sharded, capsys):
+    svc, pub, tmp, url = sharded
+    _alternative(svc, "s-3")
+    other = tmp / "other.pem"
+    other.write_bytes(signing.private_key_to_pem(signing.generate_private_key()))
+    assert main(["audit", "sequence", "--key", str(other)]) == 0
+    capsys.readouterr()
+    code, out = _run(capsys, "audit", "verify", "--json", "--public-key", str(pub))
+    assert code == 3 and out["sharded"]["signatures"] == "failed"
