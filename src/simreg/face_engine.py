@@ -171,12 +171,12 @@ def choose_subject(boxes: Sequence[FaceBox], rules: DetectionRules, near: FaceBo
     if near is not None:
         overlapping = [b for b in faces if b.iou(near) >= 0.3]
         if not overlapping:
-            raise InputError(ReasonCode.FACE_NOT_FOUND, "the tracked face is not in this frame", 422)
+            raise InputError(ReasonCode.FACE_NOT_FOUND, "the tracked face is not in this frame")
         subject = max(overlapping, key=lambda b: b.iou(near))
     elif faces:
         subject = faces[0]
     else:
-        raise InputError(ReasonCode.FACE_NOT_FOUND, "no face was found in the image", 422)
+        raise InputError(ReasonCode.FACE_NOT_FOUND, "no face was found in the image")
     others = [b for b in faces if b is not subject
               and b.score >= rules.multiple_min_score and b.w >= rules.multiple_min_relative_width * subject.w]
     return Subject(subject, len(faces), bool(others))
@@ -314,7 +314,7 @@ class FaceEngine:
             if analyses:
                 live = live_template(analyses)
             elif live is None:
-                live = InputError(ReasonCode.FACE_NOT_FOUND, "no usable face in the video", 422)
+                live = InputError(ReasonCode.FACE_NOT_FOUND, "no usable face in the video")
             timings = {**timings, "live_face": (time.perf_counter() - t0) * 1e3}
         return VideoTrack(track, info, timings, live)
 

@@ -144,7 +144,7 @@ def assess_registration(engine: FaceAnalyser, policy: Policy, portrait: bytes, v
     portrait_result, vt = engine.analyse_with_video(portrait_img, video, video_limits, policy, mirrored)
     if isinstance(portrait_result, SimregError):
         if portrait_result.code is ReasonCode.FACE_NOT_FOUND:
-            raise InputError(portrait_result.code, "no face was found in the ID portrait", portrait_result.http_status)
+            raise InputError(portrait_result.code, "no face was found in the ID portrait")
         raise portrait_result
     liveness = judge_liveness(vt, actions, mirrored, prompt_times, params, pad_params, t1)
     t2 = time.perf_counter()

@@ -140,7 +140,7 @@ class RegistrationService:
         digest is an HMAC (keyring) of the request's fields and of its media's SHA-256."""
         if not idempotency_key or len(idempotency_key) > 128:
             raise InputError(ReasonCode.IDEMPOTENCY_KEY_MISSING,
-                             "send an Idempotency-Key header of 1-128 characters", 400)
+                             "send an Idempotency-Key header of 1-128 characters")
         h = hashlib.sha256(hashlib.sha256(json.dumps(list(request), ensure_ascii=False, default=str).encode()).digest())
         for part in media:
             h.update(hashlib.sha256(part).digest())
@@ -224,7 +224,7 @@ class RegistrationService:
 
     def _consent(self, consent: Consent | None) -> ConsentData:
         if consent is None:
-            raise InputError(ReasonCode.CONSENT_REQUIRED, "a registration needs the customer's consent record", 422)
+            raise InputError(ReasonCode.CONSENT_REQUIRED, "a registration needs the customer's consent record")
         return ConsentData(self.settings.consent_purpose, consent.text_version, consent.accepted_at,
                            self.settings.record_retention_days)
 
@@ -262,7 +262,7 @@ class RegistrationService:
         statement = (statement or "").strip()
         if len(statement) < 10:
             raise InputError(ReasonCode.ALTERNATIVE_REASON_REQUIRED,
-                             "state why the face path is not used (at least 10 characters)", 422)
+                             "state why the face path is not used (at least 10 characters)")
         request = ["alternative", d, phone_number, consent, statement]
         return self._idempotent(supervisor, idempotency_key, request, [], now,
                                 lambda: self._register_alternative(d, consent, statement, supervisor,

@@ -49,6 +49,8 @@ from typing import Iterable, Mapping, Protocol, runtime_checkable
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ..domain.reasons import KeyCode, ReasonCode
+
 log = logging.getLogger(__name__)
 
 FORMAT = "simreg-keyring/v1"
@@ -94,16 +96,17 @@ class KeyringError(Exception):
     plaintext or envelope contents.
     """
 
-    MISSING = "KEYS.MISSING"
-    UNREADABLE = "KEYS.UNREADABLE"
-    PERMISSIONS = "KEYS.PERMISSIONS"
-    WRITE_FAILED = "KEYS.WRITE_FAILED"
-    UNKNOWN_KEY = "KEYS.UNKNOWN_KEY"
-    BAD_ENVELOPE = "KEYS.BAD_ENVELOPE"
-    DECRYPT_FAILED = "KEYS.DECRYPT_FAILED"
-    INVALID_ARGUMENT = "KEYS.INVALID_ARGUMENT"
-    INVALID_OPERATION = "KEYS.INVALID_OPERATION"
-    MISMATCH = "KEYS.MISMATCH"
+    # the codes live in the one enum family (domain/reasons.py); plain strings here
+    MISSING = KeyCode.MISSING.value
+    UNREADABLE = KeyCode.UNREADABLE.value
+    PERMISSIONS = KeyCode.PERMISSIONS.value
+    WRITE_FAILED = KeyCode.WRITE_FAILED.value
+    UNKNOWN_KEY = KeyCode.UNKNOWN_KEY.value
+    BAD_ENVELOPE = KeyCode.BAD_ENVELOPE.value
+    DECRYPT_FAILED = KeyCode.DECRYPT_FAILED.value
+    INVALID_ARGUMENT = KeyCode.INVALID_ARGUMENT.value
+    INVALID_OPERATION = KeyCode.INVALID_OPERATION.value
+    MISMATCH = ReasonCode.KEYS_MISMATCH.value
 
     def __init__(self, code: str, message: str):
         super().__init__(f"{code}: {message}")

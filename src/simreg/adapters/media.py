@@ -69,10 +69,10 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> np.ndarray
     ``MEDIA.UNSUPPORTED_FORMAT``, ``MEDIA.DIMENSIONS`` or ``MEDIA.UNDECODABLE``.
     """
     if not data:
-        raise InputError(ReasonCode.MEDIA_EMPTY, "the image is empty", 400)
+        raise InputError(ReasonCode.MEDIA_EMPTY, "the image is empty")
     if len(data) > limits.max_bytes:
         raise InputError(ReasonCode.MEDIA_TOO_LARGE,
-                         f"the image is {len(data)} bytes; the limit is {limits.max_bytes}", 413)
+                         f"the image is {len(data)} bytes; the limit is {limits.max_bytes}")
     # Pillow itself raises DecompressionBombError past twice its MAX_IMAGE_PIXELS;
     # below that our own max_pixels check refuses before any pixel is decoded.
     try:
@@ -80,16 +80,16 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> np.ndarray
         fmt = im.format
         w, h = im.size
     except Image.DecompressionBombError:
-        raise InputError(ReasonCode.MEDIA_DIMENSIONS, "the image header declares too many pixels", 422) from None
+        raise InputError(ReasonCode.MEDIA_DIMENSIONS, "the image header declares too many pixels") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
-        raise InputError(ReasonCode.MEDIA_UNDECODABLE, "the bytes are not a readable image", 422) from None
+        raise InputError(ReasonCode.MEDIA_UNDECODABLE, "the bytes are not a readable image") from None
     if fmt not in ACCEPTED_FORMATS:
-        raise InputError(ReasonCode.MEDIA_UNSUPPORTED_FORMAT, f"image format {fmt!r} is not accepted", 415)
+        raise InputError(ReasonCode.MEDIA_UNSUPPORTED_FORMAT, f"image format {fmt!r} is not accepted")
     if w <= 0 or h <= 0:
-        raise InputError(ReasonCode.MEDIA_DIMENSIONS, "the image has zero size", 422)
+        raise InputError(ReasonCode.MEDIA_DIMENSIONS, "the image has zero size")
     if w * h > limits.max_pixels:
         raise InputError(ReasonCode.MEDIA_DIMENSIONS,
-                         f"the image is {w}x{h}; the limit is {limits.max_pixels} pixels", 422)
+                         f"the image is {w}x{h}; the limit is {limits.max_pixels} pixels")
     try:
         if fmt == "JPEG" and max(w, h) > limits.max_side:
             im.draft("RGB", (limits.max_side, limits.max_side))
@@ -102,6 +102,6 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> np.ndarray
             im = im.resize(new_size, Image.Resampling.LANCZOS if smooth else Image.Resampling.NEAREST)
         return _to_rgb8(im)
     except Image.DecompressionBombError:
-        raise InputError(ReasonCode.MEDIA_DIMENSIONS, "the image declares too many pixels", 422) from None
+        raise InputError(ReasonCode.MEDIA_DIMENSIONS, "the image declares too many pixels") from None
     except (OSError, ValueError, SyntaxError, EOFError, MemoryError, TypeError):
-        raise InputError(ReasonCode.MEDIA_UNDECODABLE, "the image data is corrupt or truncated", 422) from None
+        raise InputError(ReasonCode.MEDIA_UNDECODABLE, "the image data is corrupt or truncated") from None

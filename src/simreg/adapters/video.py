@@ -55,8 +55,8 @@ class VideoFrame:
     image: np.ndarray
 
 
-def _fail(code: ReasonCode, message: str, status: int = 422) -> InputError:
-    return InputError(code, message, status)
+def _fail(code: ReasonCode, message: str) -> InputError:
+    return InputError(code, message)
 
 
 class DecodedVideo:
@@ -67,9 +67,9 @@ class DecodedVideo:
         import av
 
         if not data:
-            raise _fail(ReasonCode.MEDIA_EMPTY, "the video is empty", 400)
+            raise _fail(ReasonCode.MEDIA_EMPTY, "the video is empty")
         if len(data) > limits.max_bytes:
-            raise _fail(ReasonCode.MEDIA_TOO_LARGE, f"the video is {len(data)} bytes; the limit is {limits.max_bytes}", 413)
+            raise _fail(ReasonCode.MEDIA_TOO_LARGE, f"the video is {len(data)} bytes; the limit is {limits.max_bytes}")
         self.limits = limits
         try:
             self._container = av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
@@ -85,15 +85,15 @@ class DecodedVideo:
         c = self._container
         fmt = c.format.name
         if not any(name in ACCEPTED_CONTAINERS for name in fmt.split(",")):
-            raise _fail(ReasonCode.MEDIA_UNSUPPORTED_FORMAT, f"container {fmt!r} is not accepted (mp4, mov or webm)", 415)
+            raise _fail(ReasonCode.MEDIA_UNSUPPORTED_FORMAT, f"container {fmt!r} is not accepted (mp4, mov or webm)")
         if not c.streams.video:
             raise _fail(ReasonCode.MEDIA_NO_VIDEO, "the file has no video stream")
         stream = c.streams.video[0]
         if stream.codec_context is None:  # FFmpeg has no decoder for it
-            raise _fail(ReasonCode.MEDIA_UNSUPPORTED_CODEC, "the video's codec cannot be decoded", 415)
+            raise _fail(ReasonCode.MEDIA_UNSUPPORTED_CODEC, "the video's codec cannot be decoded")
         codec = stream.codec_context.name
         if codec not in ACCEPTED_CODECS:
-            raise _fail(ReasonCode.MEDIA_UNSUPPORTED_CODEC, f"codec {codec!r} is not accepted", 415)
+            raise _fail(ReasonCode.MEDIA_UNSUPPORTED_CODEC, f"codec {codec!r} is not accepted")
         w, h = stream.codec_context.width, stream.codec_context.height
         if w <= 0 or h <= 0:
             raise _fail(ReasonCode.MEDIA_UNDECODABLE, "the video has no picture size")

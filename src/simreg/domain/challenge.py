@@ -63,7 +63,7 @@ def parse_actions(text: str) -> tuple[Action, ...]:
         actions = tuple(Action(a.strip()) for a in text.split(",") if a.strip())
     except ValueError:
         raise InputError(ReasonCode.CHALLENGE_INVALID,
-                         f"actions must be among {', '.join(a.value for a in Action)}", 422) from None
+                         f"actions must be among {', '.join(a.value for a in Action)}") from None
     if not actions:
-        raise InputError(ReasonCode.CHALLENGE_INVALID, "the challenge has no action", 422)
+        raise InputError(ReasonCode.CHALLENGE_INVALID, "the challenge has no action")
     return actions

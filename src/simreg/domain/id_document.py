@@ -53,47 +53,19 @@ from datetime import date, datetime
 from enum import Enum
 
 from .errors import InputError
+from .reasons import IdReason  # the codes live with the others (one enum family)
 from .regions_gbt2260 import divisions
 
 DEFAULT_MIN_AGE = 16
 DEFAULT_MAX_NAME_LENGTH = 64  # Unicode code points after NFC
 
 
-class IdReason(str, Enum):
-    """Why a document was refused.  Part of the API contract, like ``ReasonCode``:
-    a value never changes once released."""
-
-    KIND_UNSUPPORTED = "ID.KIND_UNSUPPORTED"
-    FORMAT = "ID.FORMAT"
-    LEGACY_15_DIGIT = "ID.LEGACY_15_DIGIT"
-    CHECKSUM = "ID.CHECKSUM"
-    REGION = "ID.REGION"
-    BIRTH_DATE = "ID.BIRTH_DATE"
-    BIRTH_DATE_MISSING = "ID.BIRTH_DATE_MISSING"
-    BIRTH_DATE_MISMATCH = "ID.BIRTH_DATE_MISMATCH"
-    UNDERAGE = "ID.UNDERAGE"
-    SEX_INVALID = "ID.SEX_INVALID"
-    SEX_MISMATCH = "ID.SEX_MISMATCH"
-    EXPIRY_MISSING = "ID.EXPIRY_MISSING"
-    EXPIRY_INVALID = "ID.EXPIRY_INVALID"
-    EXPIRY_MISMATCH = "ID.EXPIRY_MISMATCH"
-    EXPIRED = "ID.EXPIRED"
-    NUMBER_MISMATCH = "ID.NUMBER_MISMATCH"
-    MRZ_MISSING = "ID.MRZ_MISSING"
-    MRZ_FORMAT = "ID.MRZ_FORMAT"
-    MRZ_CHECK_DIGIT = "ID.MRZ_CHECK_DIGIT"
-    MRZ_DOCUMENT_CODE = "ID.MRZ_DOCUMENT_CODE"
-    NAME_EMPTY = "ID.NAME_EMPTY"
-    NAME_INVALID = "ID.NAME_INVALID"
-    NAME_TOO_LONG = "ID.NAME_TOO_LONG"
-
-
 class IdDocumentError(InputError):
     """The document fails validation (422).  ``code`` is an :class:`IdReason`;
     ``code.value`` is the stable string the HTTP layer returns."""
 
-    def __init__(self, code: IdReason, message: str, http_status: int | None = None):
-        super().__init__(code, message, http_status)  # type: ignore[arg-type]
+    def __init__(self, code: IdReason, message: str):
+        super().__init__(code, message)
 
 
 class DocumentKind(str, Enum):

@@ -56,9 +56,9 @@ def normalise_phone(text: str, default_country: str = "86") -> str:
     if not s.startswith("+"):
         s = f"+{default_country}{s}" if _CN_MOBILE.fullmatch(s) and default_country == "86" else "+" + s
     if not _E164.fullmatch(s):
-        raise InputError(ReasonCode.NUMBER_INVALID, "the phone number is not a valid E.164 number", 422)
+        raise InputError(ReasonCode.NUMBER_INVALID, "the phone number is not a valid E.164 number")
     if s.startswith("+86") and not _CN_MOBILE.fullmatch(s[3:]):
-        raise InputError(ReasonCode.NUMBER_INVALID, "not a mainland China mobile number", 422)
+        raise InputError(ReasonCode.NUMBER_INVALID, "not a mainland China mobile number")
     return s
 
 

@@ -1,6 +1,19 @@
 """Reason codes and outcomes: part of the public API contract.
 
 A code's string value never changes once released; new codes may be added.
+
+Every code simreg gives a client, an operator or the CLI is a member of one
+enum family, the subclasses of :class:`Code`:
+
+- :class:`ReasonCode`: decision reasons and the errors of the service;
+- :class:`IdReason`: why an identity document was refused (``ID.*``);
+- :class:`KeyCode`: keyring and envelope failures (``KEYS.*``, of
+  ``adapters.crypto.KeyringError``; shown to an HTTP client as ``KEYS.UNAVAILABLE``);
+- :class:`CliCode`: refusals only the command line gives.
+
+A value appears once in the family.  Which HTTP status each code has is the
+HTTP layer's table (``http/errors.py``); the README's reference of codes is
+generated from both (``scripts/gen_error_codes.py``).
 """
 
 from __future__ import annotations
@@ -8,7 +21,17 @@ from __future__ import annotations
 from enum import Enum
 
 
-class ReasonCode(str, Enum):
+class Code(str, Enum):
+    """The base of the family (no members): ``isinstance(x, Code)`` is true of
+    every code, and ``family()`` lists them all."""
+
+
+def family() -> tuple[type[Code], ...]:
+    """The enums of the family, in the order the README lists them."""
+    return (ReasonCode, IdReason, KeyCode, CliCode)
+
+
+class ReasonCode(Code):
     # Media / input
     MEDIA_EMPTY = "MEDIA.EMPTY"
     MEDIA_TOO_LARGE = "MEDIA.TOO_LARGE"
@@ -103,6 +126,66 @@ class ReasonCode(str, Enum):
     REQUEST_MALFORMED = "REQUEST.MALFORMED"
     ROUTE_NOT_FOUND = "ROUTE.NOT_FOUND"
     ROUTE_METHOD_NOT_ALLOWED = "ROUTE.METHOD_NOT_ALLOWED"
+    # The last line of defence: an unexpected fault (logged with the request id)
+    INTERNAL = "INTERNAL"
+
+
+class IdReason(Code):
+    """Why a document was refused.  Part of the API contract, like ``ReasonCode``:
+    a value never changes once released.  (Re-exported by ``domain.id_document``.)"""
+
+    KIND_UNSUPPORTED = "ID.KIND_UNSUPPORTED"
+    FORMAT = "ID.FORMAT"
+    LEGACY_15_DIGIT = "ID.LEGACY_15_DIGIT"
+    CHECKSUM = "ID.CHECKSUM"
+    REGION = "ID.REGION"
+    BIRTH_DATE = "ID.BIRTH_DATE"
+    BIRTH_DATE_MISSING = "ID.BIRTH_DATE_MISSING"
+    BIRTH_DATE_MISMATCH = "ID.BIRTH_DATE_MISMATCH"
+    UNDERAGE = "ID.UNDERAGE"
+    SEX_INVALID = "ID.SEX_INVALID"
+    SEX_MISMATCH = "ID.SEX_MISMATCH"
+    EXPIRY_MISSING = "ID.EXPIRY_MISSING"
+    EXPIRY_INVALID = "ID.EXPIRY_INVALID"
+    EXPIRY_MISMATCH = "ID.EXPIRY_MISMATCH"
+    EXPIRED = "ID.EXPIRED"
+    NUMBER_MISMATCH = "ID.NUMBER_MISMATCH"
+    MRZ_MISSING = "ID.MRZ_MISSING"
+    MRZ_FORMAT = "ID.MRZ_FORMAT"
+    MRZ_CHECK_DIGIT = "ID.MRZ_CHECK_DIGIT"
+    MRZ_DOCUMENT_CODE = "ID.MRZ_DOCUMENT_CODE"
+    NAME_EMPTY = "ID.NAME_EMPTY"
+    NAME_INVALID = "ID.NAME_INVALID"
+    NAME_TOO_LONG = "ID.NAME_TOO_LONG"
+
+
+class KeyCode(Code):
+    """Keyring and envelope failures (``adapters.crypto.KeyringError.code``; the
+    operator sees them in the CLI and the logs, an HTTP client ``KEYS.UNAVAILABLE``).
+    ``KEYS.MISMATCH`` is :attr:`ReasonCode.KEYS_MISMATCH`, one code for both."""
+
+    MISSING = "KEYS.MISSING"
+    UNREADABLE = "KEYS.UNREADABLE"
+    PERMISSIONS = "KEYS.PERMISSIONS"
+    WRITE_FAILED = "KEYS.WRITE_FAILED"
+    UNKNOWN_KEY = "KEYS.UNKNOWN_KEY"
+    BAD_ENVELOPE = "KEYS.BAD_ENVELOPE"
+    DECRYPT_FAILED = "KEYS.DECRYPT_FAILED"
+    INVALID_ARGUMENT = "KEYS.INVALID_ARGUMENT"
+    INVALID_OPERATION = "KEYS.INVALID_OPERATION"
+
+
+class CliCode(Code):
+    """Refusals only the command line gives (its JSON error lines); the CLI also
+    prints codes of the other enums (``AUDIT.BROKEN``, ``KEYS.MISSING``, ...)."""
+
+    CONFIG_INVALID = "CONFIG.INVALID"
+    CONFIG_EXTRA_MISSING = "CONFIG.EXTRA_MISSING"
+    INPUT_FILE = "INPUT.FILE"
+    KEYS_EXISTS = "KEYS.EXISTS"
+    KEYS_OUT_REQUIRED = "KEYS.OUT_REQUIRED"
+    AUDIT_CHECKPOINT_INVALID = "AUDIT.CHECKPOINT_INVALID"
+    AUDIT_CHECKPOINT_SIGNATURE = "AUDIT.CHECKPOINT_SIGNATURE"
 
 
 class Outcome(str, Enum):

@@ -11,18 +11,12 @@ from dataclasses import replace
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, SQLAlchemyError
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
-from ..adapters.crypto import KeyringError
 from ..adapters.sql.database import database_status
 from ..admission import engine_ready
 
 from ..config import Settings
 from ..domain.challenge import draw_challenge, parse_actions
-from ..domain.errors import Busy, InputError, SimregError, Throttled
+from ..domain.errors import InputError
 from ..domain.reasons import ReasonCode
 from ..logs import reset_request_id, set_request_id
 from ..domain.access import Clerk, Role
@@ -31,19 +25,12 @@ from .admin import router as admin_router
 from .citizen import router as citizen_router
 from .registrations import router as registrations_router
 from .ui import install_ui
-from .contract import complete_error_statuses, field_error
+from .contract import complete_error_statuses
+from .errors import error_response, install_error_handlers, internal_error
 from .schemas import ErrorResponse, SessionRequest, SessionResponse, error_responses
 
 log = logging.getLogger(__name__)
 access = logging.getLogger("simreg.access")
-
-#: Errors raised by the framework rather than by simreg, as codes of the envelope.
-_HTTP_ERRORS = {
-    400: (ReasonCode.REQUEST_MALFORMED, "the request body cannot be parsed"),
-    404: (ReasonCode.ROUTE_NOT_FOUND, "no such route"),
-    405: (ReasonCode.ROUTE_METHOD_NOT_ALLOWED, "this route does not take this method"),
-}
-
 
 def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
     settings = settings or Settings()
@@ -80,8 +67,7 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
             response = await call_next(request)
         except Exception:  # the last line of defence: never a traceback to a client
             log.exception("unhandled error", extra={"request_id": rid})
-            response = JSONResponse({"code": "INTERNAL", "message": "internal error", "request_id": rid},
-                                    status_code=500)
+            response = internal_error(rid)
         finally:
             # The access line is ours (uvicorn's is off): it carries this request's
             # id, and the route's template rather than the raw path, so a number in
@@ -93,64 +79,7 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
         response.headers["x-request-id"] = rid
         return response
 
-    @app.exception_handler(SimregError)
-    async def simreg_error(request: Request, exc: SimregError):
-        headers = None
-        if isinstance(exc, (Throttled, Busy)):  # a lockout (429), a busy server (503): they know when
-            headers = {"Retry-After": str(exc.retry_after_s)}
-        elif exc.http_status == 503:
-            headers = {"Retry-After": "5"}
-        return JSONResponse({"code": exc.code.value, "message": exc.message,
-                             "request_id": getattr(request.state, "request_id", "")},
-                            status_code=exc.http_status, headers=headers)
-
-    @app.exception_handler(DataError)
-    async def data_error(request: Request, exc: DataError):
-        # the database refused a value (a NUL byte, an out-of-range number): the
-        # client's input, not an outage; the transaction was rolled back
-        return JSONResponse({"code": "REQUEST.INVALID", "message": "a value in the request cannot be stored",
-                             "request_id": getattr(request.state, "request_id", "")}, status_code=422)
-
-    @app.exception_handler(SQLAlchemyError)
-    async def storage_error(request: Request, exc: SQLAlchemyError):
-        # the transaction was rolled back: nothing of the request was stored
-        log.error("storage error: %s", type(exc).__name__)
-        return JSONResponse({"code": ReasonCode.STORAGE_UNAVAILABLE.value, "message": "the database is unavailable; retry",
-                             "request_id": getattr(request.state, "request_id", "")},
-                            status_code=503, headers={"Retry-After": "5"})
-
-    @app.exception_handler(KeyringError)
-    async def keyring_error(request: Request, exc: KeyringError):
-        log.error("keyring error: %s", exc.code)
-        return JSONResponse({"code": ReasonCode.KEYS_UNAVAILABLE.value, "message": "personal data cannot be "
-                             "decrypted or indexed now", "request_id": getattr(request.state, "request_id", "")},
-                            status_code=503, headers={"Retry-After": "5"})
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError):
-        rid = getattr(request.state, "request_id", "")
-        errors = exc.errors()
-        if any(e.get("type") == "json_invalid" for e in errors):
-            return JSONResponse({"code": ReasonCode.REQUEST_MALFORMED.value, "message": "the body is not valid JSON",
-                                 "request_id": rid}, status_code=400)
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if any(tuple(e.get("loc", ())) == ("body",) for e in errors) and ctype not in ("application/json", ""):
-            return JSONResponse({"code": ReasonCode.MEDIA_UNSUPPORTED_FORMAT.value,
-                                 "message": "send the body as application/json", "request_id": rid}, status_code=415)
-        fields = sorted({".".join(str(x) for x in e.get("loc", ())[1:]) or str(e.get("loc", ("body",))[0])
-                         for e in errors})
-        code, status = field_error([tuple(e.get("loc", ())) for e in errors]) or (ReasonCode.REQUEST_INVALID.value, 422)
-        return JSONResponse({"code": code, "message": "invalid request fields: " + ", ".join(fields),
-                             "request_id": rid}, status_code=status)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException):
-        # the router's own refusals (no such path, a method the path does not take)
-        # and FastAPI's body-parse failure: the one envelope, a stable code
-        code, message = _HTTP_ERRORS.get(exc.status_code, (ReasonCode.REQUEST_INVALID, "the request is invalid"))
-        return JSONResponse({"code": code.value, "message": message,
-                             "request_id": getattr(request.state, "request_id", "")},
-                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    install_error_handlers(app)  # the one mapping of errors to HTTP (http/errors.py)
 
     @app.post("/v1/sessions", status_code=201, response_model=SessionResponse, summary="Open a capture session",
               responses=error_responses(401, 403, 422))
@@ -164,7 +93,7 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
         if body is not None and body.challenge is not None:
             if rt.settings.env != "development":
                 raise InputError(ReasonCode.CHALLENGE_NOT_ALLOWED,
-                                 "a request may name its challenge only in development mode", 403)
+                                 "a request may name its challenge only in development mode")
             challenge = replace(challenge, actions=parse_actions(",".join(body.challenge)))
         session_id = rt.sessions.create(challenge, clerk, tuple(rt.engine.model_ids), rt.policy.sha256)
         return SessionResponse(session_id=session_id, challenge=[a.value for a in challenge.actions],
@@ -206,9 +135,8 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
             code, why = ReasonCode.ENGINE_BUSY, f"saturated ({gate.in_flight} of {gate.capacity} analyses in flight)"
         else:
             return body
-        return JSONResponse({"code": code.value, "message": "not ready: " + why,
-                             "request_id": getattr(request.state, "request_id", "")}, status_code=503,
-                            headers={"Retry-After": str(gate.retry_after_s if code is ReasonCode.ENGINE_BUSY else 5)})
+        return error_response(request, code, "not ready: " + why,
+                              retry_after_s=gate.retry_after_s if code is ReasonCode.ENGINE_BUSY else None)
 
     @app.get("/status", summary="Model ids and file hashes, policy version and hash, database status",
              responses={200: {"content": {"application/json": {"example": {

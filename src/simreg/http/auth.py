@@ -13,14 +13,14 @@ def current_clerk(request: Request) -> Clerk:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise InputError(ReasonCode.AUTH_MISSING, "send 'Authorization: Bearer <token>'", 401)
+        raise InputError(ReasonCode.AUTH_MISSING, "send 'Authorization: Bearer <token>'")
     clerk = request.app.state.runtime.access.clerk_for_token(token.strip())
     if clerk is None:
-        raise InputError(ReasonCode.AUTH_INVALID, "the token is not valid", 401)
+        raise InputError(ReasonCode.AUTH_INVALID, "the token is not valid")
     request.state.clerk = clerk
     return clerk
 
 
 def require(clerk: Clerk, *roles: Role) -> None:
     if clerk.role not in roles:
-        raise InputError(ReasonCode.AUTH_FORBIDDEN, f"the {clerk.role.value} role may not do this", 403)
+        raise InputError(ReasonCode.AUTH_FORBIDDEN, f"the {clerk.role.value} role may not do this")

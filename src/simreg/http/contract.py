@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from ..domain.errors import InputError
-from ..domain.id_document import IdReason
+from ..domain.reasons import Code, IdReason
 from ..domain.reasons import ReasonCode
 
 # --------------------------------------------------------------------------- field shapes
@@ -91,23 +91,23 @@ IdNumber = Annotated[str, Field(pattern=ID_NUMBER_PATTERN, examples=["1101051949
 Mrz = Annotated[str, Field(pattern=MRZ_PATTERN, max_length=140)]
 Expiry = Annotated[str, Field(pattern=EXPIRY_PATTERN, examples=["long_term"])]
 
-#: A refused field's code, when the field names it (others are REQUEST.INVALID):
-#: field name -> (code, HTTP status).
-FIELD_ERRORS: dict[str, tuple[str, int]] = {
-    "id_number": (IdReason.FORMAT.value, 422),
-    "mrz": (IdReason.MRZ_FORMAT.value, 422),
-    "id_expiry": (IdReason.EXPIRY_INVALID.value, 422),
-    "birth_date": (IdReason.BIRTH_DATE.value, 422),
-    "sex": (IdReason.SEX_INVALID.value, 422),
-    "phone_number": (ReasonCode.NUMBER_INVALID.value, 422),
-    "numbers": (ReasonCode.NUMBER_INVALID.value, 422),
-    "idempotency-key": (ReasonCode.IDEMPOTENCY_KEY_MISSING.value, 400),
+#: A refused field's code, when the field names it (others are REQUEST.INVALID);
+#: its status is the code's (http/errors.py).
+FIELD_ERRORS: dict[str, Code] = {
+    "id_number": IdReason.FORMAT,
+    "mrz": IdReason.MRZ_FORMAT,
+    "id_expiry": IdReason.EXPIRY_INVALID,
+    "birth_date": IdReason.BIRTH_DATE,
+    "sex": IdReason.SEX_INVALID,
+    "phone_number": ReasonCode.NUMBER_INVALID,
+    "numbers": ReasonCode.NUMBER_INVALID,
+    "idempotency-key": ReasonCode.IDEMPOTENCY_KEY_MISSING,
 }
 
 
-def field_error(locations: list[tuple]) -> tuple[str, int] | None:
-    """The one specific (code, status) for validation errors at ``locations``
-    (pydantic's ``loc`` tuples), when they all name one field of the table."""
+def field_error(locations: list[tuple]) -> Code | None:
+    """The one specific code for validation errors at ``locations`` (pydantic's
+    ``loc`` tuples), when they all name one field of the table."""
     names = set()
     for loc in locations:
         named = [x for x in loc[1:] if isinstance(x, str)]

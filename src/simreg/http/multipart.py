@@ -32,19 +32,19 @@ class Part:
 
 
 def _invalid(message: str) -> InputError:
-    return InputError(ReasonCode.REGISTRATION_FIELD, message, 400)
+    return InputError(ReasonCode.REGISTRATION_FIELD, message, 400)  # a refinement (http/errors.REFINED)
 
 
 async def read_body(request, max_bytes: int) -> bytes:
     """The request body, refused with ``MEDIA.TOO_LARGE`` (413) once it passes ``max_bytes``."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise InputError(ReasonCode.MEDIA_TOO_LARGE, f"the request is larger than {max_bytes} bytes", 413)
+        raise InputError(ReasonCode.MEDIA_TOO_LARGE, f"the request is larger than {max_bytes} bytes")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > max_bytes:
-            raise InputError(ReasonCode.MEDIA_TOO_LARGE, f"the request is larger than {max_bytes} bytes", 413)
+            raise InputError(ReasonCode.MEDIA_TOO_LARGE, f"the request is larger than {max_bytes} bytes")
     return bytes(body)
 
 
@@ -58,7 +58,7 @@ def parse_form(body: bytes, content_type: str | None, max_field_bytes: int = 64 
     or not the client sent it with a filename."""
     ctype, params = parse_options_header(content_type or "")
     if ctype != b"multipart/form-data" or b"boundary" not in params:
-        raise InputError(ReasonCode.MEDIA_UNSUPPORTED_FORMAT, "send multipart/form-data", 415)
+        raise InputError(ReasonCode.MEDIA_UNSUPPORTED_FORMAT, "send multipart/form-data")
     parts: dict[str, Part] = {}
     state: dict = {"headers": {}, "field": b"", "value": b"", "part": None}
 

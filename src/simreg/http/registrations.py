@@ -91,7 +91,7 @@ def file_field(parts: dict[str, Part], name: str) -> bytes:
     if p is None:
         raise InputError(ReasonCode.REGISTRATION_FIELD, f"file field {name!r} is required")
     if not p.data:
-        raise InputError(ReasonCode.MEDIA_EMPTY, f"the {name} is empty")
+        raise InputError(ReasonCode.MEDIA_EMPTY, f"the {name} is empty", 422)  # a refinement (http/errors.REFINED)
     return bytes(p.data)
 
 
@@ -118,7 +118,7 @@ def date_field(value: str | None, name: str) -> date | None:
 def parse_consent(value: str | None) -> Consent:
     """The consent form field: JSON ``{"text_version", "accepted_at"}``."""
     if value is None:
-        raise InputError(ReasonCode.CONSENT_REQUIRED, "a registration needs the customer's consent record", 422)
+        raise InputError(ReasonCode.CONSENT_REQUIRED, "a registration needs the customer's consent record")
     try:  # pydantic's parser also refuses absurdly nested JSON (json.loads would recurse)
         body = ConsentBody.model_validate_json(value)
     except ValidationError:
@@ -217,7 +217,7 @@ async def get_registration(request: Request, registration_id: str, clerk: Clerk 
         or (clerk.role is Role.CLERK and view["clerk_id"] == clerk.clerk_id)
         or (clerk.role is Role.SUPERVISOR and view["outlet_id"] == clerk.outlet_id))
     if not visible:
-        raise InputError(ReasonCode.REGISTRATION_UNKNOWN, "no such registration", 404)
+        raise InputError(ReasonCode.REGISTRATION_UNKNOWN, "no such registration")
     if clerk.role is Role.AUDITOR:
         view["phone_number"] = None
         view["person_id"] = None

@@ -17,19 +17,20 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
+from starlette.routing import Route, Router
 from sqlalchemy import select
 
 from ..adapters.sql.schema import outlets
 from ..domain.access import Clerk
 from ..domain.reasons import ReasonCode
 from .auth import current_clerk
+from .errors import error_response
 from .schemas import MeResponse, error_responses
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -80,12 +81,6 @@ def load_assets(directory: Path = STATIC_DIR) -> tuple[dict[str, Asset], str]:
     return files, digest.hexdigest()[:12]
 
 
-def _not_found(request_id: str) -> JSONResponse:
-    return JSONResponse({"code": ReasonCode.ROUTE_NOT_FOUND.value, "message": "no such page or file",
-                         "request_id": request_id},
-                        status_code=404, headers=SECURITY_HEADERS)
-
-
 def _respond(asset: Asset, cache: str, if_none_match: str | None) -> Response:
     headers = {**SECURITY_HEADERS, "Cache-Control": cache, "ETag": asset.etag}
     if if_none_match and asset.etag in [t.strip() for t in if_none_match.split(",")]:
@@ -94,27 +89,27 @@ def _respond(asset: Asset, cache: str, if_none_match: str | None) -> Response:
 
 
 class StaticAssets:
-    """ASGI app mounted at ``/static``: GET and HEAD of the packaged files only."""
+    """The ASGI app mounted at ``/static``: a Starlette router of one route,
+    ``GET``/``HEAD /{name}``, over the files held in memory.  ``name`` is one path
+    segment (so no ``//x``, ``a/b`` or ``..``), and the pages are served at their
+    routes only, never as files; anything else is the router's 404 or 405, in
+    the envelope (http/errors.py)."""
 
     def __init__(self, files: dict[str, Asset]):
         self.files = files
+        self.router = Router(routes=[Route("/{name}", self.asset, methods=["GET", "HEAD"])],
+                             redirect_slashes=False)
+
+    async def asset(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        found = self.files.get(name) if not name.endswith(".html") else None
+        if found is None:
+            return error_response(request, ReasonCode.ROUTE_NOT_FOUND, "no such page or file",
+                                  headers=SECURITY_HEADERS)
+        return _respond(found, ASSET_CACHE, request.headers.get("if-none-match"))
 
     async def __call__(self, scope, receive, send) -> None:
-        request = Request(scope, receive)
-        rid = getattr(request.state, "request_id", None) or uuid.uuid4().hex
-        path, root = scope["path"], scope.get("root_path", "")
-        name = path[len(root):] if root and path.startswith(root) else path.rsplit("/", 1)[-1]
-        name = name.lstrip("/")
-        asset = self.files.get(name) if "/" not in name and not name.endswith(".html") else None
-        if scope["type"] != "http" or asset is None:
-            response: Response = _not_found(rid)
-        elif request.method not in ("GET", "HEAD"):
-            response = JSONResponse({"code": ReasonCode.ROUTE_METHOD_NOT_ALLOWED.value, "message": "only GET is allowed here",
-                                     "request_id": rid}, status_code=405, headers={**SECURITY_HEADERS,
-                                                                                   "Allow": "GET, HEAD"})
-        else:
-            response = _respond(asset, ASSET_CACHE, request.headers.get("if-none-match"))
-        await response(scope, receive, send)
+        await self.router(scope, receive, send)
 
 
 def build_router(files: dict[str, Asset], version: str) -> APIRouter:
@@ -129,8 +124,9 @@ def build_router(files: dict[str, Asset], version: str) -> APIRouter:
             return _respond(pages[route], PAGE_CACHE, request.headers.get("if-none-match"))
         return serve
 
-    for route in PAGES:
-        router.add_api_route(route, page(route), methods=["GET"], include_in_schema=False)
+    for route in PAGES:  # HEAD as GET (FastAPI's routes do not add it themselves)
+        router.add_api_route(route, page(route), methods=["GET", "HEAD"], include_in_schema=False)
+
 
     @router.get("/v1/me", response_model=MeResponse, summary="Who holds this token: name, role, outlet",
                 responses=error_responses(401, ok=(200, {
@@ -159,7 +155,8 @@ def _outlet_name(engine, outlet_id: str) -> str | None:
 
 
 def install_ui(app: FastAPI, directory: Path = STATIC_DIR) -> None:
-    """Add the pages, ``/v1/me`` and the ``/static`` files to ``app``."""
+    """Add the pages, ``/v1/me`` and the ``/static`` files to ``app`` (ordinary
+    routes: an unknown path or method is the router's 404 or 405 in the envelope)."""
     files, version = load_assets(directory)
     app.include_router(build_router(files, version))
     app.mount("/static", StaticAssets(files), name="static")

@@ -104,9 +104,9 @@ def inclusion(engine: Engine, index: int, size: int | None = None) -> dict:
                                                    f"({report.kind.value}); run `simreg audit verify`")
     size = len(rows) if size is None else size
     if not 0 < size <= len(rows):
-        raise InputError(ReasonCode.AUDIT_NO_SUCH_ENTRY, f"the log has {len(rows)} entries; no tree of size {size}", 404)
+        raise InputError(ReasonCode.AUDIT_NO_SUCH_ENTRY, f"the log has {len(rows)} entries; no tree of size {size}")
     if not 0 <= index < size:
-        raise InputError(ReasonCode.AUDIT_NO_SUCH_ENTRY, f"entry {index} is not in a tree of {size} entries", 404)
+        raise InputError(ReasonCode.AUDIT_NO_SUCH_ENTRY, f"entry {index} is not in a tree of {size} entries")
     entry_hashes = [bytes.fromhex(r["entry_hash"]) for r in rows[:size]]  # verified above
     proof, root = merkle.inclusion_proof_and_root([merkle.leaf_hash(h) for h in entry_hashes], index)
     return {"index": index, "size": size, "leaf_hash": merkle.leaf_hash(entry_hashes[index]).hex(),

@@ -73,9 +73,9 @@ class CitizenDesk:
         row = c.execute(select(lookup_grants).where(lookup_grants.c.token_sha256 == token_hash(token or ""))
                         ).mappings().first()
         if row is None or row["clerk_id"] != clerk.clerk_id:
-            raise InputError(ReasonCode.LOOKUP_UNKNOWN, "no such lookup for this clerk", 404)
+            raise InputError(ReasonCode.LOOKUP_UNKNOWN, "no such lookup for this clerk")
         if aware(row["expires_at"]) <= now:
-            raise InputError(ReasonCode.LOOKUP_EXPIRED, "the lookup has expired; prove identity again", 410)
+            raise InputError(ReasonCode.LOOKUP_EXPIRED, "the lookup has expired; prove identity again")
         return row
 
     def raise_dispute(self, token: str, number_ref: str, clerk: Clerk, stamp: Stamp, now: datetime) -> dict:
@@ -88,7 +88,7 @@ class CitizenDesk:
             n = c.execute(for_update(select(numbers).where(numbers.c.number_id == number_ref), c)).mappings().first()
             if grant["person_id"] is None or n is None or n["person_id"] != grant["person_id"] \
                     or n["state"] not in HELD:
-                raise InputError(ReasonCode.NUMBER_UNKNOWN, "no such number under this ID", 404)
+                raise InputError(ReasonCode.NUMBER_UNKNOWN, "no such number under this ID")
             open_ = c.execute(select(disputes.c.dispute_id).where(disputes.c.number_id == number_ref,
                                                                   disputes.c.status == "open")).first()
             if open_ is not None:
@@ -140,7 +140,7 @@ class CitizenDesk:
             lock_for_write(c)
             d = c.execute(for_update(select(disputes).where(disputes.c.dispute_id == dispute_id), c)).mappings().first()
             if d is None or d["outlet_id"] != supervisor.outlet_id:
-                raise InputError(ReasonCode.DISPUTE_UNKNOWN, "no such dispute in your outlet", 404)
+                raise InputError(ReasonCode.DISPUTE_UNKNOWN, "no such dispute in your outlet")
             if d["status"] != "open":
                 raise PolicyError(ReasonCode.DISPUTE_NOT_OPEN, "this dispute is already resolved")
             status = "upheld" if upheld else "dismissed"

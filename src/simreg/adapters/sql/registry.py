@@ -188,7 +188,7 @@ class Registry:
             lock_for_write(c)
             row = self._number_row(c, e164, lock=True)
             if row is None:
-                raise InputError(ReasonCode.NUMBER_UNKNOWN, "no such number in the pool", 404)
+                raise InputError(ReasonCode.NUMBER_UNKNOWN, "no such number in the pool")
             current = NumberState(row["state"])
             if current is NumberState.RESERVED:  # only the review decides a reserved number
                 raise PolicyError(ReasonCode.NUMBER_TRANSITION, "a reserved number awaits its review decision")
@@ -332,12 +332,12 @@ class Registry:
                 idempotency_keys.c.clerk_id == clerk_id, idempotency_keys.c.key == key), c)).mappings().one()
             if row["request_digest"] != digest:
                 raise InputError(ReasonCode.IDEMPOTENCY_MISMATCH,
-                                 "this Idempotency-Key was used for a different request", 422)
+                                 "this Idempotency-Key was used for a different request")
             if row["state"] == "done":
                 return json.loads(self.keyring.decrypt(row["response"], aad=f"idem|{clerk_id}|{key}".encode()))
             if now - aware(row["created_at"]) < stale_after:
                 raise InputError(ReasonCode.IDEMPOTENCY_IN_PROGRESS,
-                                 "a request with this Idempotency-Key is still being processed", 409)
+                                 "a request with this Idempotency-Key is still being processed")
             # a stale claim (its request died): taken over, under the row lock
             c.execute(update(idempotency_keys).where(idempotency_keys.c.clerk_id == clerk_id,
                                                      idempotency_keys.c.key == key).values(created_at=now))
@@ -453,7 +453,7 @@ class Registry:
             row = c.execute(for_update(select(registrations).where(
                 registrations.c.registration_id == registration_id), c)).mappings().first()
             if row is None or row["outlet_id"] != supervisor.outlet_id:
-                raise InputError(ReasonCode.REGISTRATION_UNKNOWN, "no such registration in your outlet", 404)
+                raise InputError(ReasonCode.REGISTRATION_UNKNOWN, "no such registration in your outlet")
             if row["outcome"] != Outcome.REVIEW.value:
                 raise PolicyError(ReasonCode.REVIEW_NOT_PENDING, "this registration is not awaiting review")
             code = ReasonCode.DECISION_SUPERVISOR_APPROVED if approve else ReasonCode.DECISION_SUPERVISOR_REJECTED

@@ -34,7 +34,7 @@ def _staff_name(name: str) -> str:
     """Outlet and staff names: 1-200 characters after trimming, whatever the caller (API or CLI)."""
     name = (name or "").strip()
     if not 1 <= len(name) <= 200:
-        raise InputError(ReasonCode.REGISTRATION_FIELD, "a name must have 1 to 200 characters", 422)
+        raise InputError(ReasonCode.REGISTRATION_FIELD, "a name must have 1 to 200 characters")
     return name
 
 
@@ -61,7 +61,7 @@ class AccessStore:
         clerk = Clerk("clk_" + secrets.token_hex(8), outlet_id, name, role)
         with self.engine.begin() as c:
             if c.execute(select(outlets.c.outlet_id).where(outlets.c.outlet_id == outlet_id)).first() is None:
-                raise InputError(ReasonCode.ADMIN_UNKNOWN_OUTLET, "no outlet has that id", 404)
+                raise InputError(ReasonCode.ADMIN_UNKNOWN_OUTLET, "no outlet has that id")
             c.execute(insert(clerks).values(clerk_id=clerk.clerk_id, outlet_id=outlet_id, name=name,
                                             role=role.value, token_sha256=token_hash(token), active=True,
                                             created_at=_now()))
@@ -75,7 +75,7 @@ class AccessStore:
             done = c.execute(update(clerks).where(clerks.c.clerk_id == clerk_id, clerks.c.active.is_(True))
                              .values(active=False))
             if done.rowcount != 1:
-                raise InputError(ReasonCode.ADMIN_UNKNOWN_CLERK, "no active clerk has that id", 404)
+                raise InputError(ReasonCode.ADMIN_UNKNOWN_CLERK, "no active clerk has that id")
             audit_store.append(c, now=_now(), actor=actor, action="admin.clerk_deactivated", subject=clerk_id,
                                details={}, **self._stamp)
 
@@ -118,13 +118,13 @@ class SessionStore:
         row = c.execute(select(capture_sessions).where(capture_sessions.c.session_id == session_id)
                         ).mappings().first()
         if row is None or row["clerk_id"] != clerk.clerk_id:
-            raise InputError(ReasonCode.SESSION_UNKNOWN, "no such capture session for this clerk", 404)
+            raise InputError(ReasonCode.SESSION_UNKNOWN, "no such capture session for this clerk")
         challenge = Challenge(tuple(Action(a) for a in row["challenge"].split(",")), row["nonce"],
                               aware(row["issued_at"]), aware(row["expires_at"]))
         if row["used_at"] is not None:
-            raise InputError(ReasonCode.SESSION_REPLAYED, "the capture session was already used", 409)
+            raise InputError(ReasonCode.SESSION_REPLAYED, "the capture session was already used")
         if challenge.expired(now):
-            raise InputError(ReasonCode.SESSION_EXPIRED, "the capture session has expired", 410)
+            raise InputError(ReasonCode.SESSION_EXPIRED, "the capture session has expired")
         return challenge
 
     def consume(self, session_id: str, clerk: Clerk, now: datetime, connection=None) -> Challenge:
@@ -139,7 +139,7 @@ class SessionStore:
                              .where(capture_sessions.c.session_id == session_id, capture_sessions.c.used_at.is_(None))
                              .values(used_at=now))
             if done.rowcount != 1:
-                raise InputError(ReasonCode.SESSION_REPLAYED, "the capture session was already used", 409)
+                raise InputError(ReasonCode.SESSION_REPLAYED, "the capture session was already used")
             return challenge
 
         if connection is not None:
