@@ -2,6 +2,15 @@
 
     python bench/service.py --backend sqlite|postgresql|both --clients 1,2,4 --requests N \
         [--out docs/service-bench.md] [--engine-workers W] [--keep]
+    python bench/service.py --processes 1,2,4 [--rounds R] --requests N [--out docs/service-bench.md]
+
+The second form (PostgreSQL only) starts N separate ``simreg serve`` processes
+together on one fresh schema, each with ``cores // N`` engine workers, drives them
+with N x that many clients pinned round-robin to the servers, and reports server
+CPU per registration (every server process and its engine workers, from /proc),
+the PostgreSQL backends' CPU, RSS and PSS per server process, and what one 16-core
+node and the national peak need.  Configurations are interleaved over the rounds,
+all in one run; a report written with --out keeps the earlier runs after its marker.
 
 For each backend it starts ``simreg serve`` on loopback as a subprocess (a free
 port, a fresh database, a fresh keyring, ``SIMREG_ENV=development`` so that a
@@ -65,6 +74,7 @@ from simreg.evaluation import centre_chip_portrait  # noqa: E402
 
 PG_BASE = os.environ.get("SIMREG_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CONSENT = json.dumps({"text_version": "face-consent-v3", "accepted_at": "2026-11-29T08:15:00+08:00"})
+MAX_BUSY_RETRIES = 10
 SERVER_ENV = {
     "SIMREG_ENV": "development",
     "SIMREG_MAX_VIDEO_DURATION_S": "30",
@@ -153,11 +163,11 @@ def simreg_bin() -> str:
 
 
 class Server:
-    def __init__(self, env: dict, workdir: Path):
+    def __init__(self, env: dict, workdir: Path, name: str = "server"):
         self.env = env
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = workdir / "server.log"
+        self.log_path = workdir / f"{name}.log"
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([simreg_bin(), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
                                      env=env, cwd=workdir, stdout=self._log, stderr=subprocess.STDOUT)
@@ -260,6 +270,7 @@ class Result:
     request_id: str | None = None
     session_request_id: str | None = None
     scores: dict | None = None
+    busy_retries: int = 0  # 503 answers (ENGINE.BUSY) retried after their Retry-After
     start: float = 0.0
     end: float = 0.0
 
@@ -285,9 +296,14 @@ def one_registration(client, token: str, clip: Clip, media: Media, ids: Ids) -> 
                 "name": "王芳", "id_expiry": "long_term", "mirrored": "false", "consent": CONSENT}
         files = {"portrait": ("portrait.jpg", media.portraits[clip.portrait], "image/jpeg"),
                  "video": ("capture.mp4", media.videos[clip.video], "video/mp4")}
+        key = uuid.uuid4().hex
         t0 = time.perf_counter()
-        g = client.post("/v1/registrations", data=form, files=files,
-                        headers={**auth, "Idempotency-Key": uuid.uuid4().hex})
+        while True:  # a 503 with Retry-After is retried as a terminal would (the session was not used)
+            g = client.post("/v1/registrations", data=form, files=files, headers={**auth, "Idempotency-Key": key})
+            if g.status_code != 503 or "retry-after" not in g.headers or r.busy_retries >= MAX_BUSY_RETRIES:
+                break
+            r.busy_retries += 1
+            time.sleep(float(g.headers["retry-after"]))
         r.t_registration = time.perf_counter() - t0
         r.status, r.request_id = g.status_code, g.headers.get("x-request-id")
         if g.status_code == 200:
@@ -347,9 +363,11 @@ def tree_rss_mb(pid: int) -> tuple[float, int]:
     return sum(kbs) / 1024, len(kbs)
 
 
-def run_level(url: str, tokens: list[str], clients: int, requests: int, media: Media, ids: Ids,
+def run_level(url: str | list[str], tokens: list[str], clients: int, requests: int, media: Media, ids: Ids,
               offset: int = 0) -> tuple[list[Result], float]:
-    """``requests`` registrations by ``clients`` threads, each with its own clerk and connection."""
+    """``requests`` registrations by ``clients`` threads, each with its own clerk and connection;
+    with several server URLs, client n talks to server n mod len(urls) (a round-robin balancer)."""
+    urls = [url] if isinstance(url, str) else list(url)
     import httpx
 
     jobs = list(range(offset, offset + requests))
@@ -358,7 +376,7 @@ def run_level(url: str, tokens: list[str], clients: int, requests: int, media: M
     barrier = threading.Barrier(clients + 1)
 
     def worker(n: int) -> None:
-        with httpx.Client(base_url=url, timeout=httpx.Timeout(600.0)) as client:
+        with httpx.Client(base_url=urls[n % len(urls)], timeout=httpx.Timeout(600.0)) as client:
             barrier.wait()
             while True:
                 with lock:
@@ -404,6 +422,7 @@ def summarise(results: list[Result], wall: float) -> dict:
                     for k in sorted({r.clip for r in results})},
         "reasons": dict(Counter(x for r in done for x in r.reasons)),
         "unexpected": sum(1 for r in done if r.outcome != r.expected),
+        "busy_retries": sum(r.busy_retries for r in results),
     }
 
 
@@ -481,6 +500,299 @@ def bench_backend(backend: str, levels: list[int], requests: int, media: Media, 
                     shutil.copy(server.log_path, keep / "server.log")
                     print(f"[{backend}] server log kept in {keep / 'server.log'}", flush=True)
     return out
+
+
+# --------------------------------------------------------------------------- 1, 2, 4 server processes
+
+def tree_pss_mb(pid: int) -> float:
+    """Proportional set size (MB) summed over ``pid`` and its live descendants:
+    shared pages are divided among the processes that map them, so it adds up."""
+    def pss_kb(d, _f):
+        return next(int(line.split()[1]) for line in (d / "smaps_rollup").read_text().splitlines()
+                    if line.startswith("Pss:"))
+    return sum(_proc_tree(pid, pss_kb)) / 1024
+
+
+def pid_cpu_s(pids) -> dict[int, float]:
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for p in pids:
+        try:
+            f = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            out[p] = (int(f[11]) + int(f[12])) / tick
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+class DbCpu:
+    """CPU of the PostgreSQL backends serving one configuration's servers (found by
+    their application_name in pg_stat_activity, read from /proc: the server runs on
+    this machine).  A backend that ends during a level loses its last CPU; the
+    servers' pools keep theirs open, so that is rare."""
+
+    def __init__(self, admin, application_name: str):
+        self.admin, self.app = admin, application_name
+
+    def snapshot(self) -> dict[int, float]:
+        from sqlalchemy import text
+
+        with self.admin.connect() as c:
+            pids = c.execute(text("SELECT pid FROM pg_stat_activity WHERE application_name = :a"),
+                             {"a": self.app}).scalars().all()
+        return pid_cpu_s(pids)
+
+    @staticmethod
+    def delta(before: dict[int, float], after: dict[int, float]) -> float:
+        return sum(v - before.get(p, 0.0) for p, v in after.items())
+
+
+def bench_processes(n: int, round_no: int, requests: int, media: Media, ids: Ids, args) -> dict:
+    """``n`` separate ``simreg serve`` processes started at once on one fresh PostgreSQL
+    schema, each on its own port with ``cores // n`` engine workers (what
+    ``serve --workers n`` gives each worker), driven by ``n * that`` clients pinned
+    round-robin to the servers: each server gets as many clients as its bound on
+    analyses in flight."""
+    import httpx
+    from sqlalchemy import create_engine
+
+    from simreg.adapters.crypto import Keyring
+
+    cores = os.cpu_count() or 1
+    engine_workers = args.engine_workers if args.engine_workers is not None else max(1, cores // n)
+    clients = n * engine_workers
+    out: dict = {"processes": n, "round": round_no, "engine_workers": engine_workers, "clients": clients,
+                 "server_problems": []}
+    app_name = f"simreg_bench_{uuid.uuid4().hex[:8]}"
+    with tempfile.TemporaryDirectory(prefix=f"simreg-bench-p{n}-") as tmp:
+        workdir = Path(tmp)
+        Keyring.generate().save(workdir / "keyring.json")  # one keyring for every replica
+        with database("postgresql", workdir) as (url, description):
+            url += f"&application_name={app_name}"
+            out["database"] = description
+            env = {**os.environ, **SERVER_ENV, "SIMREG_DATABASE_URL": url,
+                   "SIMREG_KEYRING_FILE": str(workdir / "keyring.json"), "SIMREG_DATA_DIR": str(data_dir()),
+                   "SIMREG_ENGINE_WORKERS": str(engine_workers)}
+            env.pop("SIMREG_KEYRING", None)
+            if args.code_dir:
+                env["PYTHONPATH"] = os.pathsep.join([str(args.code_dir), *filter(None, [env.get("PYTHONPATH")])])
+            admin_db = create_engine(PG_BASE)
+            servers = [Server(env, workdir, f"server{i}") for i in range(n)]  # all at once, fresh schema
+            try:
+                t0 = time.perf_counter()
+                for sv in servers:
+                    sv.wait_ready()
+                out["startup_s"] = time.perf_counter() - t0
+                print(f"[{n} process(es), round {round_no}] {n} server(s) ready after {out['startup_s']:.1f} s",
+                      flush=True)
+                outlet = cli_json(env, "admin", "create-outlet", "Bench counter")["outlet_id"]
+                tokens = [cli_json(env, "admin", "create-clerk", "--outlet", outlet, "--name", f"clerk {i + 1}",
+                                   "--role", "clerk")["token"] for i in range(clients)]
+                admin = cli_json(env, "admin", "create-clerk", "--outlet", outlet, "--name", "bench admin",
+                                 "--role", "admin")["token"]
+                with httpx.Client(base_url=servers[0].url, timeout=60) as c:
+                    out["status"] = c.get("/status").json()
+                    pool = [f"+86139{k:08d}" for k in range(requests + n + 10)]
+                    r = c.post("/v1/numbers", json={"numbers": pool}, headers={"Authorization": f"Bearer {admin}"})
+                    if r.status_code != 201:
+                        raise SystemExit(f"POST /v1/numbers: {r.status_code} {r.text}")
+                # one warm-up registration per server, together (not counted)
+                warm, warm_wall = run_level([sv.url for sv in servers], tokens, n, n, media, ids)
+                out["warmup"] = {"wall_s": warm_wall, "outcomes": dict(Counter(w.outcome or w.error for w in warm))}
+                db = DbCpu(admin_db, app_name)
+                load0 = os.getloadavg()[0]
+                cpu0 = [tree_cpu_s(sv.proc.pid) for sv in servers]
+                db0 = db.snapshot()
+                results, wall = run_level([sv.url for sv in servers], tokens, clients, requests, media, ids)
+                cpu = [tree_cpu_s(sv.proc.pid) - c0 for sv, c0 in zip(servers, cpu0)]
+                db_cpu = DbCpu.delta(db0, db.snapshot())
+                s = summarise(results, wall)
+                s.update(out)
+                s["server_cpu_s"] = sum(cpu)
+                s["server_cpu_each"] = cpu
+                s["db_cpu_s"] = db_cpu
+                s["db_backends"] = len(db0)
+                s["cpu_per_reg"] = sum(cpu) / s["completed"] if s["completed"] else None
+                s["reg_per_cpu_s"] = s["completed"] / sum(cpu) if sum(cpu) > 0 else None
+                s["load"] = (load0, os.getloadavg()[0])
+                mem = [tree_rss_mb(sv.proc.pid) for sv in servers]
+                s["rss_mb_each"] = [m[0] for m in mem]
+                s["rss_procs_each"] = [m[1] for m in mem]
+                s["pss_mb_each"] = [tree_pss_mb(sv.proc.pid) for sv in servers]
+                s["raw"] = [{"clip": r.clip, "status": r.status, "outcome": r.outcome, "reasons": r.reasons,
+                             "error": r.error, "busy_retries": r.busy_retries,
+                             "t_session": r.t_session, "t_registration": r.t_registration, "scores": r.scores}
+                            for r in results]
+                s["failed_requests"] = [(r.status, r.error, r.request_id) for r in results if r.error][:10]
+                s["server_problems"] = [p for sv in servers for p in sv.log_problems()]
+                print(f"[{n} process(es), round {round_no}] {clients} clients: {s['completed']}/{s['requests']} "
+                      f"in {wall:.1f} s, {s['per_min']:.1f}/min, {s['cpu_per_reg'] or 0:.2f} server CPU-s each "
+                      f"({s['reg_per_cpu_s'] or 0:.3f} per CPU-s), DB {db_cpu:.1f} CPU-s, "
+                      f"busy retries {s['busy_retries']}, errors {s['errors']}, "
+                      f"RSS {', '.join(f'{m:.0f}' for m in s['rss_mb_each'])} MB", flush=True)
+                return s
+            finally:
+                for sv in servers:
+                    sv.stop()
+                admin_db.dispose()
+                if args.keep:
+                    keep = Path(tempfile.mkdtemp(prefix=f"simreg-bench-p{n}-log-"))
+                    for sv in servers:
+                        shutil.copy(sv.log_path, keep / sv.log_path.name)
+                    print(f"[{n} process(es)] server logs kept in {keep}", flush=True)
+
+
+def node_sizing(reg_per_cpu_s: float) -> dict:
+    """One 16-core node as docs/deploy.md plans it (7 pods of 2 CPUs: 14 CPUs for
+    simreg), and the nodes the national peak needs at the HPA's 60 % target."""
+    import math
+
+    per_node = 14 * reg_per_cpu_s
+    return {"node_full": per_node, "node_16_full": 16 * reg_per_cpu_s, "node_at_60": 0.6 * per_node,
+            "nodes": {peak: math.ceil(peak / (0.6 * per_node)) for peak in (30, 95)},
+            "cores_per_1000_h": 1000 / 3600 / reg_per_cpu_s}
+
+
+def report_processes(levels: list[dict], media: Media, args, command: str, started: str, elapsed: float) -> str:
+    cores = os.cpu_count()
+    status = next((s["status"] for s in levels if s.get("status")), {})
+    models, policy = status.get("models", {}), status.get("policy", {})
+    configs = sorted({s["processes"] for s in levels})
+    rounds = max((s["round"] for s in levels), default=1)
+    L = ["# Registration service: throughput on 1, 2 and 4 server processes (PostgreSQL)", "",
+         f"Made by `{command}` on {started}; code: {code_description(args)}. The whole run took "
+         f"{elapsed / 60:.1f} min. Every configuration was measured in this one run, "
+         + (f"in {rounds} interleaved rounds ({', '.join(map(str, configs))}, then again), " if rounds > 1 else "")
+         + "on the same machine, so the ratios between them are what count.", "",
+         f"- Machine: {platform.machine()}, **{cores} cores**, no GPU, Python {platform.python_version()}, "
+         f"{platform.system()} {platform.release()}. The bench's client threads and PostgreSQL run on the same "
+         f"{cores} cores as the servers. The machine is shared with other engineers' jobs: the load average "
+         "before and after each level is in the table.",
+         f"- Servers: N separate `simreg serve` processes (N = {', '.join(map(str, configs))}), each on its own "
+         "port, **started at the same moment on one fresh PostgreSQL schema** (one keyring file for all), each "
+         f"with `SIMREG_ENGINE_WORKERS` = {cores} // N (at least 1): what `simreg serve --workers N` gives each "
+         "worker, and what a Kubernetes pod per process would have. Other settings: "
+         + ", ".join(f"`{k}={v}`" for k, v in SERVER_ENV.items()) + "; the bound on analyses in flight is the "
+         "default (the engine workers of the process).",
+         "- Clients: N × engine workers per process client threads (each its own clerk and keep-alive "
+         "connection), client k pinned to server k mod N like a round-robin balancer, so that each server gets as "
+         "many concurrent registrations as its bound. A 503 with `Retry-After` would be retried after that delay "
+         "(column *busy retries*).",
+         f"- Policy {policy.get('version', '?')}, sha256 `{policy.get('sha256', '?')}`; models "
+         + ", ".join(f"`{m}`" for m in models.get("embedders", [])) + f"; detector `{models.get('detector', '?')}`.",
+         f"- Each level: {args.requests} registrations of the clip mix below (`POST /v1/sessions` naming the "
+         "clip's actions, then `POST /v1/registrations` with the video and a chip portrait), after one warm-up "
+         "registration per server (not counted). **Server CPU** = user + system CPU of every server process and "
+         "its engine worker children (from /proc, summed over the process trees) during the level. **DB CPU** = "
+         "CPU of the PostgreSQL backends of those servers (by `application_name`), not included in server CPU.",
+         "",
+         "| processes | engine workers each | clients | round | completed | wall | registrations/min | "
+         "server CPU / registration | **registrations per server CPU-s** | server CPU use | DB CPU / registration | "
+         "registration p50 | p95 | busy retries | errors | RSS per server process (with its engine workers) | "
+         "PSS per server process | load avg before → after |",
+         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for s in levels:
+        L.append(f"| {s['processes']} | {s['engine_workers']} | {s['clients']} | {s['round']} | "
+                 f"{s['completed']}/{s['requests']} | {s['wall_s']:.0f} s | **{s['per_min']:.1f}** | "
+                 f"{fmt_s(s['cpu_per_reg'])} | **{s['reg_per_cpu_s'] or 0:.3f}** | "
+                 f"{s['server_cpu_s'] / s['wall_s']:.2f} cores | "
+                 f"{(s['db_cpu_s'] / s['completed'] * 1000 if s['completed'] else 0):.0f} ms | "
+                 f"{fmt_s(s['reg_p50'])} | {fmt_s(s['reg_p95'])} | {s['busy_retries']} | {fmt_counts(s['errors'])} | "
+                 f"{' / '.join(f'{m:.0f}' for m in s['rss_mb_each'])} MB | "
+                 f"{' / '.join(f'{m:.0f}' for m in s['pss_mb_each'])} MB | "
+                 f"{s['load'][0]:.1f} → {s['load'][1]:.1f} |")
+    L += ["", "Per configuration (all rounds pooled):", "",
+          "| processes | completed | registrations/min | server CPU-s / registration | registrations per server "
+          "CPU-s | relative to 1 process | DB CPU / registration | RSS, mean per server process | PSS, sum over "
+          "all servers |", "|---|---|---|---|---|---|---|---|---|"]
+    pooled = {}
+    for n in configs:
+        ss = [s for s in levels if s["processes"] == n]
+        done, cpu, wall = sum(s["completed"] for s in ss), sum(s["server_cpu_s"] for s in ss), sum(s["wall_s"] for s in ss)
+        db = sum(s["db_cpu_s"] for s in ss)
+        rss = [m for s in ss for m in s["rss_mb_each"]]
+        pss = statistics.fmean(sum(s["pss_mb_each"]) for s in ss)
+        pooled[n] = {"done": done, "cpu": cpu, "wall": wall, "rate": done / cpu if cpu else 0.0, "db": db,
+                     "rss": statistics.fmean(rss) if rss else 0.0, "pss": pss}
+    base = pooled[configs[0]]["rate"] if configs else 0.0
+    for n in configs:
+        p = pooled[n]
+        L.append(f"| {n} | {p['done']} | {60 * p['done'] / p['wall']:.1f} | {p['cpu'] / p['done']:.2f} s | "
+                 f"**{p['rate']:.3f}** | {p['rate'] / base:.2f} × | {p['db'] / p['done'] * 1000:.0f} ms | "
+                 f"{p['rss']:.0f} MB | {p['pss']:.0f} MB |")
+    total_done = sum(p["done"] for p in pooled.values())
+    total_cpu = sum(p["cpu"] for p in pooled.values())
+    rate = total_done / total_cpu if total_cpu else 0.0
+    db_ms = 1000 * sum(p["db"] for p in pooled.values()) / total_done if total_done else 0.0
+    z = node_sizing(rate) if rate else None
+    mean_video = statistics.fmean(media.info[c.video]["duration_s"] for c in MIX)
+    if z:
+        L += ["", "### What this means for a node and for the national peak", "",
+              f"- Over all {total_done} measured registrations, the servers spent **{1 / rate:.2f} CPU-s per "
+              f"registration**, i.e. **{rate:.3f} registrations per CPU-second** "
+              f"(**{z['cores_per_1000_h']:.2f} cores per 1,000 registrations an hour**). PostgreSQL added "
+              f"{db_ms:.0f} ms of CPU per registration, on its own machines in a deployment.",
+              "- On 2 cores the CPU is the limit, so more processes cannot add throughput here. What scaling out "
+              "needs is that the CPU per registration does not grow with the number of processes (no lock, "
+              "no shared state outside PostgreSQL that they queue for); the *relative to 1 process* column "
+              "shows it. Then throughput grows with the cores given to the processes.",
+              f"- **One 16-core node** (7 pods of 2 CPUs = 14 CPUs for simreg, as in docs/deploy.md) carries "
+              f"about **{z['node_full']:.1f} registrations/s** with every core busy ({z['node_16_full']:.1f}/s if "
+              f"all 16 cores ran simreg), and **{z['node_at_60']:.1f}/s** at the HPA's 60 % target.",
+              f"- **The national peak** (100–300 M registrations a year, peak 10 × average ≈ 30–95 "
+              f"registrations/s) needs **{z['nodes'][30]} to {z['nodes'][95]} such nodes** at the 60 % target "
+              f"({30 / z['node_full']:.1f} to {95 / z['node_full']:.1f} nodes' worth of CPU at 100 %), plus "
+              f"PostgreSQL. This is for this clip mix (mean {mean_video:.1f} s of video); the cost grows with the "
+              "clip's length."]
+    L += ["", "Outcomes by clip and reason codes:", "",
+          "| processes | round | " + " | ".join(sorted({c.key for c in MIX})) + " | reasons | unexpected outcomes |",
+          "|---|---|" + "---|" * len({c.key for c in MIX}) + "---|---|"]
+    for s in levels:
+        L.append(f"| {s['processes']} | {s['round']} | "
+                 + " | ".join(fmt_counts(s["by_clip"].get(k, {})) for k in sorted({c.key for c in MIX}))
+                 + f" | {fmt_counts(s['reasons'])} | {s['unexpected']} |")
+    L += ["", "Servers:", ""]
+    for s in levels:
+        w = s.get("warmup") or {}
+        L.append(f"- {s['processes']} process(es), round {s['round']}: {s.get('database', '?')}; all ready "
+                 f"{s.get('startup_s', 0):.1f} s after being started together; warm-up "
+                 f"{fmt_counts(w.get('outcomes', {}))} in {w.get('wall_s', 0):.1f} s; server log lines at ERROR "
+                 f"level: {len(s['server_problems'])}; PostgreSQL backends of these servers: {s['db_backends']}.")
+    L += ["", f"The mix: requests cycle through {', '.join(c.key for c in MIX)} in this order.", "",
+          "| key | video | duration | frames | size | file size | challenge (its own actions) | portrait | expected |",
+          "|---|---|---|---|---|---|---|---|---|"]
+    for c in {c.key: c for c in MIX}.values():
+        i = media.info[c.video]
+        L.append(f"| {c.key} | videos/{c.video} | {i['duration_s']:.2f} s | {i['frames']} @ {i['fps']:g} fps | "
+                 f"{i['size']} | {i['bytes'] / 1e6:.2f} MB | {', '.join(c.challenge)} | "
+                 f"102x126 chip cut of {c.portrait} ({'same person' if c.same_person else 'another person'}) | "
+                 f"{c.expected} |")
+    L += ["", "Reading the figures: the face engine dominates a registration, so the CPU per registration is "
+          "what sizes a deployment; wall-clock throughput here is bounded by 2 shared cores and by what the other "
+          "jobs on the machine took (see the load average). Memory is per server process with its engine "
+          "workers: RSS counts shared library pages in each process, PSS divides them among the processes that "
+          "share them, so the PSS sum is what the servers take together on one machine.", ""]
+    return "\n".join(L) + "\n"
+
+
+EARLIER_MARK = "<!-- Earlier runs below: kept as they are when bench/service.py --processes rewrites this file. -->"
+
+
+def keep_earlier(path: Path) -> str:
+    """The part of an existing report that a --processes run keeps: from EARLIER_MARK on,
+    or, the first time, the whole old report under a second-level heading."""
+    if not path.exists():
+        return ""
+    old = path.read_text(encoding="utf-8")
+    if EARLIER_MARK in old:
+        return old[old.index(EARLIER_MARK):]
+    lines = old.splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    lines = ["#" + ln if ln.startswith("#") else ln for ln in lines]  # one level down
+    return (EARLIER_MARK + "\n\n## Earlier run: one server process (`--backend` / `--clients` mode)\n"
+            + "\n".join(lines) + "\n")
+
 
 
 # --------------------------------------------------------------------------- report
@@ -636,6 +948,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--code", choices=["head", "checkout"], default="head",
                     help="serve the committed src/ of HEAD (exported to the temp dir; default) or the checkout as is")
     ap.add_argument("--keep", action="store_true", help="keep the servers' logs")
+    ap.add_argument("--processes", help="PostgreSQL scale-out mode: numbers of separate server processes, "
+                    "comma-separated (e.g. 1,2,4); --clients is then ignored (N x engine workers each)")
+    ap.add_argument("--rounds", type=int, default=1, help="with --processes: interleaved repetitions")
     ap.add_argument("--json", dest="json_out", help="also write every request's result (and scores) as JSON here")
     args = ap.parse_args(argv)
     levels = [int(x) for x in args.clients.split(",") if x.strip()]
@@ -654,6 +969,8 @@ def main(argv: list[str] | None = None) -> int:
             ap.error("--code head needs a git checkout")
         code_tmp = tempfile.TemporaryDirectory(prefix="simreg-bench-code-")
         args.code_dir = export_src(args.commit, Path(code_tmp.name))
+    if args.processes:
+        return main_processes(args, media, command, started, t0, code_tmp)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     runs, skipped = [], {}
     for b in backends:  # may grow: sqlite replaces an unreachable postgresql
@@ -683,6 +1000,40 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"[{run['backend']}] failed request: {f}", file=sys.stderr)
     for p in problems[:20]:
         print(f"server: {p[:2000]}", file=sys.stderr)
+    return 0
+
+
+def main_processes(args, media: Media, command: str, started: str, t0: float, code_tmp) -> int:
+    configs = [int(x) for x in args.processes.split(",") if x.strip()]
+    if not configs or min(configs) < 1 or args.rounds < 1:
+        raise SystemExit("need positive --processes and --rounds")
+    why = postgres_reachable()
+    if why:
+        raise SystemExit(f"PostgreSQL at {PG_BASE} is not reachable ({why})")
+    ids = Ids()
+    levels = []
+    try:
+        for rnd in range(1, args.rounds + 1):
+            for n in configs:
+                levels.append(bench_processes(n, rnd, args.requests, media, ids, args))
+    finally:
+        if code_tmp is not None:
+            code_tmp.cleanup()
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps({"levels": levels}, indent=1, default=str))
+    text = report_processes(levels, media, args, command, started, time.perf_counter() - t0)
+    if args.out:
+        out = Path(args.out)
+        earlier = keep_earlier(out)
+        out.write_text(text + ("\n" + earlier if earlier else ""), encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        print(text)
+    for s in levels:
+        for f in s["failed_requests"]:
+            print(f"[{s['processes']} process(es)] failed request: {f}", file=sys.stderr)
+        for p in s["server_problems"][:10]:
+            print(f"server: {p[:2000]}", file=sys.stderr)
     return 0
 
 
