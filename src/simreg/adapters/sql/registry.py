@@ -463,23 +463,46 @@ class Registry:
         return {"registration_id": registration_id, "outcome": outcome.value, "reasons": reasons,
                 "audit_position": entry.position}
 
-    def expire_reviews(self, c: Connection, now: datetime, timeout: timedelta, actor: str, stamp: Stamp) -> int:
+    def expire_reviews(self, c: Connection, now: datetime, timeout: timedelta, actor: str, stamp: Stamp,
+                       failed: list[str] | None = None) -> int:
         """Close, as rejected with ``REVIEW.EXPIRED``, every registration still in
         review ``timeout`` after it was decided, and return its reserved number to
         the pool (it never reached the customer, so no cooling-off); one audit
         entry each.  Runs in the caller's transaction (retention), under the same
-        row lock as a supervisor's decision, so one of the two wins, never both."""
+        row lock as a supervisor's decision, so one of the two wins, never both.
+
+        Each row is closed under its own savepoint: a row that cannot be closed
+        (its number no longer reserved, a value the database refuses) is rolled
+        back alone, logged with its registration id, and appended to ``failed``;
+        the others proceed.  Returns how many were closed.  A lost connection is
+        not a row's fault: it ends the run (the caller's transaction rolls back)."""
+        import logging
+
+        from sqlalchemy.exc import DataError, IntegrityError
+
+        from ...domain.errors import SimregError
+
         stale = select(registrations).where(registrations.c.outcome == Outcome.REVIEW.value,
                                             registrations.c.created_at < now - timeout)
         rows = c.execute(for_update(stale.order_by(registrations.c.created_at), c)).mappings().all()
+        closed = 0
         for row in rows:
             waited_h = round((now - aware(row["created_at"])).total_seconds() / 3600, 1)
-            self._close_review(c, row, approve=False, code=ReasonCode.REVIEW_EXPIRED, actor=actor,
-                               reason=f"not decided within {timeout.total_seconds() / 3600:g} hours",
-                               action="registration.review_expired",
-                               details={"outlet_id": row["outlet_id"], "waited_hours": waited_h},
-                               stamp=stamp, now=now)
-        return len(rows)
+            try:
+                with c.begin_nested():
+                    self._close_review(c, row, approve=False, code=ReasonCode.REVIEW_EXPIRED, actor=actor,
+                                       reason=f"not decided within {timeout.total_seconds() / 3600:g} hours",
+                                       action="registration.review_expired",
+                                       details={"outlet_id": row["outlet_id"], "waited_hours": waited_h},
+                                       stamp=stamp, now=now)
+            except (SimregError, ValueError, TypeError, IntegrityError, DataError) as exc:
+                why = exc.code.value if isinstance(exc, SimregError) else type(exc).__name__
+                logging.getLogger(__name__).warning("review %s not expired: %s", row["registration_id"], why)
+                if failed is not None:
+                    failed.append(row["registration_id"])
+                continue
+            closed += 1
+        return closed
 
     def _close_review(self, c: Connection, row, *, approve: bool, code: ReasonCode, actor: str, reason: str,
                       action: str, details: Mapping[str, Any], stamp: Stamp, now: datetime):
