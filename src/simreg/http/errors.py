@@ -222,7 +222,7 @@ def reference_rows() -> list[tuple[str, str, str]]:
             else:
                 uses.append("error")
             if code in REFINED:
-                status += f" ({REFINED[code][0]} {REFINED[code][1].split(': ', 1)[1]})"
+                status += f"; {REFINED[code][0]} when {REFINED[code][1].split(': ', 1)[1]}"
         else:
             status = "200"
         if code in DECISION_REASONS:
