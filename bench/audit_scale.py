@@ -125,10 +125,12 @@ def writer(url: str, shard: str | None, w: int, start_at: float, stop_at: float,
     out.put((w, done, cpu))
 
 
-def sequencer(url: str, shard: str, key_pem: bytes, stop_flag) -> None:
+def sequencer(url: str, shard: str, key_pem: bytes, stop_flag, out) -> None:
     engine = open_database(url)
     key = signing.load_private_key(key_pem)
+    cpu0 = time.process_time()
     seq.run_sequencer(engine, [shard], policy=BatchPolicy(256, 0.25), signing_key=key, stop=lambda: stop_flag.is_set())
+    out.put(time.process_time() - cpu0)
     engine.dispose()
 
 
@@ -147,7 +149,8 @@ def run_config(base: str, mode: str, writers: int, shards: int, seconds: float, 
         upgrade_to_head(engine)
         names = [f"s{j}" for j in range(shards)] if mode == "outbox" else []
         stop_flag = ctx.Event()
-        seqs = [ctx.Process(target=sequencer, args=(url, n, key_pem, stop_flag)) for n in names]
+        seq_cpu = ctx.Queue()
+        seqs = [ctx.Process(target=sequencer, args=(url, n, key_pem, stop_flag, seq_cpu)) for n in names]
         for p in seqs:
             p.start()
         q = ctx.Queue()
@@ -185,6 +188,7 @@ def run_config(base: str, mode: str, writers: int, shards: int, seconds: float, 
                 time.sleep(0.02)
             out["drain_s"] = time.time() - t_drain0
             stop_flag.set()
+            cpu = sum(seq_cpu.get(timeout=60) for _ in seqs)
             for p in seqs:
                 p.join(timeout=30)
             (ta, na), (tb, nb) = counts["from"], counts["to"]
@@ -209,7 +213,7 @@ def run_config(base: str, mode: str, writers: int, shards: int, seconds: float, 
                                      .where(audit_shard_entries.c.shard != ROOT)).scalar_one()
                 left = c.execute(select(func.count()).select_from(audit_outbox)).scalar_one()
             rep = verify_shards(list(seq.read_rows(engine, ROOT)), {n: list(seq.read_rows(engine, n)) for n in names})
-            out.update(batches=batches, mean_batch=statistics.fmean(sizes) if sizes else 0,
+            out.update(sequencer_cpu_ms_per_entry=cpu / max(sequenced, 1) * 1e3, batches=batches, mean_batch=statistics.fmean(sizes) if sizes else 0,
                        delay_ms_median=statistics.median(delays) * 1e3, delay_ms_p95=pct(delays, 0.95) * 1e3,
                        exactly_once=(sequenced == distinct == total and left == 0), verified=rep.ok,
                        root_entries=rep.root.size)
@@ -252,8 +256,8 @@ def render(meta: dict, rows: list[dict]) -> str:
         "`registration.decided` entry per transaction.",
         "",
         "| log | shards | writer processes | **appends/s** | append tx median ms | p95 ms | sequenced/s in the window "
-        "| writer CPU ms per append | batches (mean entries) | sequencing delay median / p95 ms | drain after stop s | exactly once, verifies |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| writer CPU ms per append | sequencer CPU ms per entry | batches (mean entries) | sequencing delay median / p95 ms | drain after stop s | exactly once, verifies |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         is_outbox = r["mode"] == "outbox"
@@ -261,6 +265,7 @@ def render(meta: dict, rows: list[dict]) -> str:
             f"| {'outbox + sequencer' if is_outbox else 'global chain (today)'} | {r['shards'] if is_outbox else '–'} "
             f"| {r['writers']} | **{f(r['appends_per_s'])}** | {f(r['tx_ms_median'], 2)} | {f(r['tx_ms_p95'], 2)} "
             f"| {f(r.get('sequenced_per_s'))} | {f(r['writer_cpu_ms_per_append'], 2)} "
+            f"| {f(r.get('sequencer_cpu_ms_per_entry'), 2)} "
             f"| {str(r['batches']) + ' (' + f(r['mean_batch']) + ')' if is_outbox else '–'} "
             f"| {f(r.get('delay_ms_median'), 0) + ' / ' + f(r.get('delay_ms_p95'), 0) if is_outbox else '–'} "
             f"| {f(r.get('drain_s'), 2) if is_outbox else '–'} "
