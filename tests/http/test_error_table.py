@@ -19,7 +19,7 @@ from sqlalchemy.exc import DataError, OperationalError
 
 from fake_engine import fake_runtime
 from simreg.adapters.crypto import KeyringError
-from simreg.domain.errors import Busy, InfraError, InputError, PolicyError, SimregError, Throttled
+from simreg.domain.errors import Busy, InfraError, InputError, PolicyError, Throttled
 from simreg.domain.id_document import IdDocumentError
 from simreg.domain.reasons import CliCode, Code, IdReason, KeyCode, ReasonCode, family
 from simreg.http.app import create_app
@@ -38,6 +38,14 @@ def test_every_code_of_the_family_has_a_status_or_is_a_decision_reason_or_the_cl
         assert isinstance(code, Code)
         assert code in STATUS or code in DECISION_REASONS or isinstance(code, CliCode), code
     assert not any(isinstance(code, CliCode) for code in STATUS)
+
+
+def test_a_stage_s_findings_are_decision_reasons_never_errors():
+    from simreg.http.errors import DECISION_NAMESPACES
+
+    for code in ReasonCode:
+        if code.value.startswith(DECISION_NAMESPACES):
+            assert code in DECISION_REASONS and code not in STATUS, code
 
 
 def test_a_code_is_one_value_in_the_family_and_has_one_status_in_the_table():

@@ -27,6 +27,7 @@ from .registrations import router as registrations_router
 from .ui import install_ui
 from .contract import complete_error_statuses
 from .errors import error_response, install_error_handlers, internal_error
+from .multipart import BodyCap, request_cap
 from .schemas import ErrorResponse, SessionRequest, SessionResponse, error_responses
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,10 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
                   description="Real-name SIM registration with face portrait matching.")
     if runtime is not None:  # injected (tests, embedding): usable without the lifespan
         app.state.runtime = runtime
+
+    # no body past the largest registration form, on any route (inside the
+    # request-id middleware below, so its refusals carry the request's id)
+    app.add_middleware(BodyCap, max_bytes=request_cap(getattr(runtime, "settings", None) or settings))
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):

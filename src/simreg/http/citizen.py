@@ -12,7 +12,7 @@ from ..domain.errors import InputError
 from ..domain.reasons import ReasonCode
 from ..registration import RegistrationInput
 from .auth import current_clerk, require
-from .multipart import parse_form, read_body
+from .multipart import parse_form, read_body, request_cap
 from .registrations import (_FORM_FIELDS, bool_field, checked_form, document_fields, file_field,
                             prompt_times_field, text_field)
 from .schemas import (DisputeRequest, DisputeResolution, LookupResponse, TokenRequest, error_responses)
@@ -39,7 +39,7 @@ async def lookup(request: Request, clerk: Clerk = Depends(current_clerk)):
     consent withdrawal.  Every lookup is audited."""
     require(clerk, Role.CLERK)
     s = request.app.state.runtime.settings
-    parts = checked_form(parse_form(await read_body(request, s.max_video_bytes + s.max_image_bytes + 256 * 1024),
+    parts = checked_form(parse_form(await read_body(request, request_cap(s)),
                                     request.headers.get("content-type")))
     inp = RegistrationInput(
         session_id=text_field(parts, "session_id", True), document=document_fields(parts),

@@ -181,14 +181,15 @@ def complete_error_statuses(spec: dict) -> dict:
       tests/http/test_role_matrix.py holds every route to it), and every one
       reads the database or the keyring, which may be unavailable;
     * 422 where the operation has parameters or a body (validation);
-    * 400 and 415 where it takes a JSON body (unparsable, or not JSON).
+    * 400 and 415 where it takes a JSON body (unparsable, or not JSON);
+    * 413 where it takes a body (past the service's cap, http/multipart.BodyCap).
     """
     from .schemas import ErrorResponse
 
     spec.setdefault("components", {}).setdefault("schemas", {}).setdefault(
         "ErrorResponse", ErrorResponse.model_json_schema())
     examples = {400: ReasonCode.REQUEST_MALFORMED.value, 401: ReasonCode.AUTH_MISSING.value,
-                415: ReasonCode.MEDIA_UNSUPPORTED_FORMAT.value, 422: ReasonCode.REQUEST_INVALID.value,
+                413: ReasonCode.MEDIA_TOO_LARGE.value, 415: ReasonCode.MEDIA_UNSUPPORTED_FORMAT.value, 422: ReasonCode.REQUEST_INVALID.value,
                 503: ReasonCode.STORAGE_UNAVAILABLE.value}
     for path, operations in spec.get("paths", {}).items():
         for op in operations.values():
@@ -199,6 +200,8 @@ def complete_error_statuses(spec: dict) -> dict:
                 needed.add(422)
             if "application/json" in op.get("requestBody", {}).get("content", {}):
                 needed |= {400, 415}
+            if op.get("requestBody"):  # any body past the service's cap (multipart.BodyCap)
+                needed.add(413)
             for status in sorted(needed):
                 op["responses"].setdefault(str(status), {
                     "description": "Error",

@@ -85,18 +85,16 @@ _TABLE: dict[int, tuple[Code, ...]] = {
 #: code -> HTTP status.
 STATUS: Mapping[Code, int] = {code: status for status, codes in _TABLE.items() for code in codes}
 
-#: Codes that are reasons inside a decision (returned with 200), never an error's
-#: code; FACE.NOT_FOUND is both (a video without a face is a decision, a portrait
-#: without one an error).
+#: The namespaces of the stages whose findings are reasons inside a decision
+#: (returned with 200), never an error's code: a new code there is one too.
+DECISION_NAMESPACES = ("QUALITY.", "LIVENESS.", "PAD.", "MATCH.", "DECISION.")
+
+#: Codes that are reasons inside a decision, never an error's code; and
+#: FACE.NOT_FOUND, which is both (a video without a face is a decision, a
+#: portrait without one an error).
 DECISION_REASONS: tuple[Code, ...] = (
-    R.FACE_NOT_FOUND, R.FACE_MULTIPLE,
-    R.QUALITY_FACE_TOO_SMALL, R.QUALITY_BLUR, R.QUALITY_UNDEREXPOSED, R.QUALITY_OVEREXPOSED,
-    R.QUALITY_LOW_CONTRAST, R.QUALITY_POSE, R.QUALITY_EYES_CLOSED,
-    R.LIVENESS_NO_BLINK, R.LIVENESS_TURN_MISSING, R.LIVENESS_ORDER, R.LIVENESS_FACE_LOST,
-    R.LIVENESS_MULTIPLE_FACES, R.LIVENESS_IDENTITY_CHANGED, R.LIVENESS_TOO_SHORT, R.LIVENESS_TRACK_JUMP,
-    R.PAD_PLANAR_MOTION, R.PAD_SCREEN_SUSPECTED, R.PAD_PRINT_SUSPECTED,
-    R.MATCH_BELOW_THRESHOLD, R.MATCH_GREY_ZONE,
-    R.DECISION_ALTERNATIVE_PATH, R.DECISION_SUPERVISOR_APPROVED, R.DECISION_SUPERVISOR_REJECTED, R.REVIEW_EXPIRED,
+    R.FACE_NOT_FOUND, R.FACE_MULTIPLE, R.REVIEW_EXPIRED,
+    *(code for code in ReasonCode if code.value.startswith(DECISION_NAMESPACES)),
 )
 
 #: Where the HTTP layer gives a code a second status, and why (documentation;
@@ -112,6 +110,7 @@ _KEYS_PUBLIC = (R.KEYS_UNAVAILABLE, "personal data cannot be decrypted or indexe
 #: Errors raised by the framework rather than by simreg, as codes of the envelope.
 _HTTP_ERRORS: Mapping[int, tuple[Code, str]] = {
     400: (R.REQUEST_MALFORMED, "the request body cannot be parsed"),
+    413: (R.MEDIA_TOO_LARGE, "the request body is too large"),
     404: (R.ROUTE_NOT_FOUND, "no such route"),
     405: (R.ROUTE_METHOD_NOT_ALLOWED, "this route does not take this method"),
 }
@@ -198,6 +197,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException):
         # the router's own refusals (no such path, a method the path does not take)
         # and FastAPI's body-parse failure: the one envelope, a stable code
+        if isinstance(exc.__cause__, SimregError):  # raised while FastAPI read the body (multipart.BodyCap)
+            return await simreg_error(request, exc.__cause__)
         code, message = _HTTP_ERRORS.get(exc.status_code, (R.REQUEST_INVALID, "the request is invalid"))
         return error_response(request, code, message, status=exc.status_code, headers=getattr(exc, "headers", None))
 

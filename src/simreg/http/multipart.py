@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 from python_multipart.exceptions import FormParserError
+from starlette.datastructures import Headers
+from starlette.requests import Request
 
 from ..domain.errors import InputError
 from ..domain.reasons import ReasonCode
+from .errors import error_response
 
 
 @dataclass
@@ -35,16 +38,57 @@ def _invalid(message: str) -> InputError:
     return InputError(ReasonCode.REGISTRATION_FIELD, message, 400)  # a refinement (http/errors.REFINED)
 
 
+def request_cap(settings) -> int:
+    """The largest request body the service reads: a registration's form (the
+    largest video and portrait, and 256 KiB for the other fields)."""
+    return settings.max_video_bytes + settings.max_image_bytes + 256 * 1024
+
+
+def _too_large(max_bytes: int) -> InputError:
+    return InputError(ReasonCode.MEDIA_TOO_LARGE, f"the request is larger than {max_bytes} bytes")
+
+
+class BodyCap:
+    """ASGI middleware: no request body, on any route, past ``max_bytes`` (the
+    largest form a registration may send).  A declared ``Content-Length`` over it
+    is refused at once, before a byte of the body is read; a streamed body, as soon
+    as it passes it.  Both are 413 ``MEDIA.TOO_LARGE`` in the envelope (a JSON
+    route's body would otherwise be buffered whole, whatever its size)."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            err = _too_large(self.max_bytes)
+            return await error_response(Request(scope), err.code, err.message)(scope, receive, send)
+        seen = 0
+
+        async def capped():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _too_large(self.max_bytes)  # the app's handler answers (http/errors.py)
+            return message
+
+        await self.app(scope, capped, send)
+
+
 async def read_body(request, max_bytes: int) -> bytes:
     """The request body, refused with ``MEDIA.TOO_LARGE`` (413) once it passes ``max_bytes``."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise InputError(ReasonCode.MEDIA_TOO_LARGE, f"the request is larger than {max_bytes} bytes")
+        raise _too_large(max_bytes)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > max_bytes:
-            raise InputError(ReasonCode.MEDIA_TOO_LARGE, f"the request is larger than {max_bytes} bytes")
+            raise _too_large(max_bytes)
     return bytes(body)
 
 

@@ -17,7 +17,7 @@ from ..domain.reasons import ReasonCode
 from ..registration import Consent, DocumentInput, RegistrationInput, RegistrationService
 from .auth import current_clerk, require
 from .contract import PHONE_PATTERN, check_form_shapes, form_properties
-from .multipart import MEDIA_FIELDS, Part, parse_form, read_body
+from .multipart import MEDIA_FIELDS, Part, parse_form, read_body, request_cap
 from .schemas import (AlternativeRequest, ConsentBody, ErrorResponse, NumberStateRequest, NumbersRequest,
                       RegistrationResponse, RegistrationView, ReviewRequest, ReviewResponse, error_responses)
 
@@ -176,7 +176,7 @@ async def register(request: Request, idempotency_key: str | None = Header(
     require(clerk, Role.CLERK)
     rt = request.app.state.runtime
     s = rt.settings
-    body = await read_body(request, s.max_video_bytes + s.max_image_bytes + 256 * 1024)
+    body = await read_body(request, request_cap(s))
     parts = checked_form(parse_form(body, request.headers.get("content-type")))
     del body
     inp = RegistrationInput(
