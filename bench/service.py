@@ -547,7 +547,8 @@ class DbCpu:
         return sum(v - before.get(p, 0.0) for p, v in after.items())
 
 
-def bench_processes(n: int, round_no: int, requests: int, media: Media, ids: Ids, args) -> dict:
+def bench_processes(n: int, workers: int | None, round_no: int, requests: int, media: Media, ids: Ids,
+                    args) -> dict:
     """``n`` separate ``simreg serve`` processes started at once on one fresh PostgreSQL
     schema, each on its own port with ``cores // n`` engine workers (what
     ``serve --workers n`` gives each worker), driven by ``n * that`` clients pinned
@@ -559,9 +560,10 @@ def bench_processes(n: int, round_no: int, requests: int, media: Media, ids: Ids
     from simreg.adapters.crypto import Keyring
 
     cores = os.cpu_count() or 1
-    engine_workers = args.engine_workers if args.engine_workers is not None else max(1, cores // n)
+    engine_workers = workers or (args.engine_workers if args.engine_workers is not None else max(1, cores // n))
     clients = n * engine_workers
-    out: dict = {"processes": n, "round": round_no, "engine_workers": engine_workers, "clients": clients,
+    label = f"{n}" if workers is None else f"{n} ({workers} engine workers)"
+    out: dict = {"processes": n, "config": label, "round": round_no, "engine_workers": engine_workers, "clients": clients,
                  "server_problems": []}
     app_name = f"simreg_bench_{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix=f"simreg-bench-p{n}-") as tmp:
@@ -642,6 +644,20 @@ def bench_processes(n: int, round_no: int, requests: int, media: Media, ids: Ids
                     print(f"[{n} process(es)] server logs kept in {keep}", flush=True)
 
 
+def over_text(pooled: dict, cores: int | None) -> str:
+    """What the configurations with more engine workers than cores show, next to
+    one another: the same oversubscription in one process or in several."""
+    over = {n: p for n, p in pooled.items() if not p["fits"]}
+    if not over:
+        return ""
+    base = next(iter(pooled.values()))["rate"]
+    parts = [f"{n}: {p['ew']} engine workers on {cores} cores, {p['rate'] / base:.2f} ×" for n, p in over.items()]
+    return (" With more engine workers than cores, CPU-bound processes are time-sliced on the same cores "
+            "(cache and scheduling cost); the configurations that do so, relative to the first: " + "; ".join(parts)
+            + ". A control with as many engine workers in one process separates that cost from the number of "
+            "server processes.")
+
+
 def node_sizing(reg_per_cpu_s: float) -> dict:
     """One 16-core node as docs/deploy.md plans it (7 pods of 2 CPUs: 14 CPUs for
     simreg), and the nodes the national peak needs at the HPA's 60 % target."""
@@ -657,7 +673,7 @@ def report_processes(levels: list[dict], media: Media, args, command: str, start
     cores = os.cpu_count()
     status = next((s["status"] for s in levels if s.get("status")), {})
     models, policy = status.get("models", {}), status.get("policy", {})
-    configs = sorted({s["processes"] for s in levels})
+    configs = list(dict.fromkeys(s["config"] for s in levels))
     rounds = max((s["round"] for s in levels), default=1)
     L = ["# Registration service: throughput on 1, 2 and 4 server processes (PostgreSQL)", "",
          f"Made by `{command}` on {started}; code: {code_description(args)}. The whole run took "
@@ -671,7 +687,8 @@ def report_processes(levels: list[dict], media: Media, args, command: str, start
          f"- Servers: N separate `simreg serve` processes (N = {', '.join(map(str, configs))}), each on its own "
          "port, **started at the same moment on one fresh PostgreSQL schema** (one keyring file for all), each "
          f"with `SIMREG_ENGINE_WORKERS` = {cores} // N (at least 1): what `simreg serve --workers N` gives each "
-         "worker, and what a Kubernetes pod per process would have. Other settings: "
+         "worker, and what a Kubernetes pod per process would have. A configuration written N (W engine workers) "
+         "sets W instead: a control with as many engine workers as a bigger N, in fewer processes. Other settings: "
          + ", ".join(f"`{k}={v}`" for k, v in SERVER_ENV.items()) + "; the bound on analyses in flight is the "
          "default (the engine workers of the process).",
          "- Clients: N × engine workers per process client threads (each its own clerk and keep-alive "
@@ -692,7 +709,7 @@ def report_processes(levels: list[dict], media: Media, args, command: str, start
          "PSS per server process | load avg before → after |",
          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in levels:
-        L.append(f"| {s['processes']} | {s['engine_workers']} | {s['clients']} | {s['round']} | "
+        L.append(f"| {s['config']} | {s['engine_workers']} | {s['clients']} | {s['round']} | "
                  f"{s['completed']}/{s['requests']} | {s['wall_s']:.0f} s | **{s['per_min']:.1f}** | "
                  f"{fmt_s(s['cpu_per_reg'])} | **{s['reg_per_cpu_s'] or 0:.3f}** | "
                  f"{s['server_cpu_s'] / s['wall_s']:.2f} cores | "
@@ -702,40 +719,52 @@ def report_processes(levels: list[dict], media: Media, args, command: str, start
                  f"{' / '.join(f'{m:.0f}' for m in s['pss_mb_each'])} MB | "
                  f"{s['load'][0]:.1f} → {s['load'][1]:.1f} |")
     L += ["", "Per configuration (all rounds pooled):", "",
-          "| processes | completed | registrations/min | server CPU-s / registration | registrations per server "
-          "CPU-s | relative to 1 process | DB CPU / registration | RSS, mean per server process | PSS, sum over "
-          "all servers |", "|---|---|---|---|---|---|---|---|---|"]
+          "| processes | engine workers in all (per core) | completed | registrations/min | server CPU-s / "
+          "registration | registrations per server CPU-s | relative to the first | DB CPU / registration | RSS, mean "
+          "per server process | PSS, sum over all servers |", "|---|---|---|---|---|---|---|---|---|---|"]
     pooled = {}
     for n in configs:
-        ss = [s for s in levels if s["processes"] == n]
+        ss = [s for s in levels if s["config"] == n]
         done, cpu, wall = sum(s["completed"] for s in ss), sum(s["server_cpu_s"] for s in ss), sum(s["wall_s"] for s in ss)
         db = sum(s["db_cpu_s"] for s in ss)
         rss = [m for s in ss for m in s["rss_mb_each"]]
         pss = statistics.fmean(sum(s["pss_mb_each"]) for s in ss)
+        ew = ss[0]["processes"] * ss[0]["engine_workers"]
         pooled[n] = {"done": done, "cpu": cpu, "wall": wall, "rate": done / cpu if cpu else 0.0, "db": db,
-                     "rss": statistics.fmean(rss) if rss else 0.0, "pss": pss}
+                     "rss": statistics.fmean(rss) if rss else 0.0, "pss": pss, "ew": ew,
+                     "fits": ew <= (cores or 1)}
     base = pooled[configs[0]]["rate"] if configs else 0.0
     for n in configs:
         p = pooled[n]
-        L.append(f"| {n} | {p['done']} | {60 * p['done'] / p['wall']:.1f} | {p['cpu'] / p['done']:.2f} s | "
+        L.append(f"| {n} | {p['ew']} ({p['ew'] / (cores or 1):g}) | {p['done']} | {60 * p['done'] / p['wall']:.1f} | "
+                 f"{p['cpu'] / p['done']:.2f} s | "
                  f"**{p['rate']:.3f}** | {p['rate'] / base:.2f} × | {p['db'] / p['done'] * 1000:.0f} ms | "
                  f"{p['rss']:.0f} MB | {p['pss']:.0f} MB |")
-    total_done = sum(p["done"] for p in pooled.values())
-    total_cpu = sum(p["cpu"] for p in pooled.values())
+    all_done = sum(p["done"] for p in pooled.values())
+    all_rate = all_done / sum(p["cpu"] for p in pooled.values()) if all_done else 0.0
+    # sizing from the configurations shaped like a pod: no more engine workers than cores
+    fit = [p for p in pooled.values() if p["fits"]] or list(pooled.values())
+    fit_names = [n for n, p in pooled.items() if p in fit]
+    total_done = sum(p["done"] for p in fit)
+    total_cpu = sum(p["cpu"] for p in fit)
     rate = total_done / total_cpu if total_cpu else 0.0
-    db_ms = 1000 * sum(p["db"] for p in pooled.values()) / total_done if total_done else 0.0
+    db_ms = 1000 * sum(p["db"] for p in pooled.values()) / all_done if all_done else 0.0
     z = node_sizing(rate) if rate else None
     mean_video = statistics.fmean(media.info[c.video]["duration_s"] for c in MIX)
     if z:
         L += ["", "### What this means for a node and for the national peak", "",
-              f"- Over all {total_done} measured registrations, the servers spent **{1 / rate:.2f} CPU-s per "
+              f"- Over the {total_done} registrations of the configurations with no more engine workers than "
+              f"cores ({', '.join(map(str, fit_names))} process(es): the shape of a pod, whose "
+              f"`SIMREG_ENGINE_WORKERS` comes from its CPU limit), the servers spent **{1 / rate:.2f} CPU-s per "
               f"registration**, i.e. **{rate:.3f} registrations per CPU-second** "
-              f"(**{z['cores_per_1000_h']:.2f} cores per 1,000 registrations an hour**). PostgreSQL added "
+              f"(**{z['cores_per_1000_h']:.2f} cores per 1,000 registrations an hour**); over all {all_done}, "
+              f"{1 / all_rate:.2f} CPU-s ({all_rate:.3f} per CPU-second). PostgreSQL added "
               f"{db_ms:.0f} ms of CPU per registration, on its own machines in a deployment.",
               "- On 2 cores the CPU is the limit, so more processes cannot add throughput here. What scaling out "
               "needs is that the CPU per registration does not grow with the number of processes (no lock, "
-              "no shared state outside PostgreSQL that they queue for); the *relative to 1 process* column "
-              "shows it. Then throughput grows with the cores given to the processes.",
+              "no shared state outside PostgreSQL that they queue for); the *relative to the first* column "
+              "shows it. Then throughput grows with the cores given to the processes."
+              + over_text(pooled, cores),
               f"- **One 16-core node** (7 pods of 2 CPUs = 14 CPUs for simreg, as in docs/deploy.md) carries "
               f"about **{z['node_full']:.1f} registrations/s** with every core busy ({z['node_16_full']:.1f}/s if "
               f"all 16 cores ran simreg), and **{z['node_at_60']:.1f}/s** at the HPA's 60 % target.",
@@ -748,13 +777,13 @@ def report_processes(levels: list[dict], media: Media, args, command: str, start
           "| processes | round | " + " | ".join(sorted({c.key for c in MIX})) + " | reasons | unexpected outcomes |",
           "|---|---|" + "---|" * len({c.key for c in MIX}) + "---|---|"]
     for s in levels:
-        L.append(f"| {s['processes']} | {s['round']} | "
+        L.append(f"| {s['config']} | {s['round']} | "
                  + " | ".join(fmt_counts(s["by_clip"].get(k, {})) for k in sorted({c.key for c in MIX}))
                  + f" | {fmt_counts(s['reasons'])} | {s['unexpected']} |")
     L += ["", "Servers:", ""]
     for s in levels:
         w = s.get("warmup") or {}
-        L.append(f"- {s['processes']} process(es), round {s['round']}: {s.get('database', '?')}; all ready "
+        L.append(f"- {s['config']} process(es), round {s['round']}: {s.get('database', '?')}; all ready "
                  f"{s.get('startup_s', 0):.1f} s after being started together; warm-up "
                  f"{fmt_counts(w.get('outcomes', {}))} in {w.get('wall_s', 0):.1f} s; server log lines at ERROR "
                  f"level: {len(s['server_problems'])}; PostgreSQL backends of these servers: {s['db_backends']}.")
@@ -949,7 +978,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="serve the committed src/ of HEAD (exported to the temp dir; default) or the checkout as is")
     ap.add_argument("--keep", action="store_true", help="keep the servers' logs")
     ap.add_argument("--processes", help="PostgreSQL scale-out mode: numbers of separate server processes, "
-                    "comma-separated (e.g. 1,2,4); --clients is then ignored (N x engine workers each)")
+                    "comma-separated (e.g. 1,2,4); NxW: N processes with W engine workers each (default cores // N); "
+                    "--clients is then ignored (N x W clients)")
     ap.add_argument("--rounds", type=int, default=1, help="with --processes: interleaved repetitions")
     ap.add_argument("--json", dest="json_out", help="also write every request's result (and scores) as JSON here")
     args = ap.parse_args(argv)
@@ -1004,8 +1034,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def main_processes(args, media: Media, command: str, started: str, t0: float, code_tmp) -> int:
-    configs = [int(x) for x in args.processes.split(",") if x.strip()]
-    if not configs or min(configs) < 1 or args.rounds < 1:
+    configs = []  # N, or NxW: N processes with W engine workers each
+    for item in filter(None, (x.strip() for x in args.processes.split(","))):
+        n, _, w = item.partition("x")
+        configs.append((int(n), int(w) if w else None))
+    if not configs or min(min(n, w or 1) for n, w in configs) < 1 or args.rounds < 1:
         raise SystemExit("need positive --processes and --rounds")
     why = postgres_reachable()
     if why:
@@ -1014,8 +1047,8 @@ def main_processes(args, media: Media, command: str, started: str, t0: float, co
     levels = []
     try:
         for rnd in range(1, args.rounds + 1):
-            for n in configs:
-                levels.append(bench_processes(n, rnd, args.requests, media, ids, args))
+            for n, w in configs:
+                levels.append(bench_processes(n, w, rnd, args.requests, media, ids, args))
     finally:
         if code_tmp is not None:
             code_tmp.cleanup()
