@@ -232,13 +232,18 @@ def cmd_eval_liveness(args, settings: Settings) -> int:
     if not (root / "videos" / "events.json").is_file():
         return _fail("INPUT.FILE", f"{root}/videos/events.json not found")
 
+    attacks = Path(args.attacks) if args.attacks else None
+    if attacks is not None and not (attacks / "manifest.json").is_file():
+        return _fail("INPUT.FILE", f"{attacks}/manifest.json not found")
+
     def show(s):
         if not args.json:
-            print(f"{s.kind:15s} {'ACCEPT' if s.accepted else 'reject':6s} {s.file:55s} {','.join(s.challenge):30s} "
+            verdict = ("REVIEW" if s.review else "ACCEPT") if s.accepted else "reject"
+            print(f"{s.kind:15s} {verdict:6s} {s.file:55s} {','.join(s.challenge):30s} "
                   f"{' '.join(s.reasons)}", flush=True)
 
     def job(rt):
-        return evaluate(rt.engine, rt.policy, root, progress=show)
+        return evaluate(rt.engine, rt.policy, root, progress=show, attacks=attacks)
 
     res, _rt, _load_ms, refused = _run_job(settings, args, job)
     if refused is not None:
@@ -249,12 +254,18 @@ def cmd_eval_liveness(args, settings: Settings) -> int:
         return 0
 
     def pct(r):
-        return "n/a" if r["rate"] is None else f"{r['rate'] * 100:.1f} % ({r['errors']}/{r['n']})"
+        review = f", {r['review']} to review" if r.get("review") else ""
+        return "n/a" if r["rate"] is None else f"{r['rate'] * 100:.1f} % ({r['errors']}/{r['n']}{review})"
 
     print(f"\nBPCER (bona fide, own actions): {pct(summary['bpcer'])}")
+    print("Attacks challenged as the service draws challenges:")
     for t, r in summary["apcer"].items():
         print(f"APCER {t:20s} {pct(r)}")
     print(f"APCER all attacks           {pct(summary['apcer_all_attacks'])}")
+    print("Attacks challenged with exactly the actions they imitate (adaptive attacker):")
+    for t, r in summary["apcer_imitated"].items():
+        print(f"APCER {t:20s} {pct(r)}")
+    print(f"APCER all imitating attacks {pct(summary['apcer_imitated_all'])}")
     print(f"APCER wrong challenge       {pct(summary['apcer_wrong_challenge'])}")
     print(f"APCER wrong order (prompts) {pct(summary['apcer_wrong_order'])}")
     return 0
@@ -741,6 +752,7 @@ def build_parser() -> argparse.ArgumentParser:
     el = esub.add_parser("liveness", help="BPCER / APCER of the liveness check on a labelled folder")
     el.add_argument("--root", required=True, help="folder laid out as ../shared/data (videos/events.json, spoof/)")
     el.add_argument("--json", action="store_true", help="per-sample results and the summary as JSON")
+    el.add_argument("--attacks", help="a folder of more attacks with a manifest.json (bench/gen_attacks.py)")
     el.set_defaults(func=cmd_eval_liveness)
 
     k = sub.add_parser("calibrate", help="write the threshold for a target FMR into the policy file")

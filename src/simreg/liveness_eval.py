@@ -5,12 +5,21 @@ The protocol, in ISO/IEC 30107-3 terms, over ``ROOT`` laid out as ../shared/data
 * **bona fide**: every single-face video of ``videos/`` whose events were checked
   by eye (``videos/events.json``), challenged with the distinct actions it really
   contains, in order of first appearance (at most 3).  A refusal counts toward BPCER.
-* **attacks**, per attack type, each challenged as the service draws challenges
-  (a turn and a blink), built from the actions the attack imitates:
-  ``spoof/replay/*.mp4`` (replay video), ``spoof/simulated/{print,replay,cutout}``
-  (generated, ``manifest.json``), and every still of ``spoof/print`` and
-  ``spoof/replay`` presented as a 3 s video of the still.  An acceptance counts
-  toward APCER of its type.
+* **attacks**, per attack type, under two protocols:
+
+  - *drawn*: challenged as the service draws challenges (a turn and a blink),
+    built from the actions the attack imitates;
+  - *imitated* (the adaptive attacker): challenged with exactly the actions the
+    attack performs, so that only the passive signals can refuse it (video
+    attacks that imitate at least one action);
+
+  over ``spoof/replay/*.mp4`` (replay video), ``spoof/simulated/{print,replay,cutout}``
+  (generated, ``manifest.json``), the attacks of ``--attacks DIR`` (a
+  ``manifest.json`` in the same layout, e.g. from ``bench/gen_attacks.py``; types
+  ``generated-<kind>``), and every still of ``spoof/print`` and ``spoof/replay``
+  presented as a 3 s video of the still (drawn only: a still performs nothing).
+  An acceptance counts toward APCER of its type; a clip sent to review is not an
+  acceptance (a supervisor decides), and is counted apart.
 * **wrong challenge**: each bona fide video against an action it never performs.
 * **wrong order, with prompt times**: each bona fide video with two kinds of
   action, challenged in the reverse order with the prompts timed so that the
@@ -34,11 +43,12 @@ ACTIONS = ("turn_left", "turn_right", "blink")
 @dataclass
 class Sample:
     file: str
-    kind: str                    # bona-fide | attack | wrong-challenge | wrong-order
+    kind: str                    # bona-fide | attack | attack-imitated | wrong-challenge | wrong-order
     attack_type: str | None
     challenge: list[str]
     prompt_times: list[float] | None = None
     accepted: bool | None = None
+    review: bool = False         # passed, but the PAD score sends it to a supervisor
     reasons: list[str] = field(default_factory=list)
     pad: dict = field(default_factory=dict)
 
@@ -69,8 +79,25 @@ def _times(entry: dict, action: str) -> list[tuple[float, float]]:
     return [(t["start"], t["end"]) for t in entry["turns"] if t["direction"] == action]
 
 
-def protocol(root: Path) -> Iterator[Sample]:
-    """Every sample to judge, with its challenge."""
+def _attack(file: str, attack_type: str, imitated: list[str]) -> Iterator[Sample]:
+    """An attack under both protocols: as drawn, and (when it imitates anything) with exactly what it imitates."""
+    yield Sample(file, "attack", attack_type, as_drawn(imitated))
+    if imitated:
+        yield Sample(file, "attack-imitated", attack_type, list(imitated))
+
+
+def _manifest_attacks(manifest: Path, prefix: str, type_prefix: str) -> Iterator[Sample]:
+    for it in json.loads(manifest.read_text(encoding="utf-8"))["items"]:
+        im = it["imitates"]
+        turns = im.get("turns") or ([im["turn"]] if isinstance(im.get("turn"), dict) else [])
+        yield from _attack(f"{prefix}{it['file']}", f"{type_prefix}{it['attack_type']}",
+                           own_actions(im.get("blink_times", []), turns))
+
+
+def protocol(root: Path, attacks: Path | None = None) -> Iterator[Sample]:
+    """Every sample to judge, with its challenge (``attacks``: a folder of more
+    attacks with a ``manifest.json``; their files are named relative to ``root``
+    when inside it, else absolute)."""
     events = json.loads((root / "videos" / "events.json").read_text(encoding="utf-8"))
     for e in events:
         if not e.get("verified_by_eye") or not e.get("single_face") or not e.get("bona_fide", True):
@@ -92,14 +119,15 @@ def protocol(root: Path) -> Iterator[Sample]:
     for p in sorted((root / "spoof" / "replay").glob("*.mp4")):
         entry = next((x for x in events if Path(x["file"]).name == p.name), None)
         imitated = own_actions(entry["blinks"], entry["turns"]) if entry else []
-        yield Sample(f"spoof/replay/{p.name}", "attack", "replay-video", as_drawn(imitated))
+        yield from _attack(f"spoof/replay/{p.name}", "replay-video", imitated)
     manifest = root / "spoof" / "simulated" / "manifest.json"
     if manifest.is_file():
-        for it in json.loads(manifest.read_text(encoding="utf-8"))["items"]:
-            im = it["imitates"]
-            turns = im.get("turns") or ([im["turn"]] if isinstance(im.get("turn"), dict) else [])
-            yield Sample(f"spoof/simulated/{it['file']}", "attack", f"simulated-{it['attack_type']}",
-                         as_drawn(own_actions(im.get("blink_times", []), turns)))
+        yield from _manifest_attacks(manifest, "spoof/simulated/", "simulated-")
+    if attacks is not None:
+        prefix = str(attacks.resolve()) + "/"
+        if attacks.resolve().is_relative_to(root.resolve()):
+            prefix = str(attacks.resolve().relative_to(root.resolve())) + "/"
+        yield from _manifest_attacks(attacks / "manifest.json", prefix, "generated-")
     for kind in ("print", "replay"):
         for p in sorted((root / "spoof" / kind).glob("*.jpg")):
             yield Sample(f"spoof/{kind}/{p.name}", "attack", f"{kind}-still", ["turn_left", "blink"])
@@ -108,14 +136,14 @@ def protocol(root: Path) -> Iterator[Sample]:
 def run(samples: Sequence[Sample], root: Path, judge: Callable[[Sample, bytes], tuple],
         progress: Callable[[Sample], None] | None = None) -> list[Sample]:
     """Judge every sample: ``judge(sample, video bytes)`` returns (accepted, reasons,
-    pad scores); a still is presented as a 3 s video of itself."""
+    pad scores, sent to review); a still is presented as a 3 s video of itself."""
     from .adapters.video import still_clip
 
     for s in samples:
         try:
             path = root / s.file
             data = still_clip(path.read_bytes()) if path.suffix.lower() == ".jpg" else path.read_bytes()
-            s.accepted, reasons, s.pad = judge(s, data)
+            s.accepted, reasons, s.pad, s.review = judge(s, data)
             s.reasons = list(reasons)
         except InputError as exc:
             s.accepted, s.reasons = False, [exc.code.value]
@@ -125,22 +153,31 @@ def run(samples: Sequence[Sample], root: Path, judge: Callable[[Sample, bytes], 
 
 
 def summarise(samples: Sequence[Sample]) -> dict:
-    """BPCER, APCER per attack type, and APCER of the wrong challenges, with the files behind each error."""
+    """BPCER, APCER per attack type under both protocols, and APCER of the wrong
+    challenges, with the files behind each error.  An acceptance is a pass that
+    is not sent to review; ``review`` counts the clips sent to review."""
     def rate(sel, error):
         bad = [s.file for s in sel if error(s)]
-        return {"n": len(sel), "errors": len(bad), "rate": (len(bad) / len(sel)) if sel else None, "files": bad}
+        return {"n": len(sel), "errors": len(bad), "rate": (len(bad) / len(sel)) if sel else None, "files": bad,
+                "review": sum(bool(s.accepted and s.review) for s in sel)}
+
+    def accepted(s):
+        return bool(s.accepted) and not s.review
 
     out = {"bpcer": rate([s for s in samples if s.kind == "bona-fide"], lambda s: not s.accepted)}
-    types = sorted({s.attack_type for s in samples if s.kind == "attack"})
-    out["apcer"] = {t: rate([s for s in samples if s.attack_type == t], lambda s: s.accepted) for t in types}
-    out["apcer_all_attacks"] = rate([s for s in samples if s.kind == "attack"], lambda s: s.accepted)
+    for key, kind in (("apcer", "attack"), ("apcer_imitated", "attack-imitated")):
+        types = sorted({s.attack_type for s in samples if s.kind == kind})
+        out[key] = {t: rate([s for s in samples if s.kind == kind and s.attack_type == t], accepted) for t in types}
+    out["apcer_all_attacks"] = rate([s for s in samples if s.kind == "attack"], accepted)
+    out["apcer_imitated_all"] = rate([s for s in samples if s.kind == "attack-imitated"], accepted)
     for k in ("wrong-challenge", "wrong-order"):
-        out[f"apcer_{k.replace('-', '_')}"] = rate([s for s in samples if s.kind == k], lambda s: s.accepted)
+        out[f"apcer_{k.replace('-', '_')}"] = rate([s for s in samples if s.kind == k], accepted)
     return out
 
 
 def evaluate(engine, policy, root: Path, limits: VideoLimits = VideoLimits(max_duration_s=30.0, max_frames=2000),
-             progress: Callable[[Sample], None] | None = None) -> tuple[list[Sample], dict]:
+             progress: Callable[[Sample], None] | None = None,
+             attacks: Path | None = None) -> tuple[list[Sample], dict]:
     """The whole protocol with the real pipeline: each file decoded and tracked
     once (``FaceAnalyser.track_video``), then judged against each of its challenges
     (``pipeline.judge_liveness``, as ``check_liveness`` does)."""
@@ -153,10 +190,10 @@ def evaluate(engine, policy, root: Path, limits: VideoLimits = VideoLimits(max_d
             last.clear()
             last[sample.file] = engine.track_video(video, limits, policy.detection)
         res = judge_liveness(last[sample.file], [Action(a) for a in sample.challenge],
-                             prompt_times=sample.prompt_times)
-        return res.report.passed, res.report.reasons, dict(res.pad_scores)
+                             prompt_times=sample.prompt_times, pad_params=policy.pad)
+        return res.report.passed, res.report.reasons + res.pad_review, dict(res.pad_scores), bool(res.pad_review)
 
-    samples = run(list(protocol(root)), root, judge, progress)
+    samples = run(list(protocol(root, attacks)), root, judge, progress)
     return samples, summarise(samples)
 
 

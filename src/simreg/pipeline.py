@@ -75,17 +75,19 @@ class LivenessCheck:
     track: FaceTrack
     info: object
     timings_ms: dict[str, float] = field(default_factory=dict)
+    pad_review: tuple[str, ...] = ()   # PAD reasons that send an otherwise passing clip to review
 
 
 def check_liveness(engine: FaceAnalyser, policy: Policy, video: bytes, actions: Sequence[Action],
                    mirrored: bool = False, prompt_times: Sequence[float] | None = None,
                    limits: VideoLimits = VideoLimits(), params: LivenessParams = LivenessParams(),
-                   pad_params: PadParams = PadParams()) -> LivenessCheck:
-    """Decode and track the video, then judge the challenge and the passive signals.
-    Raises ``InputError`` for unusable media; every other outcome is in the report."""
+                   pad_params: PadParams | None = None) -> LivenessCheck:
+    """Decode and track the video, then judge the challenge and the passive signals
+    (by the policy's PAD rules unless ``pad_params`` are given).  Raises
+    ``InputError`` for unusable media; every other outcome is in the report."""
     t0 = time.perf_counter()
     vt = engine.track_video(video, limits, policy.detection)
-    return judge_liveness(vt, actions, mirrored, prompt_times, params, pad_params, t0)
+    return judge_liveness(vt, actions, mirrored, prompt_times, params, pad_params or policy.pad, t0)
 
 
 def judge_liveness(vt, actions: Sequence[Action], mirrored: bool = False, prompt_times: Sequence[float] | None = None,
@@ -105,7 +107,7 @@ def judge_liveness(vt, actions: Sequence[Action], mirrored: bool = False, prompt
     timings = {**{f"track.{k}": v for k, v in vt.timings_ms.items()},
                "track": (t1 - t0) * 1e3, "liveness": (t2 - t1) * 1e3, "pad": (t3 - t2) * 1e3,
                "total": (t3 - t0) * 1e3}
-    return LivenessCheck(report, dict(pad.scores), vt.track, vt.info, timings)
+    return LivenessCheck(report, dict(pad.scores), vt.track, vt.info, timings, pad.review)
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,7 @@ def assess_registration(engine: FaceAnalyser, policy: Policy, portrait: bytes, v
                         actions: Sequence[Action], mirrored: bool = False,
                         prompt_times: Sequence[float] | None = None,
                         image_limits: ImageLimits = ImageLimits(), video_limits: VideoLimits = VideoLimits(),
-                        params: LivenessParams = LivenessParams(), pad_params: PadParams = PadParams()) -> Assessment:
+                        params: LivenessParams = LivenessParams(), pad_params: PadParams | None = None) -> Assessment:
     """The biometric half of a registration, in order:
 
     media (portrait image, challenge video) -> face engine (portrait analysis and
@@ -146,7 +148,7 @@ def assess_registration(engine: FaceAnalyser, policy: Policy, portrait: bytes, v
         if portrait_result.code is ReasonCode.FACE_NOT_FOUND:
             raise InputError(portrait_result.code, "no face was found in the ID portrait")
         raise portrait_result
-    liveness = judge_liveness(vt, actions, mirrored, prompt_times, params, pad_params, t1)
+    liveness = judge_liveness(vt, actions, mirrored, prompt_times, params, pad_params or policy.pad, t1)
     t2 = time.perf_counter()
     live = vt.live_face
     result: MatchResult | None = None
@@ -159,7 +161,8 @@ def assess_registration(engine: FaceAnalyser, policy: Policy, portrait: bytes, v
         review_threshold = review.threshold if review is not None else None
     elif isinstance(live, SimregError):
         live_error = live.code.value
-    decision = decide(liveness.report, liveness.pad_scores, portrait_result, live_error, result, review_threshold)
+    decision = decide(liveness.report, liveness.pad_scores, portrait_result, live_error, result, review_threshold,
+                      liveness.pad_review)
     t3 = time.perf_counter()
     timings = {"decode_portrait": t_decode, **liveness.timings_ms, "match_and_decide": (t3 - t2) * 1e3,
                "total": (t3 - t0) * 1e3}

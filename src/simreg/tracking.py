@@ -36,6 +36,7 @@ class TrackingParams:
     texture_min_score: float = 0.8  # detector confidence a crop needs
     screen_cues: bool = True       # screen/print cues (adapters/faces/screen_pad.py) on the same frames
     minifasnet: bool = True        # MiniFASNet (adapters/faces/minifasnet.py) on the same frames, ~3-6 ms each
+    skin_trace: bool = True        # mean skin colour of every tracked frame (rPPG, domain/pad.py), ~0.05 ms each
 
 
 def box_from_landmarks(lm: Landmarks) -> FaceBox:
@@ -46,6 +47,32 @@ def box_from_landmarks(lm: Landmarks) -> FaceBox:
     side = max(x2 - x1, y2 - y1) * 1.05
     cx, cy = (x1 + x2) / 2.0, (y1 + y2) / 2.0
     return FaceBox(float(cx - side / 2), float(cy - side / 2), float(side), float(side), 1.0, TRACK_BOX)
+
+
+def skin_mean(image: np.ndarray, lm: Landmarks) -> tuple[float, float, float] | None:
+    """Mean colour of three skin patches (under each eye, and the forehead) placed
+    from the 68 landmarks; ``None`` when they fall outside the frame."""
+    p = lm.points
+    iod = float(np.linalg.norm(p[36:42].mean(0) - p[42:48].mean(0)))
+    if iod < 8:
+        return None
+    h, w = image.shape[:2]
+    top = min(p[19, 1], p[24, 1])
+    boxes = ((p[36, 0], p[29, 1], p[39, 0], p[33, 1]), (p[42, 0], p[29, 1], p[45, 0], p[33, 1]),
+             (p[19, 0], top - 0.45 * iod, p[24, 0], top - 0.12 * iod))
+    sums, n = np.zeros(3), 0
+    for x1, y1, x2, y2 in boxes:
+        x1, y1, x2, y2 = (int(round(v)) for v in (x1, y1, x2, y2))
+        x1, y1, x2, y2 = max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)
+        if x2 - x1 < 2 or y2 - y1 < 2:
+            continue
+        patch = image[y1:y2, x1:x2].reshape(-1, image.shape[2])[:, :3]
+        sums += patch.sum(axis=0)
+        n += len(patch)
+    if n == 0:
+        return None
+    r, g, b = (sums / n).tolist()
+    return r, g, b
 
 
 def _inter_eye(lm: Landmarks) -> float:
@@ -81,13 +108,14 @@ def track_faces(engine, frames: Iterable, rules: DetectionRules, params: Trackin
     embedder = embedder or next(iter(engine.embedders.values()))
     points: list[TrackPoint] = []
     embeddings = []
-    timings = {"decode": 0.0, "detect": 0.0, "landmarks": 0.0, "embed": 0.0, "texture": 0.0, "screen": 0.0,
+    timings = {"decode": 0.0, "detect": 0.0, "landmarks": 0.0, "embed": 0.0, "texture": 0.0, "screen": 0.0, "skin": 0.0,
                "minifasnet": 0.0}
     if pad_model is None and params.minifasnet:
         from .adapters.faces.minifasnet import SHARED as pad_model
     texture_scores: list[float] = []
     minifasnet_scores: list[float] = []
     screen: list[dict] = []
+    skin: list[tuple[float, float, float, float]] = []
     n_samples = 0
     last_texture_t = -1e9
     last_t, last_embed_t = None, -1e9
@@ -137,6 +165,12 @@ def track_faces(engine, frames: Iterable, rules: DetectionRules, params: Trackin
                 if box.keypoints is not None:  # near profile the keypoints know better
                     pose = replace(pose, yaw=reconciled_yaw(pose.yaw, box.keypoints))
                 ear = eye_aspect_ratio(lm)
+                if params.skin_trace:
+                    t_skin = time.perf_counter()
+                    colour = skin_mean(image, lm)
+                    if colour is not None:
+                        skin.append((frame.t, *colour))
+                    timings["skin"] += (time.perf_counter() - t_skin) * 1e3
         timings["landmarks"] += (time.perf_counter() - t1) * 1e3
         since_detect += 1
         points.append(TrackPoint(frame.t, box, lm, pose, ear, detected, faces))
@@ -178,4 +212,4 @@ def track_faces(engine, frames: Iterable, rules: DetectionRules, params: Trackin
         t_wait = time.perf_counter()
     duration = points[-1].t if points else 0.0
     return FaceTrack(tuple(points), tuple(embeddings), frame_size, duration, n_decoded,
-                     tuple(texture_scores), tuple(screen), tuple(minifasnet_scores)), timings
+                     tuple(texture_scores), tuple(screen), tuple(minifasnet_scores), tuple(skin)), timings

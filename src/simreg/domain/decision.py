@@ -3,11 +3,14 @@ a :class:`Decision` out, every outcome with stable reason codes.
 
 Rules, in order (docs/design/registration.md says why):
 
-1. the liveness challenge or a passive PAD signal failed -> **rejected** with
-   their reasons (the customer may retry with a new session);
+1. the liveness challenge failed, or the fused passive PAD score refused the
+   clip -> **rejected** with their reasons (the customer may retry with a new
+   session);
 2. no usable live face could be taken from the video -> **rejected**;
 3. the live face matches the ID portrait at the policy's threshold (set from a
-   target FMR) -> **approved**;
+   target FMR) -> **approved**, unless the fused PAD score lies just above the
+   bona fide edge (``pad_review``) -> **review** with the PAD reason: the
+   supervisor at the counter looks at the person;
 4. it does not, but the score lies in the grey zone (at or above the lower edge
    calibrated at a looser FMR, ``simreg calibrate --review``) -> **review**
    (``MATCH.GREY_ZONE``): a supervisor compares the person with the card;
@@ -36,7 +39,7 @@ class Decision:
 
 def decide(liveness: LivenessReport, pad_scores: Mapping[str, float | None], portrait: FaceAnalysis,
            live_face_error: str | None, match: MatchResult | None,
-           review_threshold: float | None) -> Decision:
+           review_threshold: float | None, pad_review: tuple[str, ...] = ()) -> Decision:
     """See the module docstring.  ``live_face_error`` is the reason code when no
     live face could be analysed (then ``match`` is ``None``; no code means none was found)."""
     scores: dict[str, object] = {
@@ -56,9 +59,10 @@ def decide(liveness: LivenessReport, pad_scores: Mapping[str, float | None], por
     if match is None:
         return Decision(Outcome.REJECTED, (live_face_error or ReasonCode.FACE_NOT_FOUND.value,), scores)
     if match.outcome is MatchOutcome.MATCH:
-        return Decision(Outcome.APPROVED, (), scores)
+        return Decision(Outcome.REVIEW, tuple(pad_review), scores) if pad_review else \
+            Decision(Outcome.APPROVED, (), scores)
     if review_threshold is not None and match.score >= review_threshold:
-        return Decision(Outcome.REVIEW, (ReasonCode.MATCH_GREY_ZONE.value,), scores)
+        return Decision(Outcome.REVIEW, (ReasonCode.MATCH_GREY_ZONE.value, *pad_review), scores)
     portrait_findings = tuple(portrait.quality.reasons) + tuple(portrait.reasons)
     if portrait_findings:
         return Decision(Outcome.REVIEW, (ReasonCode.MATCH_BELOW_THRESHOLD.value, *portrait_findings), scores)

@@ -57,6 +57,16 @@ class PadParams:
     screen_frame_threshold: float | None = None
     screen_moire_threshold: float | None = None
     screen_glare_threshold: float | None = None
+    # The fused decision over the signals (PadFusion below, fitted by bench/pad_fusion.py,
+    # shipped in the policy's ``pad`` section).  None: the signals are reported only.
+    fusion: "PadFusion | None" = None
+
+    @classmethod
+    def from_policy(cls, doc: dict) -> "PadParams":
+        d = dict(doc)
+        fusion = d.pop("fusion", None)
+        d.pop("calibration", None)  # how the fusion was fitted: for the reader, hashed with the rest
+        return cls(**d, fusion=PadFusion.from_policy(fusion) if fusion else None)
 
 
 def homography_dlt(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -118,6 +128,81 @@ def planarity_score(track: FaceTrack, p: PadParams = PadParams()) -> float | Non
     return float(np.median(sorted(scores, reverse=True)[: p.max_pairs]))
 
 
+# Landmarks of a face that a sheet of paper keeps rigid but a live face does not:
+# jaw, brows, nose and mouth (the eyes are left out: a cut-out shows real eyes).
+NON_EYE = np.r_[0:36, 48:68]
+
+
+def rigidity_score(track: FaceTrack, every_s: float = 0.25, min_gap_s: float = 0.5) -> float | None:
+    """How far the face's non-eye landmarks are from moving as one flat sheet: the
+    median over frame pairs (sampled every ``every_s``, at least ``min_gap_s``
+    apart) of the residual after the best homography, in inter-eye distances.
+    A print or a cut-out, whatever way it is moved, bent a little or turned, stays
+    near landmark noise; a live face talking, blinking or turning does not.
+    ``None``: fewer than two usable frames."""
+    views, last = [], -1e9
+    for q in track.points:
+        if q.landmarks is not None and q.t - last >= every_s:
+            views.append((q.t, q.landmarks.points))
+            last = q.t
+    res = []
+    for i in range(len(views)):
+        for j in range(i + 1, len(views)):
+            if views[j][0] - views[i][0] < min_gap_s:
+                continue
+            a, b = views[i][1], views[j][1]
+            ied = float(np.linalg.norm(a[36:42].mean(0) - a[42:48].mean(0)))
+            if ied < 1e-6:
+                continue
+            res.append(homography_residual(a[NON_EYE], b[NON_EYE]) / ied)
+    return float(np.median(res)) if res else None
+
+
+def rppg_score(track: FaceTrack, low_hz: float = 0.7, high_hz: float = 3.0, rate: float = 15.0,
+               min_s: float = 2.5) -> float | None:
+    """Remote photoplethysmography: the skin's colour pulse at heart rate.
+
+    The skin trace (mean colour under the eyes and on the forehead, every tracked
+    frame) is resampled at ``rate`` Hz and turned into a pulse signal by the POS
+    projection (Wang et al., "Algorithmic principles of remote PPG", 2017: in
+    1.6 s windows, temporally normalised colour projected on the plane
+    orthogonal to the skin tone, overlap-added).  The score is the fraction of
+    the band's power (``low_hz`` to ``high_hz``, 42-180 beats a minute) that
+    lies within 0.15 Hz of its strongest peak: a live pulse concentrates there,
+    paper and noise spread.  ``None``: a trace shorter than ``min_s``."""
+    if len(track.skin_rgb) < 8:
+        return None
+    trace = np.asarray(track.skin_rgb, dtype=np.float64)
+    t, rgb = trace[:, 0], trace[:, 1:4]
+    if t[-1] - t[0] < min_s:
+        return None
+    grid = np.arange(t[0], t[-1], 1.0 / rate)
+    c = np.stack([np.interp(grid, t, rgb[:, k]) for k in range(3)], axis=1)
+    win = int(1.6 * rate)
+    h = np.zeros(len(grid))
+    proj = np.array([[0.0, 1.0, -1.0], [-2.0, 1.0, 1.0]])
+    for s0 in range(0, len(grid) - win + 1):
+        block = c[s0:s0 + win]
+        mean = block.mean(axis=0)
+        if np.any(mean <= 0):
+            continue
+        S = (block / mean) @ proj.T
+        sd = S.std(axis=0)
+        p = S[:, 0] + (sd[0] / sd[1] if sd[1] > 1e-9 else 0.0) * S[:, 1]
+        h[s0:s0 + win] += p - p.mean()
+    h = h - np.polyval(np.polyfit(np.arange(len(h)), h, 2), np.arange(len(h)))
+    n = max(256, 1 << int(np.ceil(np.log2(len(h)))) + 1)
+    power = np.abs(np.fft.rfft(h * np.hanning(len(h)), n)) ** 2
+    freq = np.fft.rfftfreq(n, 1.0 / rate)
+    band = (freq >= low_hz) & (freq <= high_hz)
+    total = power[band].sum()
+    if total <= 0:
+        return None
+    peak = freq[band][int(np.argmax(power[band]))]
+    near = band & (np.abs(freq - peak) <= 0.15)
+    return float(power[near].sum() / total)
+
+
 def texture_score(track: FaceTrack) -> float | None:
     """Median of the sampled crops' texture scores (``None``: nothing sampled)."""
     if not track.texture_scores:
@@ -147,12 +232,27 @@ def screen_scores(track: FaceTrack) -> dict[str, float | None]:
     return out
 
 
+# The reason code that names each signal when the fused score refuses a clip.
+SIGNAL_REASONS = {
+    "minifasnet": ReasonCode.PAD_MODEL_SUSPECTED,
+    "screen_frame": ReasonCode.PAD_SCREEN_SUSPECTED,
+    "screen_moire": ReasonCode.PAD_SCREEN_SUSPECTED,
+    "screen_glare": ReasonCode.PAD_SCREEN_SUSPECTED,
+    "rigidity": ReasonCode.PAD_PLANAR_MOTION,
+    "planarity": ReasonCode.PAD_PLANAR_MOTION,
+    "texture": ReasonCode.PAD_PRINT_SUSPECTED,
+    "rppg": ReasonCode.PAD_NO_PULSE,
+}
+
+
 @dataclass(frozen=True)
 class PadReport:
-    """Every passive signal's score (``None``: not measurable on this clip) and the
-    reason codes of the signals whose policy threshold the clip crossed."""
+    """Every passive signal's score (``None``: not measurable on this clip), the
+    reason codes of the signals that refuse the clip, and those that send it to
+    review (the fused score just above the bona fide edge)."""
     scores: dict[str, float | None]
     reasons: tuple[str, ...]
+    review: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -173,5 +273,116 @@ def assess_pad(track: FaceTrack, p: PadParams = PadParams()) -> PadReport:
               "screen_glare": p.screen_glare_threshold}
     if any(screen[k] is not None and v is not None and screen[k] >= v for k, v in limits.items()):
         reasons.append(ReasonCode.PAD_SCREEN_SUSPECTED.value)
-    return PadReport({"planarity": planar, "texture": texture, **screen,
-                      "minifasnet": minifasnet_score(track)}, tuple(reasons))
+    scores = {"planarity": planar, "texture": texture, **screen, "minifasnet": minifasnet_score(track),
+              "rigidity": rigidity_score(track), "rppg": rppg_score(track)}
+    review: list[str] = []
+    if p.fusion is not None:
+        fused = p.fusion.probability(scores)
+        scores["fused"] = fused
+        code = SIGNAL_REASONS[p.fusion.strongest(scores)].value
+        if fused >= p.fusion.reject_at:
+            reasons.append(code)
+        elif fused > p.fusion.review_at:
+            review.append(code)
+    return PadReport(scores, tuple(dict.fromkeys(reasons)), tuple(review))
+
+
+def feature_value(spec: str, scores: dict[str, float | None]) -> float | None:
+    """A fusion feature: ``signal``, ``logit:signal`` (for a probability) or
+    ``log:signal`` (for a positive scale), ``None`` when the signal is missing."""
+    kind, _, name = spec.rpartition(":")
+    v = scores.get(name)
+    if v is None:
+        return None
+    v = float(v)
+    if kind == "logit":
+        v = min(max(v, 1e-3), 1 - 1e-3)
+        return float(np.log(v / (1 - v)))
+    if kind == "log":
+        return float(np.log(max(v, 1e-3)))
+    return v
+
+
+@dataclass(frozen=True)
+class PadFusion:
+    """A logistic regression over standardised signal scores: the fused
+    probability that a clip is an attack.  A signal not measurable on a clip
+    (``None``) contributes nothing.  ``review_at`` <= ``reject_at``: at or above
+    ``reject_at`` the clip is rejected, from ``review_at`` up to it a supervisor
+    reviews it.  Fitted by :func:`fit_fusion` (``bench/pad_fusion.py``)."""
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    reject_at: float
+    review_at: float
+
+    def contributions(self, scores: dict[str, float | None]) -> dict[str, float]:
+        """Each signal's push on the logit (positive: toward "attack")."""
+        out: dict[str, float] = {}
+        for spec, m, s, w in zip(self.features, self.mean, self.scale, self.weights):
+            v = feature_value(spec, scores)
+            name = spec.split(":")[-1]
+            out[name] = out.get(name, 0.0) + (0.0 if v is None else w * (v - m) / s)
+        return out
+
+    def logit(self, scores: dict[str, float | None]) -> float:
+        return self.bias + sum(self.contributions(scores).values())
+
+    def probability(self, scores: dict[str, float | None]) -> float:
+        return float(1.0 / (1.0 + np.exp(-self.logit(scores))))
+
+    def strongest(self, scores: dict[str, float | None]) -> str:
+        """The signal that pushed the clip furthest toward "attack"."""
+        c = self.contributions(scores)
+        return max(c, key=c.get)
+
+    def as_policy(self) -> dict:
+        return {"features": list(self.features), "mean": [round(v, 6) for v in self.mean],
+                "scale": [round(v, 6) for v in self.scale], "weights": [round(v, 6) for v in self.weights],
+                "bias": round(self.bias, 6), "reject_at": round(self.reject_at, 6),
+                "review_at": round(self.review_at, 6)}
+
+    @classmethod
+    def from_policy(cls, d: dict) -> "PadFusion":
+        return cls(tuple(d["features"]), tuple(d["mean"]), tuple(d["scale"]), tuple(d["weights"]),
+                   float(d["bias"]), float(d["reject_at"]), float(d["review_at"]))
+
+
+def fit_fusion(features: tuple[str, ...], rows: list[dict[str, float | None]], y, bpcer: float = 0.05,
+               l2: float = 3.0, review_margin: float = 1.0) -> PadFusion:
+    """Fit :class:`PadFusion` on signal scores (one dict per clip, ``None``:
+    missing; ``features`` as :func:`feature_value` reads them) and labels
+    (``True``: attack): L2-penalised logistic regression by Newton's
+    method, the two classes weighted equally.  ``review_at`` is the training bona
+    fide's ``1 - bpcer`` quantile of the fused probability (at least their
+    highest when there are fewer than ``1 / bpcer`` of them), ``reject_at`` lies
+    ``review_margin`` logits above it."""
+    A = np.array([[np.nan if (v := feature_value(f, row)) is None else v for f in features] for row in rows],
+                 dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    mean = np.nanmean(A, axis=0)
+    scale = np.nanstd(A, axis=0)
+    mean = np.where(np.isnan(mean), 0.0, mean)
+    scale = np.where(~(scale > 1e-9), 1.0, scale)
+    Z = np.nan_to_num((A - mean) / scale, nan=0.0)
+    Zb = np.c_[np.ones(len(Z)), Z]
+    cw = np.where(y > 0, 0.5 / max(y.sum(), 1), 0.5 / max((1 - y).sum(), 1))
+    w = np.zeros(Zb.shape[1])
+    pen = np.r_[0.0, np.full(Z.shape[1], l2 / len(Z))]
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-Zb @ w))
+        g = Zb.T @ (cw * (p - y)) + pen * w
+        Hm = (Zb * (cw * p * (1 - p))[:, None]).T @ Zb + np.diag(pen + 1e-9)
+        step = np.linalg.solve(Hm, g)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    logits = Zb @ w
+    bona = np.sort(logits[y == 0])
+    k = int(np.floor((1 - bpcer) * len(bona)))
+    edge = bona[-1] if k >= len(bona) - 1 or len(bona) < 1 / max(bpcer, 1e-9) else bona[k]
+    sig = lambda v: float(1 / (1 + np.exp(-v)))  # noqa: E731
+    return PadFusion(tuple(features), tuple(mean.tolist()), tuple(scale.tolist()), tuple(w[1:].tolist()),
+                     float(w[0]), sig(edge + review_margin), sig(edge))

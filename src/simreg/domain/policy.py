@@ -1,5 +1,5 @@
 """The decision policy: thresholds keyed by model id, quality limits, detection
-rules.  Loaded from a versioned JSON file; its sha256 identifies it in every
+rules, the passive PAD decision.  Loaded from a versioned JSON file; its sha256 identifies it in every
 report and, later, every audit entry."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from .errors import PolicyError
+from .pad import PadParams
 from .reasons import ReasonCode
 
 
@@ -88,6 +89,7 @@ class Policy:
     quality: QualityLimits = field(default_factory=QualityLimits)
     detection: DetectionRules = field(default_factory=DetectionRules)
     resolution: ResolutionRules = field(default_factory=ResolutionRules)
+    pad: PadParams = field(default_factory=PadParams)   # passive PAD thresholds and the fused decision
     sha256: str = ""
 
     @property
@@ -166,6 +168,7 @@ def policy_from_dict(doc: Mapping[str, Any], sha256: str = "") -> Policy:
             quality=QualityLimits(**doc.get("quality", {})),
             detection=DetectionRules(**doc.get("detection", {})),
             resolution=ResolutionRules(**doc.get("resolution", {})),
+            pad=PadParams.from_policy(doc.get("pad", {})),
             sha256=sha256,
         )
     except (KeyError, TypeError, ValueError) as exc:

@@ -67,6 +67,8 @@ class ReasonCode(Code):
     PAD_PLANAR_MOTION = "PAD.PLANAR_MOTION"
     PAD_SCREEN_SUSPECTED = "PAD.SCREEN_SUSPECTED"
     PAD_PRINT_SUSPECTED = "PAD.PRINT_SUSPECTED"
+    PAD_MODEL_SUSPECTED = "PAD.MODEL_SUSPECTED"     # the pretrained PAD model (MiniFASNet) led the fused score
+    PAD_NO_PULSE = "PAD.NO_PULSE"                   # no skin pulse (rPPG) led the fused score
     # Access
     AUTH_MISSING = "AUTH.MISSING"
     AUTH_INVALID = "AUTH.INVALID"

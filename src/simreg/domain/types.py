@@ -183,3 +183,6 @@ class FaceTrack:
     # MiniFASNet (adapters/faces/minifasnet.py) on the same sampled frames, full frame and
     # detector box: 1 - P(real), higher = attack
     minifasnet_scores: tuple[float, ...] = ()
+    # mean (R, G, B) of the skin below the eyes and on the forehead in every tracked
+    # frame, with its time: the raw trace of the remote photoplethysmogram (domain/pad.py)
+    skin_rgb: tuple[tuple[float, float, float, float], ...] = ()

@@ -173,6 +173,8 @@ window.SIMREG_MESSAGES["en"] = {
   "reason.PAD.PLANAR_MOTION": "The face moved like a flat photo.",
   "reason.PAD.SCREEN_SUSPECTED": "Signs of a screen were seen.",
   "reason.PAD.PRINT_SUSPECTED": "Signs of a printed photo were seen.",
+  "reason.PAD.MODEL_SUSPECTED": "The anti-spoofing model saw signs of a photo or a screen.",
+  "reason.PAD.NO_PULSE": "No skin pulse was seen in the video.",
   "reason.AUTH.MISSING": "You are not logged in.",
   "reason.AUTH.INVALID": "The token is not valid (wrong, or revoked).",
   "reason.AUTH.FORBIDDEN": "Your role may not do this.",

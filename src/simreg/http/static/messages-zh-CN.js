@@ -173,6 +173,8 @@ window.SIMREG_MESSAGES["zh-CN"] = {
   "reason.PAD.PLANAR_MOTION": "脸部的运动像一张平面照片。",
   "reason.PAD.SCREEN_SUSPECTED": "发现屏幕翻拍的迹象。",
   "reason.PAD.PRINT_SUSPECTED": "发现打印照片的迹象。",
+  "reason.PAD.MODEL_SUSPECTED": "防伪模型发现照片或屏幕的迹象。",
+  "reason.PAD.NO_PULSE": "视频中未检测到皮肤脉搏信号。",
   "reason.AUTH.MISSING": "尚未登录。",
   "reason.AUTH.INVALID": "令牌无效（输错或已被吊销）。",
   "reason.AUTH.FORBIDDEN": "您的角色无权执行此操作。",
