@@ -82,11 +82,12 @@ def homography_dlt(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
     a, Ta = normalise(src.astype(np.float64))
     b, Tb = normalise(dst.astype(np.float64))
-    rows = []
-    for (x, y, _), (u, v, _) in zip(a, b):
-        rows.append([-x, -y, -1, 0, 0, 0, u * x, u * y, u])
-        rows.append([0, 0, 0, -x, -y, -1, v * x, v * y, v])
-    _, _, vt = np.linalg.svd(np.asarray(rows))
+    x, y, u, v = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
+    one, zero = np.ones(len(a)), np.zeros(len(a))
+    rows = np.empty((2 * len(a), 9))
+    rows[0::2] = np.stack([-x, -y, -one, zero, zero, zero, u * x, u * y, u], axis=1)
+    rows[1::2] = np.stack([zero, zero, zero, -x, -y, -one, v * x, v * y, v], axis=1)
+    _, _, vt = np.linalg.svd(rows, full_matrices=False)
     H = vt[-1].reshape(3, 3)
     H = np.linalg.inv(Tb) @ H @ Ta
     return H / H[2, 2] if abs(H[2, 2]) > 1e-12 else H
@@ -133,10 +134,12 @@ def planarity_score(track: FaceTrack, p: PadParams = PadParams()) -> float | Non
 NON_EYE = np.r_[0:36, 48:68]
 
 
-def rigidity_score(track: FaceTrack, every_s: float = 0.25, min_gap_s: float = 0.5) -> float | None:
+def rigidity_score(track: FaceTrack, every_s: float = 0.25, min_gap_s: float = 0.5,
+                   max_views: int = 16) -> float | None:
     """How far the face's non-eye landmarks are from moving as one flat sheet: the
-    median over frame pairs (sampled every ``every_s``, at least ``min_gap_s``
-    apart) of the residual after the best homography, in inter-eye distances.
+    median over frame pairs (frames sampled every ``every_s``, at most
+    ``max_views`` spread over the clip; pairs at least ``min_gap_s`` apart) of the
+    residual after the best homography, in inter-eye distances.
     A print or a cut-out, whatever way it is moved, bent a little or turned, stays
     near landmark noise; a live face talking, blinking or turning does not.
     ``None``: fewer than two usable frames."""
@@ -145,6 +148,8 @@ def rigidity_score(track: FaceTrack, every_s: float = 0.25, min_gap_s: float = 0
         if q.landmarks is not None and q.t - last >= every_s:
             views.append((q.t, q.landmarks.points))
             last = q.t
+    if len(views) > max_views:
+        views = [views[int(i)] for i in np.linspace(0, len(views) - 1, max_views).round()]
     res = []
     for i in range(len(views)):
         for j in range(i + 1, len(views)):
