@@ -34,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import data_dir, stamp  # noqa: E402
 
+FUSED_PART_END = "## Each signal alone (before the fusion)"
 SIGNALS = ("minifasnet", "texture", "planarity", "screen_frame", "screen_moire", "screen_glare")
 LOWER_IS_ATTACK = {"planarity"}
 
@@ -281,7 +282,11 @@ def main() -> int:
             "" if r["scores"].get(k) is None else f"{r['scores'][k]:.3f}" for k in SIGNALS) + " |")
     text = "\n".join(lines) + "\n"
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+        out = Path(args.out)
+        old = out.read_text(encoding="utf-8") if out.is_file() else ""
+        if FUSED_PART_END in old:  # keep the hand-written section on the fused decision above this one
+            text = old[:old.index(FUSED_PART_END) + len(FUSED_PART_END)] + "\n\n" + text.split("\n", 2)[2]
+        out.write_text(text, encoding="utf-8")
     print(text)
     return 0
 
