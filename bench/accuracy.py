@@ -79,7 +79,7 @@ def main() -> int:
     from simreg.config import Settings
     from simreg.domain.metrics import det_curve
     from simreg.domain.policy import ID_CHIP_BAND
-    from simreg.evaluation import (decision_scores, embed_both_protocols, evaluate, identity_of, in_subset,
+    from simreg.eval.faces import (decision_scores, embed_both_protocols, evaluate, identity_of, in_subset,
                                    list_images, read_pairs, score_pairs)
     from simreg.runtime import build_runtime
 

@@ -87,7 +87,7 @@ def main() -> int:
     from simreg.config import Settings
     from simreg.domain.errors import InputError
     from simreg.domain.metrics import error_rates
-    from simreg.evaluation import read_pairs
+    from simreg.eval.faces import read_pairs
     from simreg.pipeline import compare_images
     from simreg.runtime import build_runtime
 

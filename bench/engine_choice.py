@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 
 from simreg.config import Settings  # noqa: E402
 from simreg.domain.matching import fuse  # noqa: E402
-from simreg.evaluation import (build_id_chip_protocol, build_pairs, embed_dataset, evaluate,  # noqa: E402
+from simreg.eval.faces import (build_id_chip_protocol, build_pairs, embed_dataset, evaluate,  # noqa: E402
                                impostor_normalisation, list_images, read_pairs, score_pairs)
 from simreg.runtime import build_runtime  # noqa: E402
 

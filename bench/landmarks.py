@@ -8,7 +8,7 @@ measured in one run on ../shared/data.
 For each landmarker (``SIMREG_LANDMARKER`` = dlib68, mediapipe), everything else
 as configured (detector, embedders, policy):
 
-* **Liveness**: ``simreg.liveness_eval.evaluate`` -- the protocol and code of
+* **Liveness**: ``simreg.eval.liveness.evaluate`` -- the protocol and code of
   ``simreg eval liveness --root DATA`` -- in this process (engine in-process,
   OpenCV single-threaded): BPCER, APCER per attack type, wrong challenge, wrong order.
 * **Events per video**: on the bona fide, single-face, eye-checked clips of
@@ -118,7 +118,7 @@ def rejudge_with_corrections(root: Path, first_pass, tracks: dict) -> dict:
     import tempfile
 
     from simreg.domain.challenge import Action
-    from simreg.liveness_eval import protocol, summarise
+    from simreg.eval.liveness import protocol, summarise
     from simreg.pipeline import judge_liveness
 
     events = json.loads((root / "videos" / "events.json").read_text(encoding="utf-8"))
@@ -176,8 +176,8 @@ def measure(name: str, root: Path) -> dict:
     from simreg.adapters.media import ImageLimits, decode_image
     from simreg.config import Settings
     from simreg.domain.errors import SimregError
-    from simreg.evaluation import list_images
-    from simreg.liveness_eval import evaluate
+    from simreg.eval.faces import list_images
+    from simreg.eval.liveness import evaluate
     from simreg.pipeline import judge_liveness
     from simreg.runtime import build_runtime
 
@@ -334,7 +334,7 @@ def report(results: list[dict], root: Path, command: str, seconds: float) -> str
              f"{platform.machine()}, 2 cores shared with other work, Python {platform.python_version()}) "
              f"at commit {results[0]['commit']}. Everything but the landmarker is the configured default "
              "(detector, embedder, policy); the liveness protocol is `simreg eval liveness --root "
-             f"{root}`'s own code (`simreg.liveness_eval.evaluate`), run in this process. "
+             f"{root}`'s own code (`simreg.eval.liveness.evaluate`), run in this process. "
              "The CLI gives the same summary with `SIMREG_LANDMARKER=dlib68` or `=mediapipe`.\n")
     L.append("## Liveness (`simreg eval liveness`)\n")
     t = head
@@ -523,8 +523,8 @@ def fit(root: Path) -> int:
     from simreg.adapters.faces.mtcnn import MtcnnDetector
     from simreg.adapters.faces.opencv_zoo import YunetDetector
     from simreg.adapters.media import decode_image
-    from simreg.evaluation import list_images
-    from simreg.tracking import box_from_landmarks
+    from simreg.eval.faces import list_images
+    from simreg.adapters.faces.tracking import box_from_landmarks
 
     cv2.setNumThreads(1)
     dets = {"yunet-2023mar-int8bq": YunetDetector(), "mtcnn-ipazc": MtcnnDetector()}

@@ -107,8 +107,8 @@ class Bench:
         """``FaceEngine.track_video``'s tracking, keeping every 0.5 s frame (64 instead
         of 32, so a 20 s source clip is covered; identical for clips up to 16 s)."""
         from simreg.adapters.video import DecodedVideo
-        from simreg.face_engine import FrameKeeper
-        from simreg.tracking import TrackingParams, track_faces
+        from simreg.adapters.faces.face_engine import FrameKeeper
+        from simreg.adapters.faces.tracking import TrackingParams, track_faces
 
         eng = self.engine
         params = eng.tracking_params or TrackingParams()
@@ -124,7 +124,7 @@ class Bench:
     @staticmethod
     def choose(keeper, track, k: int, keep=lambda t: True) -> list[float]:
         """``FrameKeeper.best`` over the kept frames whose time passes ``keep``; their times."""
-        from simreg.face_engine import FrameKeeper
+        from simreg.adapters.faces.face_engine import FrameKeeper
 
         sub = FrameKeeper(keeper.every_s, keeper.max_frames)
         sub.frames = {t: f for t, f in keeper.frames.items() if keep(t)}
@@ -150,7 +150,7 @@ class Bench:
 
     # --- portraits -------------------------------------------------------------
     def portrait_from_image(self, image: np.ndarray, name: str, person: str, kind: str) -> Portrait:
-        from simreg.evaluation import id_chip_portrait
+        from simreg.eval.faces import id_chip_portrait
 
         boxes = self.framer.detect(image)
         if not boxes:
@@ -172,7 +172,7 @@ class Bench:
     # --- scores ------------------------------------------------------------------
     def scores(self, tpl: Template, P: np.ndarray) -> dict[str, np.ndarray]:
         """Variant -> similarity to each row of ``P`` (unit portrait descriptors)."""
-        from simreg.face_engine import live_template
+        from simreg.adapters.faces.face_engine import live_template
 
         out = {}
         for label, how, k in VARIANTS:
@@ -205,7 +205,7 @@ def main() -> int:
     from simreg.adapters.media import ImageLimits, decode_image
     from simreg.adapters.video import VideoLimits
     from simreg.config import Settings
-    from simreg.evaluation import centre_chip_portrait, list_images, identity_of
+    from simreg.eval.faces import centre_chip_portrait, list_images, identity_of
     from simreg.runtime import build_runtime
 
     cv2.setNumThreads(1)
@@ -296,7 +296,7 @@ def main() -> int:
         shortest = min(videos, key=lambda v: continuity.get(v, {}).get("duration", 99))
         vt = rt.engine.track_video((d / "videos" / shortest).read_bytes(), limits, rt.policy.detection, rt.policy)
         shipped = unit(vt.live_face.embeddings[M].vector)
-        from simreg.face_engine import live_template
+        from simreg.adapters.faces.face_engine import live_template
         ours = unit(live_template(full[shortest].first(rt.settings.live_template_frames)).embeddings[M].vector)
         check = float(shipped @ ours)
         assert check > 0.9999, f"replica differs from track_video: cos {check}"

@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import data_dir  # noqa: E402
 
-from simreg.liveness_eval import as_drawn, own_actions  # noqa: E402  (one definition of the protocol's challenges)
+from simreg.eval.liveness import as_drawn, own_actions  # noqa: E402  (one definition of the protocol's challenges)
 
 
 def bona_fide_challenge(entry) -> list[str]:

@@ -66,7 +66,7 @@ def collect(d: Path) -> list[dict]:
     from simreg.config import Settings
     from simreg.domain.errors import InputError
     from simreg.domain.pad import assess_pad
-    from simreg.liveness_eval import protocol
+    from simreg.eval.liveness import protocol
     from simreg.runtime import build_runtime
 
     cv2.setNumThreads(1)

@@ -68,7 +68,7 @@ def source_of(name: str) -> str:
 
 def items(d: Path, attacks: Path | None) -> list[tuple[str, Path, bool, str, list[str]]]:
     """(name, path, is_attack, type, imitated actions) of every clip."""
-    from simreg.liveness_eval import own_actions, protocol
+    from simreg.eval.liveness import own_actions, protocol
 
     out, seen = [], set()
     for s in protocol(d):

@@ -70,7 +70,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, data_dir  # noqa: E402
 
-from simreg.evaluation import centre_chip_portrait  # noqa: E402
+from simreg.eval.faces import centre_chip_portrait  # noqa: E402
 
 PG_BASE = os.environ.get("SIMREG_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CONSENT = json.dumps({"text_version": "face-consent-v3", "accepted_at": "2026-11-29T08:15:00+08:00"})

@@ -127,7 +127,7 @@ def main() -> int:
     from simreg.adapters.media import decode_image
     from simreg.config import Settings
     from simreg.domain.challenge import Action
-    from simreg.evaluation import centre_chip_portrait
+    from simreg.eval.faces import centre_chip_portrait
     from simreg.pipeline import judge_liveness
     from simreg.runtime import build_runtime
 

@@ -5,7 +5,7 @@ eye aspect ratio, yaw, pitch, whether the face was found, the box centre, and
 how many confident faces the detector saw on detection frames.  The helpers
 below build those signals from a few readable shapes (a blink dip, a head-turn
 excursion) and assemble :class:`~simreg.domain.types.FaceTrack` values the
-same way :func:`simreg.tracking.track_faces` does: ``t`` from the first frame,
+same way :func:`simreg.adapters.faces.tracking.track_faces` does: ``t`` from the first frame,
 ``duration_s`` = time of the last frame, the detector run every 5th frame,
 embeddings at keyframes.
 

@@ -154,7 +154,7 @@ def _eval_scores(args, settings: Settings):
     import tempfile
 
     from .domain.policy import ID_CHIP_BAND
-    from .evaluation import (build_id_chip_protocol, build_pairs, embed_dataset, identity_of, in_subset,
+    from .eval.faces import (build_id_chip_protocol, build_pairs, embed_dataset, identity_of, in_subset,
                              list_images, parse_subset, read_pairs, score_pairs)
     from .runtime import build_runtime
 
@@ -185,7 +185,7 @@ def cmd_eval_faces(args, settings: Settings) -> int:
     if (refused := _missing_eval_extra("eval faces", need)) is not None:
         return refused
     from .domain.policy import matcher_of, policy_from_dict
-    from .evaluation import (decision_scores, evaluate, format_rates, impostor_normalisation, rates_to_dict,
+    from .eval.faces import (decision_scores, evaluate, format_rates, impostor_normalisation, rates_to_dict,
                              write_plots, write_scores_tsv)
 
     try:
@@ -226,7 +226,7 @@ def cmd_eval_faces(args, settings: Settings) -> int:
 
 def cmd_eval_liveness(args, settings: Settings) -> int:
     """BPCER, APCER per attack type and wrong-challenge APCER on a labelled folder."""
-    from .liveness_eval import as_dicts, evaluate
+    from .eval.liveness import as_dicts, evaluate
 
     root = Path(args.root)
     if not (root / "videos" / "events.json").is_file():
@@ -274,7 +274,7 @@ def cmd_eval_liveness(args, settings: Settings) -> int:
 def cmd_calibrate(args, settings: Settings) -> int:
     if (refused := _missing_eval_extra("calibrate", ("tqdm",))) is not None:
         return refused
-    from .calibration import calibrate_policy
+    from .eval.calibration import calibrate_policy
 
     try:
         rt, images, data, scores = _eval_scores(args, settings)

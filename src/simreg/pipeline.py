@@ -30,11 +30,11 @@ from .domain.liveness import LivenessParams, LivenessReport, assess_liveness
 from .domain.pad import PadParams, assess_pad
 from .domain.decision import Decision, decide
 from .domain.errors import InputError, SimregError
-from .domain.matching import MatchResult, match
+from .domain.matching import MatchResult, match, similarities
 from .domain.policy import Policy
 from .domain.reasons import ReasonCode
 from .domain.types import Embedding, FaceAnalysis, FaceTrack
-from .face_engine import FaceAnalyser, compare_analyses
+from .ports import FaceAnalyser
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def compare_images(engine: FaceAnalyser, policy: Policy, image_a: bytes, image_b
         t[f"{name} (a+b)"] = a.timings_ms[name] + b.timings_ms.get(name, 0.0)
     t0 = time.perf_counter()
     band = policy.band_of([a.image_size, b.image_size])
-    result = match(compare_analyses(a, b), policy, band)
+    result = match(similarities(a.embeddings, b.embeddings), policy, band)
     t["match"] = (time.perf_counter() - t0) * 1e3
     t["total"] = t["decode"] + t["analyse"] + t["match"]
     reasons = tuple(dict.fromkeys([*result.reasons, *a.reasons, *b.reasons]))
@@ -156,7 +156,7 @@ def assess_registration(engine: FaceAnalyser, policy: Policy, portrait: bytes, v
     review_threshold = None
     if isinstance(live, FaceAnalysis):
         band = policy.band_of([portrait_result.image_size, live.image_size])
-        result = match(compare_analyses(portrait_result, live), policy, band)
+        result = match(similarities(portrait_result.embeddings, live.embeddings), policy, band)
         review = policy.review_entry(result.model_id, band)
         review_threshold = review.threshold if review is not None else None
     elif isinstance(live, SimregError):

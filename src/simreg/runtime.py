@@ -18,7 +18,7 @@ from .adapters.sql.database import database_status, open_database
 from .adapters.sql.migrate import upgrade_to_head
 from .adapters.sql.registry import Registry
 from .adapters.sql.stores import AccessStore, SessionStore
-from .face_engine import FaceAnalyser
+from .ports import FaceAnalyser
 
 
 def load_policy(settings: Settings) -> Policy:

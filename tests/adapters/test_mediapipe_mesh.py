@@ -28,7 +28,7 @@ from simreg.domain.face_geometry import eye_aspect_ratio, eye_centres, geometric
 from simreg.domain.reasons import ReasonCode  # noqa: E402
 from simreg.domain.types import FaceBox  # noqa: E402
 from simreg.ports import Landmarker  # noqa: E402
-from simreg.tracking import box_from_landmarks  # noqa: E402
+from simreg.adapters.faces.tracking import box_from_landmarks  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -132,7 +132,7 @@ def test_the_clip_score_in_the_pad_report_is_the_mean_of_the_sampled_frames():
 @pytest.mark.data
 def test_the_tracker_scores_a_few_full_frames_of_a_real_clip_and_a_replay(runtime, data_dir):
     from simreg.adapters.video import VideoLimits
-    from simreg.tracking import TrackingParams
+    from simreg.adapters.faces.tracking import TrackingParams
 
     limits = VideoLimits(max_duration_s=30.0, max_frames=2000)
     tracks = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from service_support import VIDEO
-from simreg.evaluation import centre_chip_portrait
+from simreg.eval.faces import centre_chip_portrait
 
 
 CUT_S = 12.0

@@ -21,7 +21,7 @@ def _jpeg(img: Image.Image, quality: int = 90) -> bytes:
 def _id_portrait(path, runtime) -> bytes:
     """A 102x126 ID-chip-like portrait: face about 55 % of the width, JPEG q60."""
     from simreg.adapters.media import decode_image
-    from simreg.evaluation import id_chip_portrait
+    from simreg.eval.faces import id_chip_portrait
 
     img = decode_image(path.read_bytes())
     (analysis,) = runtime.engine.analyse([img], runtime.policy)

@@ -31,7 +31,7 @@ from browser_support import (CAMERA_CHALLENGE, CAMERA_VIDEO, browser_or_skip, bu
 from service_support import RESIDENT_ID, make_service
 from simreg.adapters.sql.schema import consents
 from simreg.domain.access import Role
-from simreg.evaluation import centre_chip_portrait
+from simreg.eval.faces import centre_chip_portrait
 from simreg.domain.id_document import IdDocumentError, resident_id_check_char, validate_document
 from simreg.registration import document_kind
 

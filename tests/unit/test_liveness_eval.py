@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from simreg.liveness_eval import Sample, as_drawn, own_actions, protocol, summarise
+from simreg.eval.liveness import Sample, as_drawn, own_actions, protocol, summarise
 
 
 def _tree(tmp_path, events, replays=(), stills=()):

@@ -14,7 +14,8 @@ from typing import Callable
 from ...config import Settings
 from ...domain.errors import InfraError
 from ...domain.reasons import ReasonCode
-from ...face_engine import FaceAnalyser, FaceEngine
+from ...ports import FaceAnalyser
+from .face_engine import FaceEngine
 from . import model_files as mf
 
 

@@ -16,9 +16,9 @@ from typing import Iterable
 
 import numpy as np
 
-from .domain.face_geometry import reconciled_yaw
-from .domain.policy import DetectionRules
-from .domain.types import TRACK_BOX, FaceBox, FaceTrack, Landmarks, TrackPoint
+from ...domain.face_geometry import reconciled_yaw
+from ...domain.policy import DetectionRules
+from ...domain.types import TRACK_BOX, FaceBox, FaceTrack, Landmarks, TrackPoint
 
 
 @dataclass(frozen=True)
@@ -101,8 +101,8 @@ def track_faces(engine, frames: Iterable, rules: DetectionRules, params: Trackin
     computed on the same sampled frames (``params.screen_cues``), and so is
     MiniFASNet (``pad_model``, by default the process's shared scorer when
     ``params.minifasnet``) on the full frame with the detector's box."""
-    from .adapters.faces.measure import eye_aspect_ratio, head_pose
-    from .adapters.faces.screen_pad import screen_cues
+    from .measure import eye_aspect_ratio, head_pose
+    from .screen_pad import screen_cues
 
     detector = detector or engine.detector
     embedder = embedder or next(iter(engine.embedders.values()))
@@ -111,7 +111,7 @@ def track_faces(engine, frames: Iterable, rules: DetectionRules, params: Trackin
     timings = {"decode": 0.0, "detect": 0.0, "landmarks": 0.0, "embed": 0.0, "texture": 0.0, "screen": 0.0, "skin": 0.0,
                "minifasnet": 0.0}
     if pad_model is None and params.minifasnet:
-        from .adapters.faces.minifasnet import SHARED as pad_model
+        from .minifasnet import SHARED as pad_model
     texture_scores: list[float] = []
     minifasnet_scores: list[float] = []
     screen: list[dict] = []

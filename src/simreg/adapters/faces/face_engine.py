@@ -1,7 +1,7 @@
 """The face engine: detector, landmarkers and embedders (ports) put to work on
 the subject face of an image.  No model is built here: the factory injects them.
 
-Two implementations share one interface, :class:`FaceAnalyser`:
+Two implementations share one port, :class:`simreg.ports.FaceAnalyser`:
 
 * :class:`FaceEngine` runs in the calling process (a lock per model makes it
   safe to share between threads);
@@ -16,57 +16,17 @@ import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from .domain.errors import InputError, SimregError
-from .domain.matching import similarities
-from .domain.policy import DetectionRules, Policy
-from .domain.quality import assess_quality
-from .domain.reasons import ReasonCode
-from .domain.types import FaceAnalysis, FaceBox, FaceTrack, Landmarks
-from .adapters.faces.scaling import upscaled_if_small
-from .ports import Embedder, FaceDetector, Landmarker
-
-
-class FaceAnalyser(Protocol):
-    model_ids: tuple[str, ...]
-
-    def track_video(self, data: bytes, limits, rules: DetectionRules, policy: Policy | None = None,
-                    mirrored: bool = False) -> "VideoTrack":
-        """Decode a video (bytes) and track the subject's face through it; with a
-        ``policy``, also analyse the best frontal frame (``VideoTrack.live_face``)."""
-        ...
-
-    def analyse_with_video(self, image: np.ndarray, video: bytes, limits, policy: Policy,
-                           mirrored: bool = False) -> tuple["FaceAnalysis | SimregError", "VideoTrack"]:
-        """The portrait's analysis (or its error) and the video's track with its
-        live face, computed at once where the implementation can (the track may be
-        ``None`` when the portrait was refused)."""
-        ...
-
-    def analyse(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis]:
-        """One analysis per image; raises the first image's error."""
-        ...
-
-    def analyse_each(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis | SimregError]:
-        """One analysis or error per image (errors are returned, not raised)."""
-        ...
-
-    def describe(self) -> dict: ...
-
-    def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class VideoTrack:
-    track: FaceTrack
-    info: object                  # adapters.video.VideoInfo
-    timings_ms: dict
-    # the best frontal frame's full analysis (all embedders), or why there is none;
-    # None when not asked for
-    live_face: "FaceAnalysis | SimregError | None" = None
+from ...domain.errors import InputError, SimregError
+from ...domain.policy import DetectionRules, Policy
+from ...domain.quality import assess_quality
+from ...domain.reasons import ReasonCode
+from ...domain.types import FaceAnalysis, FaceBox, FaceTrack, Landmarks
+from ...ports import Embedder, FaceDetector, Landmarker, VideoTrack
+from .scaling import upscaled_if_small
 
 
 class FrameKeeper:
@@ -135,7 +95,7 @@ def live_template(analyses: Sequence[FaceAnalysis]) -> FaceAnalysis:
     per model.  Cosine comparisons of the mean equal the mean direction's."""
     from dataclasses import replace
 
-    from .domain.types import Embedding
+    from ...domain.types import Embedding
 
     used = [a for a in analyses if a.quality.passed] or list(analyses)
     head = used[0]
@@ -180,11 +140,6 @@ def choose_subject(boxes: Sequence[FaceBox], rules: DetectionRules, near: FaceBo
     others = [b for b in faces if b is not subject
               and b.score >= rules.multiple_min_score and b.w >= rules.multiple_min_relative_width * subject.w]
     return Subject(subject, len(faces), bool(others))
-
-
-def compare_analyses(a: FaceAnalysis, b: FaceAnalysis) -> dict[str, float]:
-    """Per-model similarity of the subject faces of two analyses."""
-    return similarities(a.embeddings, b.embeddings)
 
 
 class FaceEngine:
@@ -275,11 +230,11 @@ class FaceEngine:
 
     def track_video(self, data: bytes, limits, rules: DetectionRules, policy: Policy | None = None,
                     mirrored: bool = False) -> VideoTrack:
-        """Decode ``data`` within ``limits`` and track the subject (see :mod:`simreg.tracking`).
+        """Decode ``data`` within ``limits`` and track the subject (see :mod:`simreg.adapters.faces.tracking`).
         Identity-continuity embeddings use the first embedder (the matcher's).  With a
         ``policy``, the most frontal open-eyed frame is analysed in full (every
         embedder) for matching; a mirrored recording is un-mirrored first."""
-        from .adapters.video import DecodedVideo
+        from ..video import DecodedVideo
         from .tracking import TrackingParams, track_faces
 
         params = self.tracking_params or TrackingParams()

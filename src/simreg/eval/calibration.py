@@ -6,11 +6,11 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .domain.metrics import operating_point_bound
-from .domain.errors import PolicyError
-from .domain.policy import matcher_of, parse_policy, review_key, threshold_key
-from .domain.reasons import ReasonCode
-from .evaluation import PairScores, decision_scores, impostor_normalisation, split
+from ..domain.metrics import operating_point_bound
+from ..domain.errors import PolicyError
+from ..domain.policy import matcher_of, parse_policy, review_key, threshold_key
+from ..domain.reasons import ReasonCode
+from .faces import PairScores, decision_scores, impostor_normalisation, split
 
 
 def calibrate_policy(policy_path: Path, scores: PairScores, target_fmr: float, dataset: str,

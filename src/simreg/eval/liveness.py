@@ -33,9 +33,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from .adapters.video import VideoLimits
-from .domain.challenge import Action
-from .domain.errors import InputError
+from ..adapters.video import VideoLimits
+from ..domain.challenge import Action
+from ..domain.errors import InputError
 
 ACTIONS = ("turn_left", "turn_right", "blink")
 
@@ -137,7 +137,7 @@ def run(samples: Sequence[Sample], root: Path, judge: Callable[[Sample, bytes], 
         progress: Callable[[Sample], None] | None = None) -> list[Sample]:
     """Judge every sample: ``judge(sample, video bytes)`` returns (accepted, reasons,
     pad scores, sent to review); a still is presented as a 3 s video of itself."""
-    from .adapters.video import still_clip
+    from ..adapters.video import still_clip
 
     for s in samples:
         try:
@@ -181,7 +181,7 @@ def evaluate(engine, policy, root: Path, limits: VideoLimits = VideoLimits(max_d
     """The whole protocol with the real pipeline: each file decoded and tracked
     once (``FaceAnalyser.track_video``), then judged against each of its challenges
     (``pipeline.judge_liveness``, as ``check_liveness`` does)."""
-    from .pipeline import judge_liveness
+    from ..pipeline import judge_liveness
 
     last: dict[str, object] = {}  # the track of the file judged last: samples of one file come together
 

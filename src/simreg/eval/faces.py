@@ -21,12 +21,12 @@ from typing import Sequence
 
 import numpy as np
 
-from .adapters.media import ImageLimits, decode_image
-from .domain.errors import InputError
-from .domain.matching import decision_score, similarity_matrix
-from .domain.metrics import ErrorRates, error_rates
-from .domain.policy import FusionComponent, Policy
-from .face_engine import FaceAnalyser
+from ..adapters.media import ImageLimits, decode_image
+from ..domain.errors import InputError
+from ..domain.matching import decision_score, similarity_matrix
+from ..domain.metrics import ErrorRates, error_rates
+from ..domain.policy import FusionComponent, Policy
+from ..ports import FaceAnalyser
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 # Score given to pairs with a failure to acquire: below any real score.
@@ -201,7 +201,7 @@ def write_plots(out_dir: Path, scores: np.ndarray, pairs: Sequence[tuple[str, st
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .domain.metrics import det_curve
+    from ..domain.metrics import det_curve
 
     out_dir.mkdir(parents=True, exist_ok=True)
     gen, imp = split(scores, pairs)
@@ -316,7 +316,7 @@ def build_id_chip_protocol(root: Path, images: Sequence[str], workdir: Path,
     pairs; an identity whose first image has no face gets no portrait.
     """
     if framing_detector is None:
-        from .adapters.faces.mtcnn import MtcnnDetector
+        from ..adapters.faces.mtcnn import MtcnnDetector
 
         framing_detector = MtcnnDetector(min_face_size=20, min_face_fraction=0.0)
     firsts: dict[str, str] = {}
