@@ -19,21 +19,37 @@ from .face_engine import FaceEngine
 from . import model_files as mf
 
 
+def _yunet(max_side: int, for_tracking: bool):
+    from .opencv_zoo import YunetDetector
+
+    # ID-chip portraits (102x126) are searched at twice their size.
+    return YunetDetector(max_side=max_side, upsample_below=0 if for_tracking else 160, fast_resize=for_tracking)
+
+
+def _mtcnn(max_side: int, for_tracking: bool):
+    from .mtcnn import MtcnnDetector
+
+    return MtcnnDetector(max_side=max_side)
+
+
+def _hog(max_side: int, for_tracking: bool):
+    from .dlib_models import HogDetector
+
+    return HogDetector(max_side=max_side)
+
+
+# name -> builder(max_side, for_tracking) of a FaceDetector.
+DETECTORS: dict[str, Callable] = {
+    "yunet": _yunet,
+    "mtcnn": _mtcnn,
+    "hog": _hog,
+}
+
+
 def _detector(name: str, max_side: int, for_tracking: bool = False):
-    if name == "yunet":
-        from .opencv_zoo import YunetDetector
-
-        # ID-chip portraits (102x126) are searched at twice their size.
-        return YunetDetector(max_side=max_side, upsample_below=0 if for_tracking else 160, fast_resize=for_tracking)
-    if name == "mtcnn":
-        from .mtcnn import MtcnnDetector
-
-        return MtcnnDetector(max_side=max_side)
-    if name == "hog":
-        from .dlib_models import HogDetector
-
-        return HogDetector(max_side=max_side)
-    raise InfraError(ReasonCode.ENGINE_UNAVAILABLE, f"unknown detector {name!r} (yunet, mtcnn, hog)")
+    if name not in DETECTORS:
+        raise InfraError(ReasonCode.ENGINE_UNAVAILABLE, f"unknown detector {name!r} ({', '.join(DETECTORS)})")
+    return DETECTORS[name](max_side, for_tracking)
 
 
 def _sface(flip: bool) -> Callable:
@@ -98,11 +114,17 @@ def _mediapipe_files() -> tuple:
     return (FACE_MESH, IRIS)
 
 
+# The models whose files their own module names (imported only when configured).
+LAZY_MODEL_FILES: dict[str, Callable[[], tuple]] = {
+    "mediapipe": _mediapipe_files,
+}
+
+
 def loaded_files(settings: Settings) -> list[dict]:
     """The pinned files of the models these settings load, each once."""
     names = [settings.detector, settings.landmarker, *settings.embedders]
-    table = {**MODEL_FILES, "mediapipe": _mediapipe_files()} if settings.landmarker == "mediapipe" else MODEL_FILES
-    files = {f.model_id: f for n in names for f in table.get(n, ())}
+    files = {f.model_id: f for n in names
+             for f in (LAZY_MODEL_FILES[n]() if n in LAZY_MODEL_FILES else MODEL_FILES.get(n, ()))}
     return [f.describe() for f in files.values()]
 
 
