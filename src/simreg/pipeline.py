@@ -27,6 +27,7 @@ from .adapters.media import ImageLimits, decode_image
 from .adapters.video import VideoLimits
 from .domain.challenge import Action
 from .domain.liveness import LivenessParams, LivenessReport, assess_liveness
+from .domain.flash import FlashPlan, flash_response
 from .domain.pad import PadParams, assess_pad
 from .domain.decision import Decision, decide
 from .domain.errors import InputError, SimregError
@@ -127,12 +128,15 @@ def assess_registration(engine: FaceAnalyser, policy: Policy, portrait: bytes, v
                         actions: Sequence[Action], mirrored: bool = False,
                         prompt_times: Sequence[float] | None = None,
                         image_limits: ImageLimits = ImageLimits(), video_limits: VideoLimits = VideoLimits(),
-                        params: LivenessParams = LivenessParams(), pad_params: PadParams | None = None) -> Assessment:
+                        params: LivenessParams = LivenessParams(), pad_params: PadParams | None = None,
+                        flash: tuple[FlashPlan, Sequence[float]] | None = None) -> Assessment:
     """The biometric half of a registration, in order:
 
     media (portrait image, challenge video) -> face engine (portrait analysis and
     video track at once; the best frontal live frame analysed in full) -> quality
-    -> liveness (challenge, continuity, coverage) -> PAD -> 1:1 match of the live
+    -> liveness (challenge, continuity, coverage) -> PAD (with the colour flash's
+    response when ``flash`` gives the session's plan and when each colour appeared;
+    report-only) -> 1:1 match of the live
     face against the portrait, at the threshold of the portrait's resolution band
     -> decision.
 
@@ -149,6 +153,8 @@ def assess_registration(engine: FaceAnalyser, policy: Policy, portrait: bytes, v
             raise InputError(portrait_result.code, "no face was found in the ID portrait")
         raise portrait_result
     liveness = judge_liveness(vt, actions, mirrored, prompt_times, params, pad_params or policy.pad, t1)
+    if flash is not None:
+        liveness.pad_scores["flash"] = flash_response(vt.track.skin_rgb, *flash)
     t2 = time.perf_counter()
     live = vt.live_face
     result: MatchResult | None = None

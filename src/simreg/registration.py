@@ -25,6 +25,7 @@ from .adapters.sql.registry import ConsentData, PersonData, Recorded, Registry, 
 from .domain.access import Clerk
 from .domain.errors import InputError, PolicyError, Throttled
 from .domain.challenge import Challenge
+from .domain.flash import flash_plan
 from .domain.id_document import DocumentKind, IdDocument, normalise_number, validate_document
 from .domain.lockout import LockoutRule, locked_until
 from .domain.numbers import normalise_phone
@@ -65,6 +66,7 @@ class RegistrationInput:
     consent: Consent | None            # required to register; a lookup needs none
     phone_number: str | None = None
     prompt_times: tuple[float, ...] | None = None
+    flash_times: tuple[float, ...] | None = None   # when each colour of the session's flash appeared
 
 
 def document_kind(id_type: str, number: str | None) -> DocumentKind:
@@ -160,6 +162,8 @@ class RegistrationService:
         now = self.clock()
         d, c = inp.document, inp.consent
         request = [inp.session_id, d, inp.mirrored, inp.phone_number, c, inp.prompt_times]
+        if inp.flash_times is not None:
+            request.append(inp.flash_times)
         return self._idempotent(clerk, idempotency_key, request, [inp.portrait, inp.video], now,
                                 lambda: self._register(inp, clerk, idempotency_key, now))
 
@@ -174,6 +178,10 @@ class RegistrationService:
         if inp.prompt_times is not None and len(inp.prompt_times) != len(challenge.actions):
             raise InputError(ReasonCode.REGISTRATION_FIELD,
                              f"prompt_times has {len(inp.prompt_times)} values for {len(challenge.actions)} prompts")
+        colours = len(flash_plan(challenge.nonce).colours)
+        if inp.flash_times is not None and len(inp.flash_times) != colours:
+            raise InputError(ReasonCode.REGISTRATION_FIELD,
+                             f"flash_times has {len(inp.flash_times)} values for {colours} colours")
         return doc, key, challenge
 
     def assess(self, inp: RegistrationInput, challenge: Challenge, key: str, clerk: Clerk, now: datetime):
@@ -185,7 +193,8 @@ class RegistrationService:
             with self.rt.admission.slot():  # past the bound: 503 ENGINE.BUSY now, not a queue
                 return assess_registration(self.rt.engine, self.rt.policy, inp.portrait, inp.video,
                                            challenge.actions, inp.mirrored, inp.prompt_times, self.rt.limits,
-                                           self.rt.video)
+                                           self.rt.video, flash=(flash_plan(challenge.nonce), inp.flash_times)
+                                           if inp.flash_times is not None else None)
         except InputError as exc:
             if exc.code.value.split(".")[0] in BIOMETRIC_INPUT_ERRORS:
                 self.registry.record_failed_attempt(self.registry.id_index(key), clerk, exc.code.value, self.stamp,

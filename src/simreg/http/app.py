@@ -16,6 +16,7 @@ from ..admission import engine_ready
 
 from ..config import Settings
 from ..domain.challenge import draw_challenge, parse_actions
+from ..domain.flash import flash_plan
 from ..domain.errors import InputError
 from ..domain.reasons import ReasonCode
 from ..logs import reset_request_id, set_request_id
@@ -28,7 +29,7 @@ from .ui import install_ui
 from .contract import complete_error_statuses
 from .errors import error_response, install_error_handlers, internal_error
 from .multipart import BodyCap, request_cap
-from .schemas import ErrorResponse, SessionRequest, SessionResponse, error_responses
+from .schemas import ErrorResponse, FlashPublic, SessionRequest, SessionResponse, error_responses
 
 log = logging.getLogger(__name__)
 access = logging.getLogger("simreg.access")
@@ -101,8 +102,10 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
                                  "a request may name its challenge only in development mode")
             challenge = replace(challenge, actions=parse_actions(",".join(body.challenge)))
         session_id = rt.sessions.create(challenge, clerk, tuple(rt.engine.model_ids), rt.policy.sha256)
+        plan = flash_plan(challenge.nonce)
         return SessionResponse(session_id=session_id, challenge=[a.value for a in challenge.actions],
-                               nonce=challenge.nonce, expires_at=challenge.expires_at)
+                               nonce=challenge.nonce, expires_at=challenge.expires_at,
+                               flash=FlashPublic(colours=plan.hex(), segment_s=plan.segment_s))
 
     app.include_router(registrations_router)
     app.include_router(citizen_router)

@@ -44,6 +44,8 @@ SEXES = ("M", "F", "X", "男", "女")
 ID_TYPES = ("cn_resident", "passport", "hk_macau_taiwan")
 #: Seconds from the video's start, comma-separated (at most 8).
 PROMPT_TIMES_PATTERN = r"^[0-9]{1,5}(\.[0-9]{1,6})?(,[0-9]{1,5}(\.[0-9]{1,6})?){0,7}$"
+#: The same for the flash colours (at most 16).
+FLASH_TIMES_PATTERN = r"^[0-9]{1,5}(\.[0-9]{1,6})?(,[0-9]{1,5}(\.[0-9]{1,6})?){0,15}$"
 NAME_MAX = 200
 
 
@@ -145,6 +147,8 @@ def check_form_shapes(fields: dict[str, str | None]) -> None:
         ("mirrored", lambda v: v in ("true", "false"), ReasonCode.REGISTRATION_FIELD, "mirrored must be true or false"),
         ("prompt_times", lambda v: _matches(PROMPT_TIMES_PATTERN, v), ReasonCode.REGISTRATION_FIELD,
          "prompt_times must be comma-separated seconds (at most 8)"),
+        ("flash_times", lambda v: _matches(FLASH_TIMES_PATTERN, v), ReasonCode.REGISTRATION_FIELD,
+         "flash_times must be comma-separated seconds (at most 16)"),
         ("name", lambda v: len(v) <= NAME_MAX, IdReason.NAME_TOO_LONG, f"name is longer than {NAME_MAX} characters"),
     ]
     for name, ok, code, message in checks:
@@ -166,6 +170,7 @@ def form_properties(descriptions: dict[str, str]) -> dict[str, dict]:
         "phone_number": {"type": "string", "pattern": optional_pattern(PHONE_PATTERN)},
         "mirrored": {"type": "boolean"},
         "prompt_times": {"type": "string", "pattern": optional_pattern(PROMPT_TIMES_PATTERN)},
+        "flash_times": {"type": "string", "pattern": optional_pattern(FLASH_TIMES_PATTERN)},
         "name": {"type": "string", "maxLength": NAME_MAX},
     }
     return {k: {**shapes.get(k, {"type": "string"}), "description": d} for k, d in descriptions.items()}

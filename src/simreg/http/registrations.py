@@ -36,6 +36,8 @@ _FORM_FIELDS = form_properties({
     "sex": "M | F | X (or 男 | 女), as printed; cross-checked against the number where it encodes one.",
     "mirrored": "true when the recording is mirrored (a selfie preview); default false.",
     "prompt_times": "Seconds from the video's start at which each prompt appeared, comma-separated.",
+    "flash_times": "Seconds from the video's start at which each colour of the session's flash appeared, "
+                   "comma-separated (optional: omit when the screen did not flash).",
     "phone_number": "Optional: the number to register (E.164, or 11 digits for a mainland mobile); otherwise "
                     "the next available one.",
     "consent": 'JSON {"text_version": "...", "accepted_at": "RFC 3339"}: the text shown and when the customer '
@@ -134,25 +136,30 @@ def consent_of(body: ConsentBody) -> Consent:
     return Consent(text_version, body.accepted_at)
 
 
-#: At most this many prompts (a challenge has 2-4 actions).
+#: At most this many prompts (a challenge has 2-4 actions) and flash colours (a plan has 10).
 MAX_PROMPTS = 8
+MAX_FLASHES = 16
 
 
-def prompt_times_field(value: str | None) -> tuple[float, ...] | None:
-    """Seconds from the video's start at which each prompt appeared: finite,
-    non-negative, non-decreasing, at most ``MAX_PROMPTS``."""
+def times_field(value: str | None, name: str = "prompt_times", most: int = MAX_PROMPTS) -> tuple[float, ...] | None:
+    """Seconds from the video's start at which each prompt (or flash colour)
+    appeared: finite, non-negative, non-decreasing, at most ``most``."""
     if value is None:
         return None
     items = value.split(",")
-    if len(items) > MAX_PROMPTS:
-        raise InputError(ReasonCode.REGISTRATION_FIELD, f"prompt_times has more than {MAX_PROMPTS} values")
+    if len(items) > most:
+        raise InputError(ReasonCode.REGISTRATION_FIELD, f"{name} has more than {most} values")
     try:
         times = tuple(float(x) for x in items)
     except ValueError:
-        raise InputError(ReasonCode.REGISTRATION_FIELD, "prompt_times must be comma-separated seconds") from None
+        raise InputError(ReasonCode.REGISTRATION_FIELD, f"{name} must be comma-separated seconds") from None
     if not all(math.isfinite(t) and t >= 0 for t in times) or list(times) != sorted(times):
-        raise InputError(ReasonCode.REGISTRATION_FIELD, "prompt_times must be finite, non-negative and in order")
+        raise InputError(ReasonCode.REGISTRATION_FIELD, f"{name} must be finite, non-negative and in order")
     return times
+
+
+def prompt_times_field(value: str | None) -> tuple[float, ...] | None:
+    return times_field(value)
 
 
 def document_fields(parts: dict[str, Part]) -> DocumentInput:
@@ -183,7 +190,8 @@ async def register(request: Request, idempotency_key: str | None = Header(
         session_id=text_field(parts, "session_id", True), document=document_fields(parts),
         portrait=file_field(parts, "portrait"), video=file_field(parts, "video"), mirrored=bool_field(text_field(parts, "mirrored")),
         consent=parse_consent(text_field(parts, "consent")), phone_number=text_field(parts, "phone_number"),
-        prompt_times=prompt_times_field(text_field(parts, "prompt_times")))
+        prompt_times=prompt_times_field(text_field(parts, "prompt_times")),
+        flash_times=times_field(text_field(parts, "flash_times"), "flash_times", MAX_FLASHES))
     parts.clear()
     return await run_in_threadpool(_service(request).register, inp, clerk, idempotency_key)
 

@@ -53,6 +53,14 @@ class SessionResponse(BaseModel):
                                  examples=[["turn_left", "blink", "turn_right"]])
     nonce: str = Field(examples=["p1Hq3n1aT0c2Yw8xV4m5Rw"])
     expires_at: datetime
+    flash: "FlashPublic" = Field(description="Colours to light the screen with while recording, one after the "
+                                             "other; the registration reports when each appeared (flash_times).")
+
+
+class FlashPublic(BaseModel):
+    colours: list[str] = Field(description="CSS colours in the order to show them.",
+                               examples=[["#ff2020", "#20ffff", "#2020ff", "#ffff20"]])
+    segment_s: float = Field(description="Seconds each colour stays on screen.", examples=[0.4])
 
 
 def error_responses(*statuses: int, ok: tuple[int, object] | None = None) -> dict:
@@ -212,3 +220,6 @@ class ClerkRequest(BaseModel):
     outlet_id: str = Field(examples=["out_4b1f9d1c5a3e7b2a"])
     name: str = Field(min_length=1, max_length=200, examples=["王芳"])
     role: Literal["clerk", "supervisor", "auditor", "admin"] = Field(examples=["clerk"])
+
+
+SessionResponse.model_rebuild()

@@ -13,6 +13,9 @@
   var PROMPT_S = 3.0;
   var MARGIN_S = 1.0;
   var LIMIT_GUARD_S = 0.75;
+  // The session's colour flash starts this long after the recording, one colour
+  // every flash.segment_s; the service checks that the face reflected it in time.
+  var FLASH_START_S = 0.3;
   var MIME_TYPES = ["video/webm;codecs=vp9", "video/webm;codecs=vp8", "video/webm", "video/mp4"];
   var ICONS = { turn_left: "/static/turn-left.svg", turn_right: "/static/turn-right.svg", blink: "/static/blink.svg" };
 
@@ -269,9 +272,21 @@
     return step();
   }
 
-  // Records while showing the challenge one prompt at a time; resolves to
-  // {blob, mime, promptTimes} where promptTimes are seconds from the recording's start.
-  function record(stream, actions, maxSeconds) {
+  // Lights the page (a full-window layer behind the cards, and a frame around the
+  // camera's picture) with one colour, or clears it.
+  function setFlash(colour) {
+    var layer = $("flash");
+    if (layer) {
+      layer.style.backgroundColor = colour || "";
+      layer.hidden = !colour;
+    }
+    $("stage").style.outline = colour ? "24px solid " + colour : "";
+  }
+
+  // Records while showing the challenge one prompt at a time and the session's
+  // colour flash; resolves to {blob, mime, promptTimes, flashTimes} where the times
+  // are seconds from the recording's start.
+  function record(stream, actions, maxSeconds, flash) {
     var mime = pickMime();
     if (mime === null) return Promise.reject({ key: "camera.recorder" });
     var n = actions.length;
@@ -284,14 +299,20 @@
     try { rec = new MediaRecorder(stream, opts); } catch (e) { rec = new MediaRecorder(stream); }
     var chunks = [];
     var promptTimes = [];
+    var flashTimes = [];
+    var colours = (flash && flash.colours) || [];
+    var segment = (flash && flash.segment_s) || 0.4;
+    if (FLASH_START_S + colours.length * segment > total) colours = [];  // no room: no flash
     return new Promise(function (resolve, reject) {
       var t0 = 0, timers = [];
       rec.ondataavailable = function (ev) { if (ev.data && ev.data.size) chunks.push(ev.data); };
       rec.onerror = function () { timers.forEach(window.clearTimeout); reject({ key: "camera.recorder" }); };
       rec.onstop = function () {
         timers.forEach(window.clearTimeout);
+        setFlash(null);
         resolve({ blob: new Blob(chunks, { type: rec.mimeType || mime || "video/webm" }),
-                  mime: rec.mimeType || mime, promptTimes: promptTimes });
+                  mime: rec.mimeType || mime, promptTimes: promptTimes,
+                  flashTimes: flashTimes.length === colours.length ? flashTimes : [] });
       };
       rec.onstart = function () {
         t0 = performance.now();
@@ -306,6 +327,16 @@
             setPrompt(key, { action: action }, action);
           }, (LEAD_S + k * promptS) * 1000));
         });
+        colours.forEach(function (colour, k) {
+          timers.push(window.setTimeout(function () {
+            setFlash(colour);
+            flashTimes[k] = (performance.now() - t0) / 1000;  // when it really appeared
+          }, (FLASH_START_S + k * segment) * 1000));
+        });
+        if (colours.length) {
+          timers.push(window.setTimeout(function () { setFlash(null); },
+                                        (FLASH_START_S + colours.length * segment) * 1000));
+        }
         timers.push(window.setTimeout(function () { setPrompt("prompt.hold", null, null); },
                                       (LEAD_S + n * promptS) * 1000));
         timers.push(window.setTimeout(function () { if (rec.state !== "inactive") rec.stop(); }, total * 1000));
@@ -335,6 +366,9 @@
     // the recording is the camera's own image; only the preview is mirrored
     fd.append("mirrored", "false");
     fd.append("prompt_times", capture.promptTimes.map(function (t) { return t.toFixed(2); }).join(","));
+    if (capture.flashTimes.length) {
+      fd.append("flash_times", capture.flashTimes.map(function (t) { return t.toFixed(3); }).join(","));
+    }
     fd.append("consent", JSON.stringify({ text_version: S.t("consent.version_id"), accepted_at: state.consentAt }));
     fd.append("portrait", $("portrait").files[0]);
     var ext = /mp4/.test(capture.mime || "") ? "mp4" : "webm";
@@ -509,7 +543,7 @@
     }).then(function (stream) {
       return countdown().then(function () {
         var limit = (S.me && S.me.capture && S.me.capture.max_video_duration_s) || 15;
-        return record(stream, session.challenge, limit);
+        return record(stream, session.challenge, limit, session.flash);
       });
     }).then(function (capture) {
       setPrompt(null);
@@ -518,6 +552,7 @@
       return upload(buildForm(session.session_id, capture), newKey());
     }).then(showResult, function (err) {
       setPrompt(null);
+      setFlash(null);
       closeCamera();
       if (err && err.res) showResult(err.res);
       else showCameraError(err && err.key ? err.key : "camera.recorder");
