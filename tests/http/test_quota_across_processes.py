@@ -37,6 +37,10 @@ from simreg.adapters.sql.stores import AccessStore
 from simreg.domain.access import Role
 from simreg.domain.audit import verify_chain
 
+# the test and its server processes use the PostgreSQL server (a fresh schema of
+# service_support.fresh_postgres_schema, shared by the subprocesses)
+pytestmark = pytest.mark.postgres
+
 SERVERS = 4
 REQUESTS = 20
 QUOTA = 5
