@@ -29,7 +29,8 @@ from sqlalchemy import select
 from browser_support import (CAMERA_CHALLENGE, CAMERA_VIDEO, browser_or_skip, build_camera_y4m, message_table,
                              new_driver, start_live_server, stop_live_server)
 from service_support import RESIDENT_ID, make_service
-from simreg.adapters.sql.schema import consents
+from simreg.adapters.sql.schema import capture_sessions, consents, registrations
+from simreg.domain.flash import flash_plan
 from simreg.domain.access import Role
 from simreg.eval.faces import centre_chip_portrait
 from simreg.domain.id_document import IdDocumentError, resident_id_check_char, validate_document
@@ -240,7 +241,11 @@ def test_a_clerk_registers_a_customer_from_login_to_the_recorded_outcome(browser
         window.__prompts = [];
         new MutationObserver(() => { const p = document.querySelector('[data-testid=prompt]');
             if (p.textContent) window.__prompts.push([p.textContent, p.getAttribute('data-action')]); })
-          .observe(document.querySelector('[data-testid=prompt]'), {childList: true, characterData: true, subtree: true});""")
+          .observe(document.querySelector('[data-testid=prompt]'), {childList: true, characterData: true, subtree: true});
+        window.__flashes = [];
+        new MutationObserver(() => { const f = document.querySelector('[data-testid=flash]');
+            if (!f.hidden && f.style.backgroundColor) window.__flashes.push(f.style.backgroundColor); })
+          .observe(document.querySelector('[data-testid=flash]'), {attributes: true});""")
 
     started = time.monotonic()
     tid(browser, "start").click()
@@ -270,6 +275,19 @@ def test_a_clerk_registers_a_customer_from_login_to_the_recorded_outcome(browser
     actions = [a for _, a in browser.execute_script("return window.__prompts") if a]
     assert [a for i, a in enumerate(actions) if i == 0 or actions[i - 1] != a] == CAMERA_CHALLENGE
     assert "vp9" in tid(browser, "preview").get_attribute("data-recording-mime")
+    # the window flashed the session's colours, in order, and the service measured the face's response
+    with svc.rt.database.connect() as c:
+        row = c.execute(select(registrations.c.scores, capture_sessions.c.nonce).join(
+            capture_sessions, capture_sessions.c.session_id == registrations.c.session_id)
+            .where(registrations.c.registration_id == reg_id)).one()
+    shown = [s for i, s in enumerate(browser.execute_script("return window.__flashes"))
+             if i == 0 or browser.execute_script("return window.__flashes")[i - 1] != s]
+    expected = ["rgb(%d, %d, %d)" % tuple(int(h[i:i + 2], 16) for i in (1, 3, 5))
+                for h in flash_plan(row.nonce).hex()]
+    assert shown == expected
+    # the fake camera's picture never saw that light: a low response (report-only, so no outcome depends on it)
+    flash_score = json.loads(row.scores)["pad"]["flash"]
+    assert flash_score is not None and flash_score < 0.5
     # the consent went with it: the version of the text shown, and when it was accepted
     with svc.rt.database.connect() as c:
         row = c.execute(select(consents.c.text_version, consents.c.accepted_at)
