@@ -8,17 +8,25 @@
     that differ in yaw, in units of the inter-eye distance: high for a head,
     near landmark noise for a sheet of paper or a flat cut-out.
 
-(c) MiniFASNet (adapters/faces/minifasnet.py), a pretrained passive PAD model
-    on the sampled full frames: the mean over the clip.  Report-only: measured in
-    docs/pad.md (``bench/pad.py``).
-
 (b) Screen and print cues (adapters/faces/screen_pad.py) on the sampled frames:
     straight edges enclosing the face (a bezel, a paper border), a periodic
     high-frequency peak (pixel grid, moire, halftone) and specular glare.  Each is
     summarised per clip as the median over the sampled frames.
 
-Each signal gives a score; the policy's thresholds (chosen from data, see
-docs/liveness.md) turn scores into reason codes.
+(c) MiniFASNet (adapters/faces/minifasnet.py), a pretrained passive PAD model
+    on the sampled full frames: the mean over the clip.
+
+(d) Rigidity: the planarity residual over every pair of frames, on the
+    landmarks a cut-out cannot move (all but the eyes), whether or not the head
+    turned.
+
+(e) rPPG: the skin's colour pulse (POS), measured and not fused.
+
+The decision is :class:`PadFusion`, a logistic regression over some of these
+scores, fitted leave-one-source-out by ``bench/pad_fusion.py`` and shipped in
+the policy's ``pad`` section with its two edges (docs/pad.md); the per-signal
+thresholds of :class:`PadParams` remain for an operator who wants one rule per
+signal.  The colour flash's response is in ``domain/flash.py``.
 """
 
 from __future__ import annotations
