@@ -35,7 +35,7 @@ class NoFaceEngine:
     def analyse_with_video(self, image, video, limits, policy, mirrored=False):
         return self._analysis(), None
 
-    def track_video(self, data, limits, rules, policy=None, mirrored=False):
+    def track_video(self, data, limits, rules, policy=None, mirrored=False, tracking=None):
         raise self._analysis()
 
     def analyse_each(self, images, policy):

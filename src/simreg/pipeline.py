@@ -81,14 +81,14 @@ class LivenessCheck:
 
 def check_liveness(engine: FaceAnalyser, policy: Policy, video: bytes, actions: Sequence[Action],
                    mirrored: bool = False, prompt_times: Sequence[float] | None = None,
-                   limits: VideoLimits = VideoLimits(), params: LivenessParams = LivenessParams(),
+                   limits: VideoLimits = VideoLimits(), params: LivenessParams | None = None,
                    pad_params: PadParams | None = None) -> LivenessCheck:
     """Decode and track the video, then judge the challenge and the passive signals
     (by the policy's PAD rules unless ``pad_params`` are given).  Raises
     ``InputError`` for unusable media; every other outcome is in the report."""
     t0 = time.perf_counter()
-    vt = engine.track_video(video, limits, policy.detection)
-    return judge_liveness(vt, actions, mirrored, prompt_times, params, pad_params or policy.pad, t0)
+    vt = engine.track_video(video, limits, policy.detection, tracking=policy.tracking)
+    return judge_liveness(vt, actions, mirrored, prompt_times, params or policy.liveness, pad_params or policy.pad, t0)
 
 
 def judge_liveness(vt, actions: Sequence[Action], mirrored: bool = False, prompt_times: Sequence[float] | None = None,
@@ -128,7 +128,7 @@ def assess_registration(engine: FaceAnalyser, policy: Policy, portrait: bytes, v
                         actions: Sequence[Action], mirrored: bool = False,
                         prompt_times: Sequence[float] | None = None,
                         image_limits: ImageLimits = ImageLimits(), video_limits: VideoLimits = VideoLimits(),
-                        params: LivenessParams = LivenessParams(), pad_params: PadParams | None = None,
+                        params: LivenessParams | None = None, pad_params: PadParams | None = None,
                         flash: tuple[FlashPlan, Sequence[float]] | None = None) -> Assessment:
     """The biometric half of a registration, in order:
 
@@ -152,7 +152,8 @@ def assess_registration(engine: FaceAnalyser, policy: Policy, portrait: bytes, v
         if portrait_result.code is ReasonCode.FACE_NOT_FOUND:
             raise InputError(portrait_result.code, "no face was found in the ID portrait")
         raise portrait_result
-    liveness = judge_liveness(vt, actions, mirrored, prompt_times, params, pad_params or policy.pad, t1)
+    liveness = judge_liveness(vt, actions, mirrored, prompt_times, params or policy.liveness, pad_params or policy.pad,
+                              t1)
     if flash is not None:
         liveness.pad_scores["flash"] = flash_response(vt.track.skin_rgb, *flash)
     t2 = time.perf_counter()

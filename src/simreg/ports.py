@@ -8,7 +8,7 @@ from typing import Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from .domain.errors import SimregError
-from .domain.policy import DetectionRules, Policy
+from .domain.policy import DetectionRules, Policy, TrackingParams
 from .domain.types import Embedding, FaceAnalysis, FaceBox, FaceTrack, Landmarks
 
 
@@ -51,9 +51,10 @@ class FaceAnalyser(Protocol):
     model_ids: tuple[str, ...]
 
     def track_video(self, data: bytes, limits, rules: DetectionRules, policy: Policy | None = None,
-                    mirrored: bool = False) -> "VideoTrack":
-        """Decode a video (bytes) and track the subject's face through it; with a
-        ``policy``, also analyse the best frontal frame (``VideoTrack.live_face``)."""
+                    mirrored: bool = False, tracking: TrackingParams | None = None) -> "VideoTrack":
+        """Decode a video (bytes) and track the subject's face through it (by
+        ``tracking``, else the policy's, else the defaults); with a ``policy``,
+        also analyse the best frontal frame (``VideoTrack.live_face``)."""
         ...
 
     def analyse_with_video(self, image: np.ndarray, video: bytes, limits, policy: Policy,

@@ -1,5 +1,6 @@
 """The decision policy: thresholds keyed by model id, quality limits, detection
-rules, the passive PAD decision.  Loaded from a versioned JSON file; its sha256 identifies it in every
+rules, the liveness challenge's rules, how faces are tracked, the passive PAD
+decision.  Loaded from a versioned JSON file; its sha256 identifies it in every
 report and, later, every audit entry."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from .errors import PolicyError
+from .liveness import LivenessParams
 from .pad import PadParams
 from .reasons import ReasonCode
 
@@ -68,6 +70,26 @@ class DetectionRules:
     multiple_min_relative_width: float = 0.5
 
 
+@dataclass(frozen=True)
+class TrackingParams:
+    """How the face is followed through a video (adapters/faces/tracking.py): the
+    policy's ``tracking`` section, so that an audit entry's policy hash pins it."""
+    # frames between detector runs while tracking holds.  Between them the landmarks are
+    # placed in the last detection's box (one frame old at 2), never in a box predicted
+    # from the previous landmarks: those drifted and jumped back at each detection, and
+    # the jumps read as blinks and turns (a printed photo "blinked" during its turn)
+    detect_every: int = 2
+    max_fps: float = 30.0          # frames closer than 1/max_fps to the last one are skipped
+    embed_every_s: float = 1.5     # keyframe embeddings for identity continuity
+    max_scale_change: float = 0.35  # relative change of inter-eye distance that means "lost"
+    texture_every_s: float = 0.6   # face crops scored by the texture PAD model ...
+    texture_max_samples: int = 8   # ... at most this many per video
+    texture_min_score: float = 0.8  # detector confidence a crop needs
+    screen_cues: bool = True       # screen/print cues (adapters/faces/screen_pad.py) on the same frames
+    minifasnet: bool = True        # MiniFASNet (adapters/faces/minifasnet.py) on the same frames, ~3-6 ms each
+    skin_trace: bool = True        # mean skin colour of every tracked frame (rPPG, domain/pad.py), ~0.05 ms each
+
+
 ID_CHIP_BAND = "id-chip"
 
 
@@ -89,6 +111,8 @@ class Policy:
     quality: QualityLimits = field(default_factory=QualityLimits)
     detection: DetectionRules = field(default_factory=DetectionRules)
     resolution: ResolutionRules = field(default_factory=ResolutionRules)
+    liveness: LivenessParams = field(default_factory=LivenessParams)  # the challenge's rules
+    tracking: TrackingParams = field(default_factory=TrackingParams)  # how the face is followed
     pad: PadParams = field(default_factory=PadParams)   # passive PAD thresholds and the fused decision
     sha256: str = ""
 
@@ -168,6 +192,8 @@ def policy_from_dict(doc: Mapping[str, Any], sha256: str = "") -> Policy:
             quality=QualityLimits(**doc.get("quality", {})),
             detection=DetectionRules(**doc.get("detection", {})),
             resolution=ResolutionRules(**doc.get("resolution", {})),
+            liveness=LivenessParams(**doc.get("liveness", {})),
+            tracking=TrackingParams(**doc.get("tracking", {})),
             pad=PadParams.from_policy(doc.get("pad", {})),
             sha256=sha256,
         )

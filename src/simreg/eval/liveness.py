@@ -188,9 +188,9 @@ def evaluate(engine, policy, root: Path, limits: VideoLimits = VideoLimits(max_d
     def judge(sample: Sample, video: bytes):
         if sample.file not in last:
             last.clear()
-            last[sample.file] = engine.track_video(video, limits, policy.detection)
+            last[sample.file] = engine.track_video(video, limits, policy.detection, tracking=policy.tracking)
         res = judge_liveness(last[sample.file], [Action(a) for a in sample.challenge],
-                             prompt_times=sample.prompt_times, pad_params=policy.pad)
+                             prompt_times=sample.prompt_times, params=policy.liveness, pad_params=policy.pad)
         return res.report.passed, res.report.reasons + res.pad_review, dict(res.pad_scores), bool(res.pad_review)
 
     samples = run(list(protocol(root, attacks)), root, judge, progress)

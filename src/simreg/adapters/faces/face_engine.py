@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from ...domain.errors import InputError, SimregError
-from ...domain.policy import DetectionRules, Policy
+from ...domain.policy import DetectionRules, Policy, TrackingParams
 from ...domain.quality import assess_quality
 from ...domain.reasons import ReasonCode
 from ...domain.types import FaceAnalysis, FaceBox, FaceTrack, Landmarks
@@ -229,15 +229,16 @@ class FaceEngine:
         return [self.analyse_one(img, policy) for img in images]
 
     def track_video(self, data: bytes, limits, rules: DetectionRules, policy: Policy | None = None,
-                    mirrored: bool = False) -> VideoTrack:
+                    mirrored: bool = False, tracking: TrackingParams | None = None) -> VideoTrack:
         """Decode ``data`` within ``limits`` and track the subject (see :mod:`simreg.adapters.faces.tracking`).
         Identity-continuity embeddings use the first embedder (the matcher's).  With a
         ``policy``, the most frontal open-eyed frame is analysed in full (every
         embedder) for matching; a mirrored recording is un-mirrored first."""
         from ..video import DecodedVideo
-        from .tracking import TrackingParams, track_faces
+        from .tracking import track_faces
 
-        params = self.tracking_params or TrackingParams()
+        # an engine built with its own parameters (benches) keeps them; else the caller's, the policy's
+        params = self.tracking_params or tracking or (policy.tracking if policy is not None else TrackingParams())
         keeper = FrameKeeper() if policy is not None else None
         embedder = next(iter(self.embedders.values()))
         # the tracker uses the landmarker and the continuity embedder frame by frame:

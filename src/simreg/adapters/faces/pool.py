@@ -64,9 +64,9 @@ def _analyse_in_worker(image: np.ndarray, policy: Policy) -> FaceAnalysis:
     return _ENGINE.analyse_one(image, policy)
 
 
-def _track_in_worker(data: bytes, limits, rules, policy=None, mirrored=False):
+def _track_in_worker(data: bytes, limits, rules, policy=None, mirrored=False, tracking=None):
     try:
-        return _ENGINE.track_video(data, limits, rules, policy, mirrored)
+        return _ENGINE.track_video(data, limits, rules, policy, mirrored, tracking)
     finally:
         del data
         _release_freed_memory()
@@ -137,8 +137,9 @@ class EnginePool:
         """One analysis or error per image, in parallel."""
         return self._run([(_analyse_in_worker, img, policy) for img in images])
 
-    def track_video(self, data: bytes, limits, rules, policy: Policy | None = None, mirrored: bool = False):
-        (result,) = self._run([(_track_in_worker, data, limits, rules, policy, mirrored)])
+    def track_video(self, data: bytes, limits, rules, policy: Policy | None = None, mirrored: bool = False,
+                    tracking=None):
+        (result,) = self._run([(_track_in_worker, data, limits, rules, policy, mirrored, tracking)])
         if isinstance(result, SimregError):
             raise result
         return result

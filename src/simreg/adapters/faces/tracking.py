@@ -17,26 +17,8 @@ from typing import Iterable
 import numpy as np
 
 from ...domain.face_geometry import reconciled_yaw
-from ...domain.policy import DetectionRules
+from ...domain.policy import DetectionRules, TrackingParams
 from ...domain.types import TRACK_BOX, FaceBox, FaceTrack, Landmarks, TrackPoint
-
-
-@dataclass(frozen=True)
-class TrackingParams:
-    # frames between detector runs while tracking holds.  Between them the landmarks are
-    # placed in the last detection's box (one frame old at 2), never in a box predicted
-    # from the previous landmarks: those drifted and jumped back at each detection, and
-    # the jumps read as blinks and turns (a printed photo "blinked" during its turn)
-    detect_every: int = 2
-    max_fps: float = 30.0          # frames closer than 1/max_fps to the last one are skipped
-    embed_every_s: float = 1.5     # keyframe embeddings for identity continuity
-    max_scale_change: float = 0.35  # relative change of inter-eye distance that means "lost"
-    texture_every_s: float = 0.6   # face crops scored by the texture PAD model ...
-    texture_max_samples: int = 8   # ... at most this many per video
-    texture_min_score: float = 0.8  # detector confidence a crop needs
-    screen_cues: bool = True       # screen/print cues (adapters/faces/screen_pad.py) on the same frames
-    minifasnet: bool = True        # MiniFASNet (adapters/faces/minifasnet.py) on the same frames, ~3-6 ms each
-    skin_trace: bool = True        # mean skin colour of every tracked frame (rPPG, domain/pad.py), ~0.05 ms each
 
 
 def box_from_landmarks(lm: Landmarks) -> FaceBox:
