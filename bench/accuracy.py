@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, data_dir, stamp  # noqa: E402
+from _common import REPO, data_dir, stamp
 
 FR_NAME = "face_recognition 1.3.0 (defaults)"
 
@@ -79,8 +79,16 @@ def main() -> int:
     from simreg.config import Settings
     from simreg.domain.metrics import det_curve
     from simreg.domain.policy import ID_CHIP_BAND
-    from simreg.eval.faces import (decision_scores, embed_both_protocols, evaluate, identity_of, in_subset,
-                                   list_images, read_pairs, score_pairs)
+    from simreg.eval.faces import (
+        decision_scores,
+        embed_both_protocols,
+        evaluate,
+        identity_of,
+        in_subset,
+        list_images,
+        read_pairs,
+        score_pairs,
+    )
     from simreg.runtime import build_runtime
 
     d = data_dir()

@@ -68,7 +68,6 @@ if str(REPO / "src") not in sys.path:
     sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import run_timed  # noqa: E402
-
 from sqlalchemy import insert, text  # noqa: E402
 
 from simreg.adapters import signing  # noqa: E402
@@ -99,7 +98,7 @@ WARMUP = 20
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def loadavg() -> str:
@@ -170,7 +169,7 @@ def pg_available(base: str) -> bool:
             c.execute(text("SELECT 1"))
         e.dispose()
         return True
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server"
+    except Exception as exc:
         log(f"PostgreSQL not available at {base}: {type(exc).__name__}: {exc}")
         return False
 
@@ -207,7 +206,7 @@ def realistic_log(n: int, seed: int = 5) -> tuple[list[tuple], TreeHeads, dict]:
     outlets = [f"out_{_hex(rng, 16)}" for _ in range(20)]
     clerks = [(f"clk_{_hex(rng, 16)}", outlets[i % 20]) for i in range(60)]
     supervisors = {o: f"clk_{_hex(rng, 16)}" for o in outlets}
-    t = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.timezone.utc)
+    t = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
     prev = None
     rows: list[tuple] = []
     heads = TreeHeads()

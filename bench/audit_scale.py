@@ -114,7 +114,7 @@ def writer(url: str, shard: str | None, w: int, start_at: float, stop_at: float,
         if t0 >= stop_at:
             break
         with engine.begin() as c:
-            audit_store.append(c, now=dt.datetime.now(dt.timezone.utc), actor=f"clk_{w:04d}",
+            audit_store.append(c, now=dt.datetime.now(dt.UTC), actor=f"clk_{w:04d}",
                                action="registration.decided", subject=f"reg_{uuid.uuid4().hex[:24]}",
                                details=details(i, w), model_ids=MODEL_IDS, policy_sha256=POLICY_SHA256)
         t1 = time.time()

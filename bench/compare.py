@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import data_dir, stamp  # noqa: E402
+from _common import data_dir, stamp
 
 COLD_SIMREG = """
 import sys, time, json

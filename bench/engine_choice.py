@@ -23,13 +23,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from simreg.config import Settings  # noqa: E402
-from simreg.domain.matching import fuse  # noqa: E402
-from simreg.eval.faces import (build_id_chip_protocol, build_pairs, embed_dataset, evaluate,  # noqa: E402
-                               impostor_normalisation, list_images, read_pairs, score_pairs)
-from simreg.runtime import build_runtime  # noqa: E402
+from simreg.config import Settings
+from simreg.domain.matching import fuse
+from simreg.eval.faces import (
+    build_id_chip_protocol,
+    build_pairs,
+    embed_dataset,
+    evaluate,
+    impostor_normalisation,
+    list_images,
+    read_pairs,
+    score_pairs,
+)
+from simreg.runtime import build_runtime
 
 
 def candidates(per_model: dict, comps) -> dict[str, np.ndarray]:

@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import data_dir  # noqa: E402
+from _common import data_dir
 
 W, H = 640, 480
 

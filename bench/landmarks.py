@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, data_dir  # noqa: E402
+from _common import REPO, data_dir
 
 LANDMARKERS = ("dlib68", "mediapipe")
 # --out keeps the hand-written reading of the figures above this line and
@@ -173,6 +173,7 @@ def box_source_jitter(poses: dict) -> dict:
 
 def measure(name: str, root: Path) -> dict:
     """Every figure for one landmarker."""
+    from simreg.adapters.faces.factory import LANDMARKERS as BUILDERS
     from simreg.adapters.media import ImageLimits, decode_image
     from simreg.config import Settings
     from simreg.domain.errors import SimregError
@@ -180,8 +181,6 @@ def measure(name: str, root: Path) -> dict:
     from simreg.eval.liveness import evaluate
     from simreg.pipeline import judge_liveness
     from simreg.runtime import build_runtime
-
-    from simreg.adapters.faces.factory import LANDMARKERS as BUILDERS
 
     c0 = time.process_time()
     rt = build_runtime(Settings(engine_workers=0, landmarker=name))
@@ -522,9 +521,9 @@ def fit(root: Path) -> int:
     from simreg.adapters.faces.mediapipe_mesh import _LEFT_CORNERS, _RIGHT_CORNERS, MediapipeMeshLandmarker
     from simreg.adapters.faces.mtcnn import MtcnnDetector
     from simreg.adapters.faces.opencv_zoo import YunetDetector
+    from simreg.adapters.faces.tracking import box_from_landmarks
     from simreg.adapters.media import decode_image
     from simreg.eval.faces import list_images
-    from simreg.adapters.faces.tracking import box_from_landmarks
 
     cv2.setNumThreads(1)
     dets = {"yunet-2023mar-int8bq": YunetDetector(), "mtcnn-ipazc": MtcnnDetector()}

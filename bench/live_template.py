@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 import time
@@ -37,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, data_dir, stamp  # noqa: E402
+from _common import REPO, data_dir, stamp
 
 KS = (1, 2, 3, 5)
 VARIANTS = [("best frame (k=1)", "mean", 1), ("mean k=2", "mean", 2), ("mean k=3 (shipped)", "mean", 3),
@@ -106,9 +105,9 @@ class Bench:
     def track(self, path: Path):
         """``FaceEngine.track_video``'s tracking, keeping every 0.5 s frame (64 instead
         of 32, so a 20 s source clip is covered; identical for clips up to 16 s)."""
-        from simreg.adapters.video import DecodedVideo
         from simreg.adapters.faces.face_engine import FrameKeeper
         from simreg.adapters.faces.tracking import TrackingParams, track_faces
+        from simreg.adapters.video import DecodedVideo
 
         eng = self.engine
         params = eng.tracking_params or TrackingParams()
@@ -205,7 +204,7 @@ def main() -> int:
     from simreg.adapters.media import ImageLimits, decode_image
     from simreg.adapters.video import VideoLimits
     from simreg.config import Settings
-    from simreg.eval.faces import centre_chip_portrait, list_images, identity_of
+    from simreg.eval.faces import centre_chip_portrait, identity_of, list_images
     from simreg.runtime import build_runtime
 
     cv2.setNumThreads(1)
@@ -419,14 +418,14 @@ def main() -> int:
       f"chip from the last second against frames at least {GAP_S:g} s earlier.  On short clips fewer than k frames "
       "remain (the column *frames* says how many were analysed).")
     n_imp_port = {s: sum(p.kind == s for p in ok) for s in sets}
-    w(f"* **Impostor pairs**: each video's whole-clip template against every portrait of another person: the "
-      f"other videos' chips (early, late, 3 best), the TVL stills, and chips of the first photo of every identity in "
+    w("* **Impostor pairs**: each video's whole-clip template against every portrait of another person: the "
+      "other videos' chips (early, late, 3 best), the TVL stills, and chips of the first photo of every identity in "
       + " and ".join(f"`{s}/` ({n_imp_port[s]})" for s in sets)
       + f": {len(imp[VARIANTS[0][0]])} pairs per variant.  LFW is grayscale 250x250; it is where the thresholds "
         "were calibrated (half of it), which makes no difference to a maximum.")
     ftas = [p for p in portraits if p.vec is None]
     if ftas:
-        w(f"* Portraits that could not be acquired (excluded): "
+        w("* Portraits that could not be acquired (excluded): "
           + "; ".join(f"{p.name} ({p.error})" for p in ftas[:12]) + (" ..." if len(ftas) > 12 else "") + ".")
     w("")
 
@@ -501,8 +500,8 @@ def main() -> int:
       "the thresholds, calibrated one image against one chip, would no longer hold their FMR: a max of k draws "
       "needs its own calibration.  Its better lowest genuine score comes from one pair (videoretalking_face4, late "
       "chip), where one template frame happens to resemble the chip.")
-    w(f"* **No decision changes on this data**: no frontal genuine pair is under either threshold with any variant, "
-      f"k=1 included; what the video buys is margin.  Only the non-frontal TVL stills fail, with every variant "
+    w("* **No decision changes on this data**: no frontal genuine pair is under either threshold with any variant, "
+      "k=1 included; what the video buys is margin.  Only the non-frontal TVL stills fail, with every variant "
       "(a turned or downward face is not a chip portrait; still 8 is mostly chin).")
     w(f"* **Cost**: each extra frame is one `analyse_one`, a median {per_frame:.0f} ms CPU; k=3 adds "
       f"{(frames_used[3] - 1) * per_frame:.0f} ms and k=5 {(frames_used[5] - 1) * per_frame:.0f} ms per registration, "

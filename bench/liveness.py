@@ -35,9 +35,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import data_dir  # noqa: E402
+from _common import data_dir
 
-from simreg.eval.liveness import as_drawn, own_actions  # noqa: E402  (one definition of the protocol's challenges)
+from simreg.eval.liveness import as_drawn, own_actions
 
 
 def bona_fide_challenge(entry) -> list[str]:
@@ -138,7 +138,7 @@ def main() -> int:
                 passed, reasons, pad = False, [exc.code.value], {}
             rows.append({"file": str(path.relative_to(d)), "kind": kind, "challenge": actions,
                          "accepted": passed, "reasons": reasons, "pad": pad, "note": note})
-            print(f"{kind:14s} {'ACCEPT' if passed else 'reject':6s} {str(path.relative_to(d)):55s} "
+            print(f"{kind:14s} {'ACCEPT' if passed else 'reject':6s} {path.relative_to(d)!s:55s} "
                   f"{','.join(actions):35s} {' '.join(reasons)}", file=sys.stderr)
 
         for e in events:

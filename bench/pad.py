@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import data_dir, stamp  # noqa: E402
+from _common import data_dir, stamp
 
 FUSED_PART_END = "## Each signal alone (before the fusion)"
 SIGNALS = ("minifasnet", "texture", "planarity", "screen_frame", "screen_moire", "screen_glare")

@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import data_dir, stamp  # noqa: E402
+from _common import data_dir, stamp
 
 SIGNALS = ("minifasnet", "screen_frame", "screen_moire", "screen_glare", "planarity", "rigidity", "rppg", "texture")
 # The fused model's features (domain.pad.feature_value): chosen on the leave-one-source-out
@@ -57,7 +57,7 @@ LOWER_IS_ATTACK = {"rigidity", "planarity", "rppg"}
 def source_of(name: str) -> str:
     if name.startswith("generated/"):
         return "generated"
-    if "tranvanluyt" in name or "replay_01" in name and "simulated" in name:
+    if "tranvanluyt" in name or ("replay_01" in name and "simulated" in name):
         return "TVL"
     if "manikantha" in name:
         return "MK"
@@ -197,7 +197,7 @@ def main() -> int:
     neg_rows = [r for r in rows if not r[2]]
     lines = ["# Fusing the passive PAD signals (issue 12)", "",
              "Made by:", "", "```sh",
-             f"python bench/gen_attacks.py --out /tmp/simreg-attacks --per-kind 8",
+             "python bench/gen_attacks.py --out /tmp/simreg-attacks --per-kind 8",
              f"python bench/pad_fusion.py --attacks /tmp/simreg-attacks --tracks /tmp/pad_tracks.pkl "
              f"--out {args.out or 'docs/pad-fusion.md'}" + (" --write-policy" if args.write_policy else ""),
              "```", "",

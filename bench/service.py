@@ -68,9 +68,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, data_dir  # noqa: E402
+from _common import REPO, data_dir
 
-from simreg.eval.faces import centre_chip_portrait  # noqa: E402
+from simreg.eval.faces import centre_chip_portrait
 
 PG_BASE = os.environ.get("SIMREG_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CONSENT = json.dumps({"text_version": "face-consent-v3", "accepted_at": "2026-11-29T08:15:00+08:00"})
@@ -250,7 +250,7 @@ def postgres_reachable() -> str | None:
                 c.execute(text("SELECT 1"))
         finally:
             e.dispose()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+    except Exception as exc:
         return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
     return None
 
@@ -988,7 +988,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("need positive --clients and --requests")
 
     command = "python bench/service.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     t0 = time.perf_counter()
     media = load_media(data_dir())
     args.code_dir = None

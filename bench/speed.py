@@ -28,13 +28,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, data_dir, run_timed  # noqa: E402
+from _common import REPO, data_dir, run_timed
 
 CLIPS = ("videoretalking_face3.mp4", "videoretalking_face1.mp4", "videoretalking_face4.mp4",
          "liveportrait_d18.mp4", "sadtalker_WDA_AlexandriaOcasioCortez_000.mp4")  # 5.0-8.0 s

@@ -15,7 +15,7 @@ subject's own left, pitch positive looking up, boxes ``(x, y, w, h)`` pixels.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

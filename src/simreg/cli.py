@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 from .config import Settings
@@ -56,7 +56,6 @@ def cmd_serve(args, settings: Settings) -> int:
     import uvicorn
 
     from .http.app import create_app
-
     from .logs import configure_logging
 
     if args.workers < 1:
@@ -308,7 +307,7 @@ def _stamp(settings: Settings):
 def cmd_keys_rotate(args, settings: Settings) -> int:
     """A new encryption key and a new blind-index key; everything re-encrypted
     and re-indexed; old keys kept so old envelopes and indexes still resolve."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     if settings.keyring and not args.out:
         return _fail("KEYS.OUT_REQUIRED", "the keyring comes from SIMREG_KEYRING: give --out FILE for the new one")
@@ -318,27 +317,27 @@ def cmd_keys_rotate(args, settings: Settings) -> int:
         new.save(Path(args.out))
     if not settings.keyring:
         new.save(settings.keyring_file)  # holds the old keys too: old data stays readable if the DB step fails
-    counts = registry.rotate_keys(new, args.actor, _stamp(settings), datetime.now(timezone.utc))
+    counts = registry.rotate_keys(new, args.actor, _stamp(settings), datetime.now(UTC))
     print(json.dumps({"encryption_key": new.active_encryption_key_id, "index_key": new.active_index_key_id,
                       "reencrypted": counts}))
     return 0
 
 
 def cmd_retention_run(args, settings: Settings) -> int:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from .adapters.sql.retention import RetentionRules, run_retention
 
     registry = _registry(settings)
     rules = RetentionRules(settings.attempt_retention_days, settings.session_retention_days,
                            settings.idempotency_retention_days, settings.review_timeout_hours)
-    counts = run_retention(registry, rules, datetime.now(timezone.utc), args.actor, _stamp(settings))
+    counts = run_retention(registry, rules, datetime.now(UTC), args.actor, _stamp(settings))
     print(json.dumps(counts))
     return 0
 
 
 def cmd_admin_add_numbers(args, settings: Settings) -> int:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from .domain.errors import SimregError
     from .domain.numbers import normalise_phone
@@ -353,7 +352,7 @@ def cmd_admin_add_numbers(args, settings: Settings) -> int:
         numbers = [normalise_phone(n) for n in numbers]
     except SimregError as exc:
         return _fail(exc.code.value, "the range runs past valid numbers: " + exc.message)
-    added = registry.add_numbers(numbers, args.actor, _stamp(settings), datetime.now(timezone.utc))
+    added = registry.add_numbers(numbers, args.actor, _stamp(settings), datetime.now(UTC))
     print(json.dumps({"requested": len(numbers), "added": added}))
     return 0
 
@@ -464,7 +463,7 @@ def cmd_audit_verify_receipt(args, settings: Settings) -> int:
 
 
 def cmd_audit_checkpoint(args, settings: Settings) -> int:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from .adapters import signing
     from .adapters.sql.audit_store import read_rows
@@ -481,7 +480,7 @@ def cmd_audit_checkpoint(args, settings: Settings) -> int:
         private_key = signing.load_private_key(key_path.read_bytes())
     except (OSError, ValueError, TypeError):
         return _fail("KEYS.UNREADABLE", f"{key_path} is not an Ed25519 private key in PEM")
-    cp = signing.sign_checkpoint(private_key, report.size, report.root_hash, datetime.now(timezone.utc).isoformat())
+    cp = signing.sign_checkpoint(private_key, report.size, report.root_hash, datetime.now(UTC).isoformat())
     text = cp.to_json()
     if args.out:
         Path(args.out).write_text(text + "\n", encoding="utf-8")

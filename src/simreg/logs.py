@@ -40,14 +40,20 @@ import json as _json
 import logging
 import math
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from .domain.pii import redact
 
 __all__ = [
-    "configure_logging", "RedactingFilter", "JsonFormatter", "TextFormatter", "redact",
-    "request_id_var", "set_request_id", "reset_request_id",
+    "JsonFormatter",
+    "RedactingFilter",
+    "TextFormatter",
+    "configure_logging",
+    "redact",
+    "request_id_var",
+    "reset_request_id",
+    "set_request_id",
 ]
 
 # --------------------------------------------------------------------------- request id
@@ -139,7 +145,7 @@ class RedactingFilter(logging.Filter):
 
 
 def _timestamp(record: logging.LogRecord) -> str:
-    t = datetime.fromtimestamp(record.created, tz=timezone.utc)
+    t = datetime.fromtimestamp(record.created, tz=UTC)
     return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

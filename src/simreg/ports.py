@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -51,14 +52,14 @@ class FaceAnalyser(Protocol):
     model_ids: tuple[str, ...]
 
     def track_video(self, data: bytes, limits, rules: DetectionRules, policy: Policy | None = None,
-                    mirrored: bool = False, tracking: TrackingParams | None = None) -> "VideoTrack":
+                    mirrored: bool = False, tracking: TrackingParams | None = None) -> VideoTrack:
         """Decode a video (bytes) and track the subject's face through it (by
         ``tracking``, else the policy's, else the defaults); with a ``policy``,
         also analyse the best frontal frame (``VideoTrack.live_face``)."""
         ...
 
     def analyse_with_video(self, image: np.ndarray, video: bytes, limits, policy: Policy,
-                           mirrored: bool = False) -> tuple["FaceAnalysis | SimregError", "VideoTrack"]:
+                           mirrored: bool = False) -> tuple[FaceAnalysis | SimregError, VideoTrack]:
         """The portrait's analysis (or its error) and the video's track with its
         live face, computed at once where the implementation can (the track may be
         ``None`` when the portrait was refused)."""
@@ -86,4 +87,4 @@ class VideoTrack:
     timings_ms: dict
     # the best frontal frame's full analysis (all embedders), or why there is none;
     # None when not asked for
-    live_face: "FaceAnalysis | SimregError | None" = None
+    live_face: FaceAnalysis | SimregError | None = None

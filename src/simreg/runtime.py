@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from datetime import UTC, datetime, timedelta
 
-from .adapters.media import ImageLimits
-from .admission import AnalysisGate, analysis_capacity
-from .adapters.video import VideoLimits
-from .config import Settings
-from .domain.policy import Policy, parse_policy
 from sqlalchemy.engine import Engine
 
+from .adapters.media import ImageLimits
 from .adapters.sql.database import database_status, open_database
 from .adapters.sql.migrate import upgrade_to_head
 from .adapters.sql.registry import Registry
 from .adapters.sql.stores import AccessStore, SessionStore
+from .adapters.video import VideoLimits
+from .admission import AnalysisGate, analysis_capacity
+from .config import Settings
+from .domain.policy import Policy, parse_policy
 from .ports import FaceAnalyser
 
 
@@ -44,7 +44,7 @@ class Runtime:
     video: VideoLimits = VideoLimits()
     keyring: object | None = None   # adapters.crypto.Keyring (or a KMS behind the same port)
     signing_key: object | None = None  # Ed25519 private key signing receipts' tree heads (optional)
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # the bound on analyses in flight in this process (admission.py); built from
     # the settings and the engine's pool when not given
     admission: AnalysisGate | None = None
@@ -78,7 +78,7 @@ class Runtime:
         if self.database is not None:
             self.database.dispose()
 
-    def __enter__(self) -> "Runtime":
+    def __enter__(self) -> Runtime:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -25,7 +25,7 @@ from simreg.domain.reasons import Outcome, ReasonCode
 STAMP = Stamp(("dlib-resnet-v1", "facenet-casia-irv1"), "0" * 64)
 PERSON = PersonData("cn_resident_id|11010519491231002X", "cn_resident_id", "CN", "王芳")
 CONSENT = ConsentData("sim_registration_identity_verification", "face-consent-v3",
-                      datetime(2026, 11, 29, tzinfo=timezone.utc), 1095)
+                      datetime(2026, 11, 29, tzinfo=UTC), 1095)
 
 
 @pytest.fixture()
@@ -36,7 +36,7 @@ def registry(database_url):
     access = AccessStore(engine)
     outlet = access.create_outlet("Counter 7")
     clerk, _ = access.create_clerk(outlet.outlet_id, "Wang Fang", Role.CLERK)
-    reg.add_numbers([f"+86138001380{i:02d}" for i in range(30)], "admin", STAMP, datetime.now(timezone.utc))
+    reg.add_numbers([f"+86138001380{i:02d}" for i in range(30)], "admin", STAMP, datetime.now(UTC))
     reg.test_clerk = clerk
     yield reg
     engine.dispose()
@@ -46,7 +46,7 @@ def _approve(reg: Registry, barrier: threading.Barrier | None = None):
     if barrier is not None:
         barrier.wait()
     try:
-        r = reg.record_decision(now=datetime.now(timezone.utc), clerk=reg.test_clerk, path="face", session_id=None,
+        r = reg.record_decision(now=datetime.now(UTC), clerk=reg.test_clerk, path="face", session_id=None,
                                 session_checked_at=None, person=PERSON, outcome=Outcome.APPROVED, reasons=(),
                                 scores={}, phone=None, quota_limit=5, consent=CONSENT, stamp=STAMP, idempotency_key=None)
         return r.phone_number
@@ -94,7 +94,7 @@ def test_a_number_asked_for_twice_at_once_goes_to_one_registration(registry):
         barrier.wait()
         try:
             return registry.record_decision(
-                now=datetime.now(timezone.utc), clerk=registry.test_clerk, path="face", session_id=None,
+                now=datetime.now(UTC), clerk=registry.test_clerk, path="face", session_id=None,
                 session_checked_at=None, person=person, outcome=Outcome.APPROVED, reasons=(), scores={},
                 phone="+8613800138007", quota_limit=5, consent=CONSENT, stamp=STAMP, idempotency_key=None).phone_number
         except PolicyError as exc:
@@ -109,7 +109,7 @@ def test_one_of_many_simultaneous_claims_of_a_new_idempotency_key_wins(registry)
     from simreg.domain.errors import InputError
 
     barrier = threading.Barrier(8)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     def claim(_):
         barrier.wait()

@@ -6,7 +6,7 @@ person's quota no longer counts it.  On SQLite and PostgreSQL; no models."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -56,7 +56,7 @@ def _audit(svc, action: str) -> list[dict]:
 
 
 def test_an_undecided_review_releases_its_number_after_the_timeout_audited(svc):
-    t0 = datetime.now(timezone.utc)
+    t0 = datetime.now(UTC)
     rec = _to_review(svc, t0)
     reg = svc.rt.registry
     assert _number_state(svc) == "reserved" and reg.held_numbers(HOLDER) == 1
@@ -85,7 +85,7 @@ def test_an_undecided_review_releases_its_number_after_the_timeout_audited(svc):
 
 
 def test_a_review_decided_in_time_is_left_alone(svc):
-    t0 = datetime.now(timezone.utc)
+    t0 = datetime.now(UTC)
     rec = _to_review(svc, t0)
     r = svc.client.post(f"/v1/reviews/{rec.registration_id}", json={"decision": "approve", "reason": "same person"},
                         headers=svc.auth(Role.SUPERVISOR))
@@ -96,9 +96,9 @@ def test_a_review_decided_in_time_is_left_alone(svc):
 
 
 def test_the_retention_command_uses_the_configured_timeout(svc, tmp_path, monkeypatch, capsys, database_url):
-    rec = _to_review(svc, datetime.now(timezone.utc))
+    rec = _to_review(svc, datetime.now(UTC))
     with svc.rt.database.begin() as c:  # decided to review three hours ago
-        c.execute(update(registrations).values(created_at=datetime.now(timezone.utc) - timedelta(hours=3)))
+        c.execute(update(registrations).values(created_at=datetime.now(UTC) - timedelta(hours=3)))
     svc.rt.keyring.save(tmp_path / "keyring.json")
     monkeypatch.setenv("SIMREG_DATABASE_URL", database_url)
     monkeypatch.setenv("SIMREG_KEYRING_FILE", str(tmp_path / "keyring.json"))

@@ -6,7 +6,7 @@ SQLite and PostgreSQL; no models."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -53,7 +53,7 @@ def _actions(svc) -> list[str]:
 
 
 def test_a_review_that_cannot_be_expired_is_reported_and_the_others_are_expired(svc, caplog):
-    t0 = datetime.now(timezone.utc)
+    t0 = datetime.now(UTC)
     bad = _to_review(svc, t0)
     good = _to_review(svc, t0 + timedelta(minutes=1))
     # the bad row: its reserved number was taken out of the reserved state behind
@@ -82,7 +82,7 @@ def test_a_review_that_cannot_be_expired_is_reported_and_the_others_are_expired(
 
 
 def test_the_bad_rows_are_listed_for_a_caller_that_asks(svc):
-    t0 = datetime.now(timezone.utc)
+    t0 = datetime.now(UTC)
     bad = _to_review(svc, t0)
     with svc.rt.database.begin() as c:
         c.execute(update(numbers).where(numbers.c.registration_id == bad.registration_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -144,7 +144,7 @@ def test_checkpoint_json_that_is_not_a_v1_checkpoint_is_refused(text):
 
 
 def test_sign_checkpoint_takes_raw_roots_and_datetimes(key):
-    cp = sign_checkpoint(key, 3, bytes.fromhex(ROOT), datetime(2026, 3, 1, 12, tzinfo=timezone.utc))
+    cp = sign_checkpoint(key, 3, bytes.fromhex(ROOT), datetime(2026, 3, 1, 12, tzinfo=UTC))
     assert cp.root_hash == ROOT and cp.timestamp == "2026-03-01T12:00:00.000000Z"
     assert verify_checkpoint(key.public_key(), cp)
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import io
 import struct
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator
 
 import av
 import numpy as np

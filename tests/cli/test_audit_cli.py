@@ -7,7 +7,7 @@ import json
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -31,7 +31,7 @@ def logged_db(tmp_path):
     access, sessions = AccessStore(db), SessionStore(db)
     outlet = access.create_outlet("Counter 3")
     clerk, _ = access.create_clerk(outlet.outlet_id, "Chen Jing", Role.CLERK)
-    t0 = datetime(2026, 11, 29, 8, 0, tzinfo=timezone.utc)
+    t0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
     for i in range(12 - 2):  # + the two admin entries: 12 in all
         sessions.create(draw_challenge(t0 + timedelta(minutes=i)), clerk, ("m1", "m2"), "a" * 64)
     db.dispose()

@@ -5,7 +5,7 @@ checkpoint signed before exposes truncation."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -30,7 +30,7 @@ def log_db(database_url):
     access, sessions = AccessStore(db), SessionStore(db)
     outlet = access.create_outlet("Counter 3")
     clerk, _ = access.create_clerk(outlet.outlet_id, "Chen Jing", Role.CLERK)
-    t0 = datetime(2026, 11, 29, 8, 0, tzinfo=timezone.utc)
+    t0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
     for i in range(N - 2):
         sessions.create(draw_challenge(t0 + timedelta(minutes=i)), clerk, ("m1", "m2"), "a" * 64)
     yield db, database_url

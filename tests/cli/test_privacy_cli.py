@@ -4,7 +4,7 @@ through the commands an operator, a regulator or a customer runs."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, text, update
@@ -14,8 +14,16 @@ from simreg.adapters import signing
 from simreg.adapters.crypto import Keyring, KeyringError, open_sealed
 from simreg.adapters.sql.registry import ConsentData, PersonData, Registry, Stamp
 from simreg.adapters.sql.retention import RetentionRules, run_retention
-from simreg.adapters.sql.schema import (attempts, audit_entries, consents, idempotency_keys, numbers, persons,
-                                        registrations, templates)
+from simreg.adapters.sql.schema import (
+    attempts,
+    audit_entries,
+    consents,
+    idempotency_keys,
+    numbers,
+    persons,
+    registrations,
+    templates,
+)
 from simreg.cli import main
 from simreg.domain.access import Role
 from simreg.domain.reasons import Outcome
@@ -157,7 +165,7 @@ def test_a_keyring_the_database_was_not_written_with_is_refused(signed, capsys, 
 def _registry_with_person(svc, templates_on=True):
     reg = svc.rt.registry
     clerk = svc.access.clerk_for_token(svc.tokens[Role.CLERK])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rec = reg.record_decision(
         now=now, clerk=clerk, path="face", session_id=None, session_checked_at=None,
         person=PersonData("cn_resident_id|" + RESIDENT_ID, "cn_resident_id", "CN", "王芳"),
@@ -193,10 +201,10 @@ def test_retention_deletes_what_is_past_its_time_and_is_safe_to_run_twice(signed
     reg, rec = _registry_with_person(svc)
     # the number is released: the registration may go once its consent's 30 days are over
     reg.set_number_state(rec.phone_number, __import__("simreg.domain.numbers", fromlist=["NumberState"]).NumberState.RELEASED,
-                         "supervisor", "customer cancelled", STAMP, datetime.now(timezone.utc))
+                         "supervisor", "customer cancelled", STAMP, datetime.now(UTC))
     with svc.rt.database.begin() as c:
-        c.execute(update(idempotency_keys).values(created_at=datetime.now(timezone.utc) - timedelta(days=5)))
-    now = datetime.now(timezone.utc)
+        c.execute(update(idempotency_keys).values(created_at=datetime.now(UTC) - timedelta(days=5)))
+    now = datetime.now(UTC)
     assert run_retention(reg, RetentionRules(), now, "job", STAMP)["registrations"] == 0  # not yet
     later = now + timedelta(days=31)
     counts = run_retention(reg, RetentionRules(), later, "job", STAMP)
@@ -216,7 +224,7 @@ def test_retention_deletes_what_is_past_its_time_and_is_safe_to_run_twice(signed
 def test_retention_keeps_a_registration_while_its_number_is_held(signed):
     svc, _, _ = signed
     reg, _ = _registry_with_person(svc, templates_on=False)
-    counts = run_retention(reg, RetentionRules(), datetime.now(timezone.utc) + timedelta(days=400), "job", STAMP)
+    counts = run_retention(reg, RetentionRules(), datetime.now(UTC) + timedelta(days=400), "job", STAMP)
     assert counts["registrations"] == 0 and counts["persons"] == 0
 
 

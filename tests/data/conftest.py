@@ -12,7 +12,6 @@ import pytest
 from service_support import VIDEO
 from simreg.eval.faces import centre_chip_portrait
 
-
 CUT_S = 12.0
 
 

@@ -14,8 +14,16 @@ import numpy as np
 import pytest
 
 from simreg.domain.policy import ID_CHIP_BAND
-from simreg.eval.faces import (decision_scores, embed_both_protocols, evaluate, identity_of, in_subset, list_images,
-                               read_pairs, score_pairs)
+from simreg.eval.faces import (
+    decision_scores,
+    embed_both_protocols,
+    evaluate,
+    identity_of,
+    in_subset,
+    list_images,
+    read_pairs,
+    score_pairs,
+)
 
 FTA_CEILING = 0.01
 

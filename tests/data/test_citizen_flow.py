@@ -11,11 +11,6 @@ from simreg.adapters.sql.schema import audit_entries, numbers, persons, template
 from simreg.domain.access import Role
 
 
-
-
-
-
-
 @pytest.fixture()
 def svc(runtime, database_url):
     s = make_service(runtime, database_url, store_templates=True)

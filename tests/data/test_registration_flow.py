@@ -15,7 +15,6 @@ from service_support import CHALLENGE, CONSENT, RESIDENT_ID, make_service, media
 from simreg.adapters.sql.schema import audit_entries, numbers
 from simreg.domain.access import Role
 
-
 POOL = ["+8613800138000", "+8613800138001", "+8613800138002"]
 
 

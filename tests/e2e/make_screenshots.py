@@ -16,17 +16,17 @@ import io
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
+from browser_support import new_driver, start_live_server, stop_live_server  # noqa: E402
 from PIL import Image  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from browser_support import new_driver, start_live_server, stop_live_server  # noqa: E402
 from fake_engine import fake_runtime  # noqa: E402
 from service_support import RESIDENT_ID, make_service  # noqa: E402
 from simreg.adapters.sql.registry import ConsentData, PersonData, Stamp  # noqa: E402
@@ -38,7 +38,7 @@ from simreg.domain.reasons import Outcome  # noqa: E402
 def seed(svc) -> None:
     clerk = svc.access.clerk_for_token(svc.tokens[Role.CLERK])
     stamp = Stamp(tuple(svc.rt.engine.model_ids), svc.rt.policy.sha256)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     plan = [(Outcome.APPROVED, ()), (Outcome.APPROVED, ()), (Outcome.REJECTED, ("LIVENESS.NO_BLINK",)),
             (Outcome.REVIEW, ("MATCH.GREY_ZONE",)), (Outcome.APPROVED, ()), (Outcome.REJECTED, ("LIVENESS.ORDER",)),
             (Outcome.REVIEW, ("MATCH.BELOW_THRESHOLD", "QUALITY.BLUR"))]

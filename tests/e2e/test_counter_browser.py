@@ -16,24 +16,32 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from browser_support import (
+    CAMERA_CHALLENGE,
+    CAMERA_VIDEO,
+    browser_or_skip,
+    build_camera_y4m,
+    message_table,
+    new_driver,
+    start_live_server,
+    stop_live_server,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 
-from browser_support import (CAMERA_CHALLENGE, CAMERA_VIDEO, browser_or_skip, build_camera_y4m, message_table,
-                             new_driver, start_live_server, stop_live_server)
 from service_support import RESIDENT_ID, make_service
 from simreg.adapters.sql.schema import capture_sessions, consents, registrations
-from simreg.domain.flash import flash_plan
 from simreg.domain.access import Role
-from simreg.eval.faces import centre_chip_portrait
+from simreg.domain.flash import flash_plan
 from simreg.domain.id_document import IdDocumentError, resident_id_check_char, validate_document
+from simreg.eval.faces import centre_chip_portrait
 from simreg.registration import document_kind
 
 pytestmark = pytest.mark.data
@@ -322,7 +330,7 @@ def _seed_review(svc) -> str:
     from simreg.domain.reasons import Outcome
 
     clerk = svc.access.clerk_for_token(svc.tokens[Role.CLERK])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rec = svc.rt.registry.record_decision(
         now=now, clerk=clerk, path="face", session_id=None, session_checked_at=None,
         person=PersonData("cn_resident_id|" + SEEDED_ID, "cn_resident_id", "CN", "李雷"), outcome=Outcome.REVIEW,

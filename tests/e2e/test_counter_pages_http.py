@@ -6,14 +6,13 @@ tells a page whose token it holds."""
 
 from __future__ import annotations
 
-import json
 import re
 from importlib import resources
 from pathlib import Path
 
 import pytest
-
 from browser_support import message_table
+
 from fake_engine import fake_runtime
 from service_support import make_service
 from simreg.domain.access import Role

@@ -111,7 +111,7 @@ def _jpeg() -> bytes:
 def _snapshot(engine) -> dict[str, list[tuple]]:
     """Every row of every table of the schema (sorted), to compare before and after."""
     with engine.connect() as c:
-        return {t.name: sorted((tuple(map(repr, row)) for row in c.execute(select(t))))
+        return {t.name: sorted(tuple(map(repr, row)) for row in c.execute(select(t)))
                 for t in metadata.sorted_tables}
 
 

@@ -19,9 +19,9 @@ from typing import Annotated
 
 import pytest
 import schemathesis
-from schemathesis.config import SchemathesisConfig
 from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse
+from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events
 
 from fake_engine import fake_runtime

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from fake_engine import fake_runtime
-from service_support import CONSENT, make_service, media, registration_form
+from service_support import make_service, media, registration_form
 from simreg.domain.access import Role
 from simreg.http.app import create_app
 

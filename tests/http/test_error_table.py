@@ -23,8 +23,16 @@ from simreg.domain.errors import Busy, InfraError, InputError, PolicyError, Thro
 from simreg.domain.id_document import IdDocumentError
 from simreg.domain.reasons import CliCode, Code, IdReason, KeyCode, ReasonCode, family
 from simreg.http.app import create_app
-from simreg.http.errors import (_TABLE, DECISION_REASONS, DEFAULT_RETRY_AFTER_S, REFINED, STATUS, all_codes,
-                                install_error_handlers, status_of)
+from simreg.http.errors import (
+    _TABLE,
+    DECISION_REASONS,
+    DEFAULT_RETRY_AFTER_S,
+    REFINED,
+    STATUS,
+    all_codes,
+    install_error_handlers,
+    status_of,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "src" / "simreg"
@@ -60,7 +68,7 @@ def test_the_keyring_errors_constants_are_the_codes_of_the_family():
     for name in ("MISSING", "UNREADABLE", "PERMISSIONS", "WRITE_FAILED", "UNKNOWN_KEY", "BAD_ENVELOPE",
                  "DECRYPT_FAILED", "INVALID_ARGUMENT", "INVALID_OPERATION"):
         assert getattr(KeyringError, name) == KeyCode[name].value
-    assert KeyringError.MISMATCH == ReasonCode.KEYS_MISMATCH.value
+    assert ReasonCode.KEYS_MISMATCH.value == KeyringError.MISMATCH
 
 
 def test_every_code_shaped_string_in_the_source_is_a_code_of_the_family():

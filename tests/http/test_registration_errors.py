@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from service_support import CONSENT, RESIDENT_ID, make_service, media, registration_form
 from simreg.adapters.sql.schema import numbers, registrations
 from simreg.domain.access import Role
-from service_support import CONSENT, RESIDENT_ID, make_service, media, registration_form
 
 CHALLENGE = ["turn_left", "turn_right"]
 
@@ -353,17 +353,17 @@ def test_a_nul_byte_is_a_client_error_on_every_backend(svc):
 
 
 def test_a_reserved_number_is_decided_only_by_its_review(svc):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from simreg.adapters.sql.registry import ConsentData, PersonData, Stamp
     from simreg.domain.reasons import Outcome
 
     clerk = svc.access.clerk_for_token(svc.tokens[Role.CLERK])
     rec = svc.rt.registry.record_decision(
-        now=datetime.now(timezone.utc), clerk=clerk, path="face", session_id=None, session_checked_at=None,
+        now=datetime.now(UTC), clerk=clerk, path="face", session_id=None, session_checked_at=None,
         person=PersonData("cn_resident_id|" + RESIDENT_ID, "cn_resident_id", "CN", "王芳"), outcome=Outcome.REVIEW,
         reasons=("MATCH.GREY_ZONE",), scores={}, phone=None, quota_limit=5,
-        consent=ConsentData("p", "v3", datetime.now(timezone.utc), 30), stamp=Stamp(("m",), "0" * 64),
+        consent=ConsentData("p", "v3", datetime.now(UTC), 30), stamp=Stamp(("m",), "0" * 64),
         idempotency_key=None)
     r = svc.client.post(f"/v1/numbers/{rec.phone_number}/state", json={"state": "active", "reason": "skip review"},
                         headers=svc.auth(Role.SUPERVISOR))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -52,7 +52,7 @@ def test_a_clerk_opens_a_session_with_a_random_challenge(runtime, db_url):
     assert 2 <= len(actions) <= 4 and Action.BLINK in actions and any(a.is_turn for a in actions)
     assert body["session_id"].startswith("ses_") and len(body["nonce"]) >= 22
     expires = datetime.fromisoformat(body["expires_at"])
-    assert timedelta(seconds=100) < expires - datetime.now(timezone.utc) <= timedelta(seconds=120)
+    assert timedelta(seconds=100) < expires - datetime.now(UTC) <= timedelta(seconds=120)
 
 
 def test_sessions_need_a_valid_bearer_token(runtime, db_url):
@@ -94,7 +94,7 @@ def test_a_session_is_used_once_by_its_own_clerk_before_it_expires(db_url):
     outlet = access.create_outlet("Counter 1")
     alice, _ = access.create_clerk(outlet.outlet_id, "Alice", Role.CLERK)
     bob, _ = access.create_clerk(outlet.outlet_id, "Bob", Role.CLERK)
-    now = datetime(2026, 11, 29, 9, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
     challenge = draw_challenge(now, ttl_s=120)
     sid = sessions.create(challenge, alice)
 

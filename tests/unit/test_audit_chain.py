@@ -13,7 +13,7 @@ import dataclasses
 import hashlib
 import json
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -36,7 +36,7 @@ from simreg.domain.audit import (
 POLICY = hashlib.sha256(b"policy v1").hexdigest()
 N = 50
 EDGE_POSITIONS = (0, 1, 25, N - 2, N - 1)
-T0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 
 @dataclasses.dataclass(frozen=True)

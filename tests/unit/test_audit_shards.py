@@ -9,9 +9,17 @@ import pytest
 
 from simreg.adapters import signing
 from simreg.domain import merkle
-from simreg.domain.audit import entry_to_row, new_entry, verify_chain
-from simreg.domain.audit_shards import (ROOT, BatchPolicy, Pending, check_shard_name, origin, root_entry, sequence,
-                                        verify_shards)
+from simreg.domain.audit import entry_to_row, verify_chain
+from simreg.domain.audit_shards import (
+    ROOT,
+    BatchPolicy,
+    Pending,
+    check_shard_name,
+    origin,
+    root_entry,
+    sequence,
+    verify_shards,
+)
 
 POLICY = "ab" * 32
 

@@ -6,7 +6,7 @@ import base64
 import random
 import re
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,7 +14,7 @@ from simreg.domain.challenge import DRAWABLE, Action, Challenge, draw_challenge,
 from simreg.domain.errors import InputError
 from simreg.domain.reasons import ReasonCode
 
-NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 DRAWS = 500
 
 

@@ -5,7 +5,7 @@ decision's order of rules."""
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -23,7 +23,7 @@ from simreg.domain.reasons import MatchOutcome, Outcome, ReasonCode
 from simreg.domain.receipts import check_receipt
 from simreg.domain.types import HeadPose, QualityMeasures
 
-T0 = datetime(2026, 12, 5, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 
 
 # --------------------------------------------------------------------- quota

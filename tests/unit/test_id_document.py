@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from simreg.domain import regions_gbt2260
 from simreg.domain.errors import InputError
 from simreg.domain.id_document import (
     LONG_TERM,
@@ -33,7 +34,6 @@ from simreg.domain.id_document import (
     validate_document,
     validate_name,
 )
-from simreg.domain import regions_gbt2260
 
 TODAY = date(2026, 6, 1)
 REPO = Path(__file__).resolve().parents[2]

@@ -13,6 +13,17 @@ import dataclasses
 import numpy as np
 import pytest
 
+from simreg.domain.challenge import Action
+from simreg.domain.face_geometry import geometric_yaw
+from simreg.domain.liveness import (
+    Event,
+    LivenessParams,
+    assess_liveness,
+    find_blinks,
+    find_turns,
+    match_challenge,
+)
+from simreg.domain.reasons import ReasonCode
 from synthetic_tracks import (
     CLOSED_EAR,
     FACE_W,
@@ -25,17 +36,6 @@ from synthetic_tracks import (
     keyframe_embeddings,
     make_track,
 )
-from simreg.domain.challenge import Action
-from simreg.domain.liveness import (
-    Event,
-    LivenessParams,
-    assess_liveness,
-    find_blinks,
-    find_turns,
-    match_challenge,
-)
-from simreg.domain.face_geometry import geometric_yaw
-from simreg.domain.reasons import ReasonCode
 
 P = LivenessParams()
 L, R, B = Action.TURN_LEFT, Action.TURN_RIGHT, Action.BLINK

@@ -9,11 +9,11 @@ import cv2
 import numpy as np
 import pytest
 
-from synthetic_tracks import make_track
 from simreg.adapters.faces.screen_pad import content_rect, frame_sides, glare_fraction, moire_peak, screen_cues
 from simreg.domain.pad import PadParams, assess_pad, screen_scores
 from simreg.domain.reasons import ReasonCode
 from simreg.domain.types import FaceBox
+from synthetic_tracks import make_track
 
 BOX = FaceBox(270.0, 170.0, 100.0, 120.0, 0.99, "test")
 

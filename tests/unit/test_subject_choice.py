@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from simreg.adapters.faces.face_engine import choose_subject
 from simreg.domain.errors import InputError
 from simreg.domain.policy import DetectionRules
 from simreg.domain.reasons import ReasonCode
 from simreg.domain.types import FaceBox
-from simreg.adapters.faces.face_engine import choose_subject
 
 RULES = DetectionRules(min_score=0.6, multiple_min_score=0.8, multiple_min_relative_width=0.5)
 BYSTANDER = FaceBox(400, 80, 120, 150, 0.95, "yunet")   # scores higher

@@ -42,9 +42,10 @@ import re
 import secrets
 import stat
 import tempfile
-from datetime import datetime, timezone
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable, Mapping, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -169,7 +170,7 @@ def _unb64url(text: str) -> bytes | None:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _as_bytes(value: object, what: str) -> bytes:
@@ -253,7 +254,7 @@ def open_sealed(dek: bytes, envelope: str, aad: bytes) -> bytes:
 class _Key:
     """One key.  Its bytes never reach repr, str or an exception message."""
 
-    __slots__ = ("key_id", "secret", "created")
+    __slots__ = ("created", "key_id", "secret")
 
     def __init__(self, key_id: str, secret: bytes, created: str):
         self.key_id = key_id
@@ -284,7 +285,7 @@ class Keyring:
     """Data-encryption keys and blind-index keys, each with a key id; one active
     of each kind, older ones kept for decrypting and for lookups.  Immutable."""
 
-    __slots__ = ("_enc", "_idx", "_active_enc", "_active_idx", "_aeads")
+    __slots__ = ("_active_enc", "_active_idx", "_aeads", "_enc", "_idx")
 
     def __init__(self, encryption_keys: list[_Key], active_encryption: str,
                  index_keys: list[_Key], active_index: str):
@@ -317,7 +318,7 @@ class Keyring:
     # ----------------------------------------------------------------- construction
 
     @classmethod
-    def generate(cls) -> "Keyring":
+    def generate(cls) -> Keyring:
         """A fresh keyring: one encryption key ``k…`` and one index key ``i…``
         (8 random hex digits after the prefix)."""
         created = _now()
@@ -326,7 +327,7 @@ class Keyring:
         return cls([enc], enc.key_id, [idx], idx.key_id)
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> "Keyring":
+    def from_json(cls, text: str | bytes) -> Keyring:
         """Parse the keyring file format (see docs/design/keys.md)."""
         bad = KeyringError.UNREADABLE
         try:
@@ -368,7 +369,7 @@ class Keyring:
                    kinds["index"][0], kinds["index"][1])
 
     @classmethod
-    def load(cls, path: Path | str, *, allow_insecure_permissions: bool = False) -> "Keyring":
+    def load(cls, path: Path | str, *, allow_insecure_permissions: bool = False) -> Keyring:
         """Read a keyring file.
 
         On POSIX the file must not be writable by group or others (always
@@ -394,7 +395,7 @@ class Keyring:
             raise _err(exc.code, f"{path}: {exc.message}") from None
 
     @classmethod
-    def from_env(cls, value: str | None) -> "Keyring":
+    def from_env(cls, value: str | None) -> Keyring:
         """A keyring from an environment variable's value: the file's JSON, or
         base64 (standard or url-safe, padding optional) of it."""
         if value is None or not value.strip():
@@ -416,7 +417,7 @@ class Keyring:
             raise _err(exc.code, f"keyring variable: {exc.message}") from None
 
     @classmethod
-    def load_or_create(cls, path: Path | str) -> "Keyring":
+    def load_or_create(cls, path: Path | str) -> Keyring:
         """Load ``path``, or create it with a fresh keyring if it does not exist
         (the embedded dev default).  Safe when several processes start at once:
         the file is created exclusively, and a loser loads the winner's keys."""
@@ -635,7 +636,7 @@ class Keyring:
 
     # ----------------------------------------------------------------- rotation
 
-    def rotate(self) -> "Keyring":
+    def rotate(self) -> Keyring:
         """A new keyring with a new active encryption key and a new active index
         key; all old keys are kept (old envelopes decrypt, old blind indexes
         appear in :meth:`blind_indexes`).  ``self`` is unchanged."""
@@ -645,7 +646,7 @@ class Keyring:
         idx = _Key(_new_key_id("i", [*taken, enc.key_id]), secrets.token_bytes(KEY_BYTES), created)
         return Keyring([*self._enc.values(), enc], enc.key_id, [*self._idx.values(), idx], idx.key_id)
 
-    def without_key(self, key_id: str) -> "Keyring":
+    def without_key(self, key_id: str) -> Keyring:
         """A new keyring without ``key_id``: retire a key once no envelope or
         blind index uses it any more.  The active keys cannot be removed."""
         if key_id in (self._active_enc, self._active_idx):

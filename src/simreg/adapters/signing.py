@@ -56,7 +56,7 @@ class Checkpoint:
         return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> "Checkpoint":
+    def from_json(cls, text: str | bytes) -> Checkpoint:
         """Parse :meth:`to_json` output; ``ValueError`` for anything else (unknown
         format or fields, malformed values).  The signature is not checked here."""
         try:

@@ -9,8 +9,8 @@ metadata is applied.  Every refusal is an :class:`InputError` with its own code.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
@@ -161,7 +161,7 @@ class DecodedVideo:
         except Exception:  # closing a half-open container must never mask the real error
             pass
 
-    def __enter__(self) -> "DecodedVideo":
+    def __enter__(self) -> DecodedVideo:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -26,11 +26,12 @@ import math
 import operator
 import re
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from . import merkle
 from .pii import contains_personal_number
@@ -140,7 +141,7 @@ def as_utc_timestamp(value: str | datetime) -> str:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("timestamp must be timezone-aware (UTC)")
-        text = value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+        text = value.astimezone(UTC).isoformat(timespec="microseconds")
         return text.replace("+00:00", "Z")
     if not isinstance(value, str) or not value or value != value.strip() or "\n" in value:
         raise ValueError("timestamp must be an ISO-8601 UTC string")
@@ -396,7 +397,7 @@ class _Row:
     its content matches its hash, and the canonical bytes that were hashed
     (not the parsed fields, to keep memory small)."""
 
-    __slots__ = ("slot", "position", "prev_hash", "entry_hash", "content_ok", "canonical", "error")
+    __slots__ = ("canonical", "content_ok", "entry_hash", "error", "position", "prev_hash", "slot")
 
     def __init__(self, slot: int, row: Any):
         self.slot = slot

@@ -24,11 +24,19 @@ Pure: no I/O.  Design: ``docs/design/audit-log.md``, "The log at scale".
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
-from .audit import (AuditEntry, ChainReport, Tampering, entry_from_row, new_entry, verify_against_checkpoints,
-                    verify_chain)
+from .audit import (
+    AuditEntry,
+    ChainReport,
+    Tampering,
+    entry_from_row,
+    new_entry,
+    verify_against_checkpoints,
+    verify_chain,
+)
 
 #: The root log's name: its entries are the shards' checkpoints.
 ROOT = "root"

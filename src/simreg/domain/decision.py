@@ -21,8 +21,8 @@ Rules, in order (docs/design/registration.md says why):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from .liveness import LivenessReport
 from .matching import MatchResult

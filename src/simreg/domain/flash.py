@@ -21,8 +21,8 @@ Report-only: no counter footage with a flash exists yet to calibrate a threshold
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

@@ -11,14 +11,14 @@ positive toward the subject's own left *after* undoing a mirrored capture.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
 from .challenge import Action
-from .reasons import ReasonCode
 from .face_geometry import eye_aspect_ratios
+from .reasons import ReasonCode
 from .types import FaceTrack
 
 

@@ -7,9 +7,9 @@ and was not approved or sent to review (see registration.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Sequence
 
 
 @dataclass(frozen=True)

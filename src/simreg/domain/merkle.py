@@ -23,7 +23,7 @@ the size), without copying lists per recursion; 100,000 leaves take ~0.1 s.
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from collections.abc import Sequence
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -101,7 +101,7 @@ class TreeHeads:
         return {"size": self.size, "nodes": [[h, x.hex()] for h, x in zip(self._heights, self._hashes)]}
 
     @classmethod
-    def from_state(cls, state: dict) -> "TreeHeads":
+    def from_state(cls, state: dict) -> TreeHeads:
         """Inverse of :meth:`to_state`; ``ValueError`` when the nodes cannot be the
         frontier of a tree of that size (heights must be the size's set bits)."""
         t = cls()

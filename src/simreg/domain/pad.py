@@ -67,10 +67,10 @@ class PadParams:
     screen_glare_threshold: float | None = None
     # The fused decision over the signals (PadFusion below, fitted by bench/pad_fusion.py,
     # shipped in the policy's ``pad`` section).  None: the signals are reported only.
-    fusion: "PadFusion | None" = None
+    fusion: PadFusion | None = None
 
     @classmethod
-    def from_policy(cls, doc: dict) -> "PadParams":
+    def from_policy(cls, doc: dict) -> PadParams:
         d = dict(doc)
         fusion = d.pop("fusion", None)
         d.pop("calibration", None)  # how the fusion was fitted: for the reader, hashed with the rest
@@ -358,7 +358,7 @@ class PadFusion:
                 "review_at": round(self.review_at, 6)}
 
     @classmethod
-    def from_policy(cls, d: dict) -> "PadFusion":
+    def from_policy(cls, d: dict) -> PadFusion:
         return cls(tuple(d["features"]), tuple(d["mean"]), tuple(d["scale"]), tuple(d["weights"]),
                    float(d["bias"]), float(d["reject_at"]), float(d["review_at"]))
 

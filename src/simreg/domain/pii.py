@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import re
 
-
 # Length-preserving fold (one code point to one code point) so that match
 # positions in the folded text are positions in the original.
 _FOLD = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}   # full-width ASCII forms

@@ -4,8 +4,8 @@ numbers all count: each is registered under the person's ID."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from .errors import PolicyError
 from .reasons import ReasonCode

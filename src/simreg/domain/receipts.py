@@ -10,7 +10,8 @@ signed, unchanged; a forged proof, receipt or signature fails.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from .merkle import leaf_hash, verify_inclusion
 

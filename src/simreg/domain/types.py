@@ -15,11 +15,10 @@ Conventions, stated once:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import numpy as np
-
 
 # Detector name of boxes predicted from the previous frame's landmarks while
 # tracking; like dlib HOG boxes they are square, brows to chin.
@@ -47,14 +46,14 @@ class FaceBox:
     def area(self) -> float:
         return max(self.w, 0.0) * max(self.h, 0.0)
 
-    def scaled(self, factor: float) -> "FaceBox":
+    def scaled(self, factor: float) -> FaceBox:
         kp = None
         if self.keypoints is not None:
             kp = tuple((px * factor, py * factor) for px, py in self.keypoints)
         return FaceBox(self.x * factor, self.y * factor, self.w * factor, self.h * factor,
                        self.score, self.detector, kp)
 
-    def iou(self, other: "FaceBox") -> float:
+    def iou(self, other: FaceBox) -> float:
         x1, y1 = max(self.x, other.x), max(self.y, other.y)
         x2 = min(self.x + self.w, other.x + other.w)
         y2 = min(self.y + self.h, other.y + other.h)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from ..domain.metrics import operating_point_bound
 from ..domain.errors import PolicyError
+from ..domain.metrics import operating_point_bound
 from ..domain.policy import matcher_of, parse_policy, review_key, threshold_key
 from ..domain.reasons import ReasonCode
 from .faces import PairScores, decision_scores, impostor_normalisation, split
@@ -47,7 +47,7 @@ def calibrate_policy(policy_path: Path, scores: PairScores, target_fmr: float, d
                            "rule": "95 % upper confidence bound of the FMR <= target",
                            "fmr_at_calibration": float(op.fmr)}
     doc["thresholds"] = thresholds
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
     old = str(doc.get("version", "0"))
     n = int(old.rsplit(".", 1)[1]) + 1 if old.startswith(stamp + ".") else 1
     doc["version"] = f"{stamp}.{n}"

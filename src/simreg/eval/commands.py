@@ -24,8 +24,17 @@ def _eval_scores(args, settings: Settings):
 
     from ..domain.policy import ID_CHIP_BAND
     from ..runtime import build_runtime
-    from .faces import (build_id_chip_protocol, build_pairs, embed_dataset, identity_of, in_subset,
-                        list_images, parse_subset, read_pairs, score_pairs)
+    from .faces import (
+        build_id_chip_protocol,
+        build_pairs,
+        embed_dataset,
+        identity_of,
+        in_subset,
+        list_images,
+        parse_subset,
+        read_pairs,
+        score_pairs,
+    )
 
     root = Path(args.root)
     if not root.is_dir():
@@ -52,8 +61,15 @@ def _eval_scores(args, settings: Settings):
 def eval_faces(args, settings: Settings) -> int:
     """``simreg eval faces``: FMR/FNMR of the configured engine and policy on a folder."""
     from ..domain.policy import matcher_of, policy_from_dict
-    from .faces import (decision_scores, evaluate, format_rates, impostor_normalisation, rates_to_dict,
-                        write_plots, write_scores_tsv)
+    from .faces import (
+        decision_scores,
+        evaluate,
+        format_rates,
+        impostor_normalisation,
+        rates_to_dict,
+        write_plots,
+        write_scores_tsv,
+    )
 
     try:
         rt, images, data, scores = _eval_scores(args, settings)

@@ -15,9 +15,9 @@ from __future__ import annotations
 import csv
 import itertools
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

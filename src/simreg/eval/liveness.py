@@ -29,9 +29,9 @@ The protocol, in ISO/IEC 30107-3 terms, over ``ROOT`` laid out as ../shared/data
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 from ..adapters.video import VideoLimits
 from ..domain.challenge import Action

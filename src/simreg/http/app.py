@@ -6,30 +6,29 @@ import logging
 import time
 import uuid
 from contextlib import asynccontextmanager
-
 from dataclasses import replace
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+
 from ..adapters.sql.database import database_status
 from ..admission import engine_ready
-
 from ..config import Settings
+from ..domain.access import Clerk, Role
 from ..domain.challenge import draw_challenge, parse_actions
-from ..domain.flash import flash_plan
 from ..domain.errors import InputError
+from ..domain.flash import flash_plan
 from ..domain.reasons import ReasonCode
 from ..logs import reset_request_id, set_request_id
-from ..domain.access import Clerk, Role
-from .auth import current_clerk, require
 from .admin import router as admin_router
+from .auth import current_clerk, require
 from .citizen import router as citizen_router
-from .registrations import router as registrations_router
-from .ui import install_ui
 from .contract import complete_error_statuses
 from .errors import error_response, install_error_handlers, internal_error
 from .multipart import BodyCap, request_cap
+from .registrations import router as registrations_router
 from .schemas import ErrorResponse, FlashPublic, SessionRequest, SessionResponse, error_responses
+from .ui import install_ui
 
 log = logging.getLogger(__name__)
 access = logging.getLogger("simreg.access")

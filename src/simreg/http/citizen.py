@@ -3,7 +3,7 @@ withdrawal, and the supervisors' dispute queue."""
 
 from __future__ import annotations
 
-from fastapi import Depends, APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from ..citizen import CitizenService
@@ -13,9 +13,16 @@ from ..domain.reasons import ReasonCode
 from ..registration import RegistrationInput
 from .auth import current_clerk, require
 from .multipart import parse_form, read_body, request_cap
-from .registrations import (_FORM_FIELDS, bool_field, checked_form, document_fields, file_field,
-                            prompt_times_field, text_field)
-from .schemas import (DisputeRequest, DisputeResolution, LookupResponse, TokenRequest, error_responses)
+from .registrations import (
+    _FORM_FIELDS,
+    bool_field,
+    checked_form,
+    document_fields,
+    file_field,
+    prompt_times_field,
+    text_field,
+)
+from .schemas import DisputeRequest, DisputeResolution, LookupResponse, TokenRequest, error_responses
 
 router = APIRouter()
 

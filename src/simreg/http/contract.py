@@ -21,8 +21,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from ..domain.errors import InputError
-from ..domain.reasons import Code, IdReason
-from ..domain.reasons import ReasonCode
+from ..domain.reasons import Code, IdReason, ReasonCode
 
 # --------------------------------------------------------------------------- field shapes
 

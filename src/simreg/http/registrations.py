@@ -18,8 +18,18 @@ from ..registration import Consent, DocumentInput, RegistrationInput, Registrati
 from .auth import current_clerk, require
 from .contract import PHONE_PATTERN, check_form_shapes, form_properties
 from .multipart import MEDIA_FIELDS, Part, parse_form, read_body, request_cap
-from .schemas import (AlternativeRequest, ConsentBody, ErrorResponse, NumberStateRequest, NumbersRequest,
-                      RegistrationResponse, RegistrationView, ReviewRequest, ReviewResponse, error_responses)
+from .schemas import (
+    AlternativeRequest,
+    ConsentBody,
+    ErrorResponse,
+    NumbersRequest,
+    NumberStateRequest,
+    RegistrationResponse,
+    RegistrationView,
+    ReviewRequest,
+    ReviewResponse,
+    error_responses,
+)
 
 router = APIRouter()
 
@@ -280,4 +290,4 @@ async def set_number_state(request: Request, body: NumberStateRequest,
     return {**out, "phone_number_masked": mask_phone(e164)}
 
 
-__all__ = ["router", "ErrorResponse"]
+__all__ = ["ErrorResponse", "router"]

@@ -23,8 +23,8 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from starlette.routing import Route, Router
 from sqlalchemy import select
+from starlette.routing import Route, Router
 
 from ..adapters.sql.schema import outlets
 from ..domain.access import Clerk

@@ -7,7 +7,7 @@ The CNN (MMOD) detector is deliberately absent: it takes seconds per frame on a 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import dlib
 import numpy as np
@@ -15,7 +15,6 @@ import numpy as np
 from ...domain.types import TRACK_BOX, Embedding, FaceBox, Landmarks
 from .model_files import DLIB_RESNET, DLIB_SHAPE5, DLIB_SHAPE68
 from .scaling import downscaled
-
 
 # How a detector's box maps to the HOG-style box dlib's shape predictors were
 # trained on (square, brows to chin): (width factor, height factor, centre shift
@@ -28,7 +27,7 @@ _HOG_STYLE = {
 }
 
 
-def _dlib_rect(box: FaceBox) -> "dlib.rectangle":
+def _dlib_rect(box: FaceBox) -> dlib.rectangle:
     """dlib's shape predictors were trained on HOG-style boxes: square, from the
     brows to the chin.  Boxes of other detectors are mapped to that style
     (``_HOG_STYLE``; an unknown detector is treated like MTCNN)."""

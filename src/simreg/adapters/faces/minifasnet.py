@@ -27,7 +27,6 @@ import numpy as np
 
 from .model_files import read_verified
 
-
 MODEL_ID = "minifasnet-fused-80-v1"
 MODEL_PATH = Path(__file__).resolve().parents[2] / "pad_models" / "minifasnet" / "minifasnet_fused_80.onnx"
 MODEL_SHA256 = "25fda3cec5f8c1a592515acc105e4ff26047275277c12e9969423fcf8db84efc"

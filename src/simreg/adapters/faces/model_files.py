@@ -7,8 +7,8 @@ sha256 is checked before the bytes are handed to a runtime.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 import importlib.util
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 

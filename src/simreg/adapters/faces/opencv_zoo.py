@@ -7,7 +7,7 @@ sha256 is checked on the exact bytes handed to OpenCV.  OpenCV types stay here.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np

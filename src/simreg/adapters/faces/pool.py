@@ -12,16 +12,16 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Sequence
 
 import numpy as np
 
 from ...config import Settings
 from ...domain.errors import InfraError, SimregError
-from ...domain.reasons import ReasonCode
 from ...domain.policy import Policy
+from ...domain.reasons import ReasonCode
 from ...domain.types import FaceAnalysis
 
 log = logging.getLogger(__name__)

@@ -119,7 +119,7 @@ def moire_peak(face_rgb: np.ndarray) -> float:
     spec = np.log(np.abs(np.fft.fftshift(np.fft.fft2(y * _WINDOW))) + 1e-6)
     ring_median = np.zeros(_R.max() + 1)
     for r in range(16, 61):
-        ring_median[r] = np.median(spec[(_R == r) & _BAND])
+        ring_median[r] = np.median(spec[(r == _R) & _BAND])
     return float((spec - ring_median[_R])[_BAND].max())
 
 

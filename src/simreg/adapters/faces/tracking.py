@@ -11,8 +11,8 @@ identity-continuity check.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
-from typing import Iterable
+from collections.abc import Iterable
+from dataclasses import replace
 
 import numpy as np
 

@@ -24,17 +24,28 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import delete, func, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from ...domain import merkle
-from ...domain.audit import (ENTRY_FIELDS, GENESIS_HASH, AuditEntry, as_utc_timestamp, canonical_json,
-                             entry_from_row, entry_to_row, merkle_leaf, new_entry, verify_chain)
+from ...domain.audit import (
+    ENTRY_FIELDS,
+    GENESIS_HASH,
+    AuditEntry,
+    as_utc_timestamp,
+    canonical_json,
+    entry_from_row,
+    entry_to_row,
+    merkle_leaf,
+    new_entry,
+    verify_chain,
+)
 from ...domain.audit_shards import ROOT, BatchPolicy, Pending, check_shard_name, origin, root_entry, sequence
 from ...domain.errors import InputError, PolicyError
 from ...domain.merkle import TreeHeads
@@ -102,7 +113,7 @@ class Batch:
 
 
 def _now() -> str:
-    return as_utc_timestamp(datetime.now(timezone.utc))
+    return as_utc_timestamp(datetime.now(UTC))
 
 
 def _lock_head(c: Connection, log: str, skip_locked: bool) -> Mapping | None:
@@ -174,7 +185,7 @@ def sequence_once(engine: Engine, shard: str, *, policy: BatchPolicy = BatchPoli
             return Batch(shard, 0)
         if not force:
             oldest = datetime.fromisoformat(min(p.timestamp for p in pending))
-            waited = (datetime.now(timezone.utc) - oldest).total_seconds()
+            waited = (datetime.now(UTC) - oldest).total_seconds()
             if not policy.due(len(pending), waited):
                 return Batch(shard, 0)
         pairs = sequence(_last_entry(c, shard, head["size"]), pending)

@@ -17,17 +17,18 @@ write lock is held from the moment the last position is read).  The unique
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
 from ...domain import merkle
-from ...domain.errors import InputError, PolicyError
-from ...domain.reasons import ReasonCode
 from ...domain.audit import ENTRY_FIELDS, AuditEntry, entry_from_row, entry_to_row, merkle_leaf, new_entry
+from ...domain.errors import InputError, PolicyError
 from ...domain.merkle import TreeHeads
+from ...domain.reasons import ReasonCode
 from .audit_sequencer import enqueue, shard_of
 from .database import lock_for_write
 from .schema import audit_entries, audit_tree

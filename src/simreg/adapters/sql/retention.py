@@ -32,9 +32,19 @@ from ...domain.quota import COUNTED_STATES
 from . import audit_store
 from .database import lock_for_write
 from .registry import Registry, Stamp
-from .schema import (attempts, capture_sessions, consents, disputes, idempotency_keys, lookup_grants, numbers,
-                     person_index_aliases,
-                     persons, registrations, templates)
+from .schema import (
+    attempts,
+    capture_sessions,
+    consents,
+    disputes,
+    idempotency_keys,
+    lookup_grants,
+    numbers,
+    person_index_aliases,
+    persons,
+    registrations,
+    templates,
+)
 from .stores import aware
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
@@ -19,7 +19,7 @@ from .schema import capture_sessions, clerks, outlets
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def token_hash(token: str) -> str:
@@ -27,7 +27,7 @@ def token_hash(token: str) -> str:
 
 
 def aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)  # SQLite drops the zone
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)  # SQLite drops the zone
 
 
 def _staff_name(name: str) -> str:
