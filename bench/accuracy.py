@@ -52,7 +52,7 @@ def fr_encodings(paths: dict[str, Path]) -> dict[str, np.ndarray] | None:
     keys = list(paths)
     with get_context("spawn").Pool(2) as pool:
         encs = pool.map(_fr_encode, [str(paths[k]) for k in keys], chunksize=16)
-    return {k: e for k, e in zip(keys, encs) if e is not None}
+    return {k: e for k, e in zip(keys, encs, strict=False) if e is not None}
 
 
 def fr_scores(enc: dict[str, np.ndarray], pairs) -> np.ndarray:

@@ -67,22 +67,22 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "src") not in sys.path:
     sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import run_timed  # noqa: E402
-from sqlalchemy import insert, text  # noqa: E402
+from _common import run_timed
+from sqlalchemy import insert, text
 
-from simreg.adapters import signing  # noqa: E402
-from simreg.adapters.crypto import Keyring  # noqa: E402
-from simreg.adapters.sql import audit_store  # noqa: E402
-from simreg.adapters.sql.database import open_database  # noqa: E402
-from simreg.adapters.sql.migrate import upgrade_to_head  # noqa: E402
-from simreg.adapters.sql.registry import ConsentData, PersonData, Registry, Stamp  # noqa: E402
-from simreg.adapters.sql.schema import audit_entries, audit_tree  # noqa: E402
-from simreg.adapters.sql.stores import AccessStore, SessionStore  # noqa: E402
-from simreg.domain.access import Role  # noqa: E402
-from simreg.domain.audit import ENTRY_FIELDS, entry_to_row, merkle_leaf, new_entry, verify_chain  # noqa: E402
-from simreg.domain.challenge import draw_challenge  # noqa: E402
-from simreg.domain.merkle import TreeHeads  # noqa: E402
-from simreg.domain.reasons import Outcome  # noqa: E402
+from simreg.adapters import signing
+from simreg.adapters.crypto import Keyring
+from simreg.adapters.sql import audit_store
+from simreg.adapters.sql.database import open_database
+from simreg.adapters.sql.migrate import upgrade_to_head
+from simreg.adapters.sql.registry import ConsentData, PersonData, Registry, Stamp
+from simreg.adapters.sql.schema import audit_entries, audit_tree
+from simreg.adapters.sql.stores import AccessStore, SessionStore
+from simreg.domain.access import Role
+from simreg.domain.audit import ENTRY_FIELDS, entry_to_row, merkle_leaf, new_entry, verify_chain
+from simreg.domain.challenge import draw_challenge
+from simreg.domain.merkle import TreeHeads
+from simreg.domain.reasons import Outcome
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 POLICY_SHA256 = hashlib.sha256((REPO / "src/simreg/policy/default.json").read_bytes()).hexdigest()
@@ -529,7 +529,7 @@ def load_pg(url: str, rows: list[tuple], heads: TreeHeads) -> float:
     t0 = time.perf_counter()
     with engine.begin() as c:
         for i in range(0, len(rows), 10_000):
-            c.execute(insert(audit_entries), [dict(zip(ENTRY_FIELDS, r)) for r in rows[i:i + 10_000]])
+            c.execute(insert(audit_entries), [dict(zip(ENTRY_FIELDS, r, strict=False)) for r in rows[i:i + 10_000]])
         c.execute(audit_tree.delete())
         c.execute(insert(audit_tree).values(tree_id=1, size=heads.size, state=json.dumps(heads.to_state())))
     with engine.connect() as c:
@@ -635,9 +635,9 @@ def render(meta: dict, regs: list[dict], sig: dict, verify: list[dict], baseline
     for r in regs:
         res = r["res"]
         A, S = res["audit"], res["stub"]
-        reg_with = [x + y for x, y in zip(A["session"], A["decision"])]
-        reg_without = [x + y for x, y in zip(S["session"], S["decision"])]
-        audit_in = [x + y + z for x, y, z in zip(A["session_append"], A["decision_append"], A["tree_head"])]
+        reg_with = [x + y for x, y in zip(A["session"], A["decision"], strict=False)]
+        reg_without = [x + y for x, y in zip(S["session"], S["decision"], strict=False)]
+        audit_in = [x + y + z for x, y, z in zip(A["session_append"], A["decision_append"], A["tree_head"], strict=False)]
         a(f"### {r['backend']}")
         a("")
         a(f"Load average: {r['load'][0]} before, {r['load'][1]} after the registrations, "
@@ -875,8 +875,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = []
     for r in regs:
         A = r["res"]["audit"]
-        reg_with = [x + y for x, y in zip(A["session"], A["decision"])]
-        audit_in = [x + y + z for x, y, z in zip(A["session_append"], A["decision_append"], A["tree_head"])]
+        reg_with = [x + y for x, y in zip(A["session"], A["decision"], strict=False)]
+        audit_in = [x + y + z for x, y, z in zip(A["session_append"], A["decision_append"], A["tree_head"], strict=False)]
         summary.append(
             f"{r['backend']}: a registration's two transactions take a median of "
             f"{statistics.median(reg_with) * 1e3:.2f} ms (p95 {pct(reg_with, .95) * 1e3:.2f} ms). "

@@ -35,7 +35,7 @@ def hwm_kb():
 t0 = time.perf_counter()
 from simreg.config import Settings
 from simreg.runtime import build_runtime
-from simreg.pipeline import compare_images
+from simreg.app.pipeline import compare_images
 rt = build_runtime(Settings())
 cold = time.perf_counter() - t0
 a, b = open(sys.argv[1], 'rb').read(), open(sys.argv[2], 'rb').read()
@@ -88,7 +88,7 @@ def main() -> int:
     from simreg.domain.errors import InputError
     from simreg.domain.metrics import error_rates
     from simreg.eval.faces import read_pairs
-    from simreg.pipeline import compare_images
+    from simreg.app.pipeline import compare_images
     from simreg.runtime import build_runtime
 
     faces = data_dir() / "faces"
@@ -132,8 +132,8 @@ def main() -> int:
         cpu = [r[tool]["cpu"] * 1e3 for r in rows]
         scores = [r[tool]["score"] for r in rows]
         floor = min(s for s in scores if s is not None) - 1.0
-        gen = [s if s is not None else floor for s, r in zip(scores, rows) if r["same"] == 1]
-        imp = [s if s is not None else floor for s, r in zip(scores, rows) if r["same"] == 0]
+        gen = [s if s is not None else floor for s, r in zip(scores, rows, strict=False) if r["same"] == 1]
+        imp = [s if s is not None else floor for s, r in zip(scores, rows, strict=False) if r["same"] == 0]
         rates = error_rates(gen, imp, (1e-2,))
         return {"median_ms": statistics.median(wall), "p90_ms": statistics.quantiles(wall, n=10)[-1],
                 "median_cpu_ms": statistics.median(cpu), "failed_pairs": sum(s is None for s in scores),

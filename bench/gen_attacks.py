@@ -166,7 +166,7 @@ def eye_patch_source(video: Path, blink_t: float, seconds: float, eyes: Eyes):
     found = [eyes(f) for f in frames]
     last = next((e for e in found if e is not None), None)
     out = []
-    for f, e in zip(frames, found):
+    for f, e in zip(frames, found, strict=False):
         last = e or last
         out.append((f, last))
     return out, fps, blink_t - start

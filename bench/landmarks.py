@@ -119,7 +119,7 @@ def rejudge_with_corrections(root: Path, first_pass, tracks: dict) -> dict:
 
     from simreg.domain.challenge import Action
     from simreg.eval.liveness import protocol, summarise
-    from simreg.pipeline import judge_liveness
+    from simreg.app.pipeline import judge_liveness
 
     events = json.loads((root / "videos" / "events.json").read_text(encoding="utf-8"))
     for e in events:
@@ -179,7 +179,7 @@ def measure(name: str, root: Path) -> dict:
     from simreg.domain.errors import SimregError
     from simreg.eval.faces import list_images
     from simreg.eval.liveness import evaluate
-    from simreg.pipeline import judge_liveness
+    from simreg.app.pipeline import judge_liveness
     from simreg.runtime import build_runtime
 
     c0 = time.process_time()
@@ -347,7 +347,7 @@ def report(results: list[dict], root: Path, command: str, seconds: float) -> str
         t += f"| {label} | " + " | ".join(f(r) for r in results) + " |\n"
     L.append(t)
     diff = []
-    for sa, sb in zip(results[0]["samples"], results[1]["samples"]):
+    for sa, sb in zip(results[0]["samples"], results[1]["samples"], strict=False):
         if sa["accepted"] != sb["accepted"]:
             diff.append(f"| {sa['kind']} | {sa['file']} | {','.join(sa['challenge'])} | "
                         f"{'ACCEPT' if sa['accepted'] else 'reject ' + ' '.join(sa['reasons'])} | "
@@ -375,7 +375,7 @@ def report(results: list[dict], root: Path, command: str, seconds: float) -> str
          + "---|" * len(names) + "\n")
     for f in results[0]["events"]:
         ev = [r["events"][f] for r in results]
-        for n, e in zip(names, ev):
+        for n, e in zip(names, ev, strict=False):
             s = tot.setdefault(n, dict.fromkeys(["blinks", "blinks_found", "extra_b", "extra_unc", "turns",
                                                  "turns_found", "extra_t"], 0))
             s["blinks"] += e["blinks"]

@@ -68,7 +68,7 @@ class Template:
 
     def first(self, k: int) -> list:
         """The analyses of the first ``k`` chosen frames (``best(k)``), failures dropped."""
-        return [a for a, t in zip(self.analyses, self.analysed_times) if t in self.times[:k]]
+        return [a for a, t in zip(self.analyses, self.analysed_times, strict=False) if t in self.times[:k]]
 
 
 def unit(v: np.ndarray) -> np.ndarray:
@@ -332,7 +332,7 @@ def main() -> int:
             if not full[v].analyses:
                 continue
             sc = b.scores(full[v], P[mask])
-            names = [p.name for p, m in zip(ok, mask) if m]
+            names = [p.name for p, m in zip(ok, mask, strict=False) if m]
             for label in imp:
                 imp[label].append(sc[label])
                 i = int(np.nanargmax(sc[label]))
@@ -461,7 +461,7 @@ def main() -> int:
     base = imp[VARIANTS[0][0]]
     gbase = np.array([r[VARIANTS[0][0]] for r in frontal])
     dprime, net, tail = {}, {}, {}
-    for label, how, k in VARIANTS:
+    for label, _how, k in VARIANTS:
         s = imp[label]
         top, pair = imp_top[label]
         g = np.array([r[label] for r in frontal])

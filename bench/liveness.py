@@ -118,7 +118,7 @@ def main() -> int:
     from simreg.config import Settings
     from simreg.domain.challenge import Action
     from simreg.domain.errors import InputError
-    from simreg.pipeline import check_liveness
+    from simreg.app.pipeline import check_liveness
     from simreg.runtime import build_runtime
 
     cv2.setNumThreads(1)
@@ -158,7 +158,7 @@ def main() -> int:
             judge(path, ch, "bona-fide")
             missing = [a for a in ("turn_left", "turn_right", "blink") if a not in ch]
             if missing:
-                judge(path, ch + [missing[0]], "wrong-challenge", "action never performed")
+                judge(path, [*ch, missing[0]], "wrong-challenge", "action never performed")
             if len(ch) >= 2:
                 judge(path, list(reversed(ch)), "wrong-challenge", "reversed order")
         for it in manifest["items"]:
@@ -204,7 +204,7 @@ def main() -> int:
         fh.flush()
         code = ("import sys, cv2; cv2.setNumThreads(1)\n"
                 "from simreg.config import Settings\nfrom simreg.runtime import build_runtime\n"
-                "from simreg.pipeline import check_liveness\nfrom simreg.domain.challenge import Action\n"
+                "from simreg.app.pipeline import check_liveness\nfrom simreg.domain.challenge import Action\n"
                 "rt = build_runtime(Settings(engine_workers=0))\n"
                 "check_liveness(rt.engine, rt.policy, open(sys.argv[1], 'rb').read(), [Action.BLINK])\n"
                 "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1])\n")

@@ -238,7 +238,8 @@ def main() -> int:
         thr = max(bfv)
         av = sc({"replay-video", "simulated-print", "simulated-replay", "simulated-cutout"})
         bs, ps, rs = sc({"bona-fide-still"}), sc({"print-still"}), sc({"replay-still"})
-        frac = lambda xs: f"{sum(x > thr for x in xs)}/{len(xs)}" if xs else "–"
+        def frac(xs):
+            return f"{sum(x > thr for x in xs)}/{len(xs)}" if xs else "–"
         lines.append(f"| {sig} | {thr:.3f} | {frac(av)} | {frac(bs)} | {frac(ps)} | {frac(rs)} |")
     lines += ["", "## Leave one source out", "",
               "Threshold: the highest bona fide score of the other sources (BPCER 0 on them); the held-out "

@@ -211,7 +211,7 @@ def main() -> int:
              "model fitted without its source. A cell `a (n/m)` was measured on n attacks and m bona fide "
              "clips only.", "",
              "| signal | " + " | ".join(types) + " | all |", "|---|" + "---|" * (len(types) + 1)]
-    for sig in SIGNALS + ("fused (LOSO)",):
+    for sig in (*SIGNALS, "fused (LOSO)"):
         cells = []
         for sel in [[t] for t in types] + [types]:
             if sig == "fused (LOSO)":

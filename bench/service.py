@@ -606,7 +606,7 @@ def bench_processes(n: int, workers: int | None, round_no: int, requests: int, m
                 cpu0 = [tree_cpu_s(sv.proc.pid) for sv in servers]
                 db0 = db.snapshot()
                 results, wall = run_level([sv.url for sv in servers], tokens, clients, requests, media, ids)
-                cpu = [tree_cpu_s(sv.proc.pid) - c0 for sv, c0 in zip(servers, cpu0)]
+                cpu = [tree_cpu_s(sv.proc.pid) - c0 for sv, c0 in zip(servers, cpu0, strict=False)]
                 db_cpu = DbCpu.delta(db0, db.snapshot())
                 s = summarise(results, wall)
                 s.update(out)

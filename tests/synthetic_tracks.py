@@ -34,7 +34,7 @@ Signal = np.ndarray | float | Callable[[np.ndarray], np.ndarray]
 
 def frame_times(duration_s: float, fps: float = FPS) -> np.ndarray:
     """Frame times 0, 1/fps, ... up to and including ``duration_s``."""
-    n = int(round(duration_s * fps)) + 1
+    n = round(duration_s * fps) + 1
     return np.arange(n) / fps
 
 

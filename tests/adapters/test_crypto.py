@@ -108,7 +108,7 @@ def test_the_envelope_is_compact_text_naming_the_active_key(ring):
 def test_the_envelope_format_is_pinned_against_plain_aes_gcm():
     ring = Keyring.from_json(fixed_keyring_json())
     envelope = ring.encrypt(b"hello", aad=b"row:1")
-    _, key_id, nonce_text, body_text = envelope.split(".")
+    _, _key_id, nonce_text, body_text = envelope.split(".")
     nonce = base64.urlsafe_b64decode(nonce_text + "==")
     body = base64.urlsafe_b64decode(body_text + "=" * (-len(body_text) % 4))
     full_aad = b"simreg-envelope/v1\x00k1\x00row:1"

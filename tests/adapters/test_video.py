@@ -10,6 +10,7 @@ exception type).
 from __future__ import annotations
 
 import io
+import itertools
 import struct
 from collections.abc import Callable, Iterator
 from fractions import Fraction
@@ -390,7 +391,7 @@ def test_an_mp4_claiming_a_million_frames_is_media_too_many_frames(small_mp4):
     # 1,000,000 samples.  The header duration (mdhd) still says 2 s, so only the frame
     # count is over its limit.
     body, _ = find_box(small_mp4, ["moov", "trak", "mdia", "minf", "stbl", "stts"])
-    version_flags, entries, count, delta = struct.unpack(">IIII", small_mp4[body:body + 16])
+    _version_flags, entries, count, _delta = struct.unpack(">IIII", small_mp4[body:body + 16])
     assert (entries, count) == (1, 60)
     data = bytearray(small_mp4)
     struct.pack_into(">I", data, body + 8, 1_000_000)
@@ -473,7 +474,7 @@ def test_webm_decodes_with_increasing_timestamps(codec, name):
     assert len(frames) == 45
     ts = [f.t for f in frames]
     assert ts[0] == 0.0
-    assert all(b > a for a, b in zip(ts, ts[1:]))
+    assert all(b > a for a, b in itertools.pairwise(ts))
     assert ts[-1] == pytest.approx(44 / 30, abs=2e-3)
     assert frames[0].image.shape == (64, 96, 3)
 

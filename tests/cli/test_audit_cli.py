@@ -40,7 +40,7 @@ def logged_db(tmp_path):
 
 
 def test_an_intact_log_verifies_and_a_signed_checkpoint_holds(logged_db, tmp_path):
-    path, env = logged_db
+    _path, env = logged_db
     key = tmp_path / "keys" / "audit.pem"
     made = cli("keys", "new-signing-key", "--out", str(key), env=env)
     assert made.returncode == 0, made.stderr
@@ -92,7 +92,7 @@ def test_a_checkpoint_signed_before_a_rewrite_exposes_the_rewritten_history(logg
 
 
 def test_a_checkpoint_with_a_forged_signature_is_refused(logged_db, tmp_path):
-    path, env = logged_db
+    _path, env = logged_db
     key = tmp_path / "audit.pem"
     assert cli("keys", "new-signing-key", "--out", str(key), env=env).returncode == 0
     cp = json.loads(cli("audit", "checkpoint", "--key", str(key), env=env).stdout)
@@ -103,7 +103,7 @@ def test_a_checkpoint_with_a_forged_signature_is_refused(logged_db, tmp_path):
 
 
 def test_unreadable_keys_give_a_reason_code_not_a_traceback(logged_db, tmp_path):
-    path, env = logged_db
+    _path, env = logged_db
     junk = tmp_path / "junk.pem"
     junk.write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
     signed = cli("audit", "checkpoint", "--key", str(junk), env=env)

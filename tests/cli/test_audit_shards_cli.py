@@ -54,7 +54,7 @@ def _alternative(svc, key):
 
 
 def test_a_pending_receipt_is_completed_after_sequencing_and_verifies_offline(sharded, capsys):
-    svc, pub, tmp, url = sharded
+    svc, pub, tmp, _url = sharded
     reg = _alternative(svc, "s-1")
     pending = reg["receipt"]
     assert pending["status"] == "pending" and pending["shard"] == "44" and pending["audit_position"] is None
@@ -88,7 +88,7 @@ def test_a_pending_receipt_is_completed_after_sequencing_and_verifies_offline(sh
 
 
 def test_verify_names_an_edited_shard_entry_and_a_cut_shard(sharded, capsys):
-    svc, pub, tmp, url = sharded
+    svc, _pub, _tmp, _url = sharded
     _alternative(svc, "s-2")
     assert main(["audit", "sequence"]) == 0
     capsys.readouterr()
@@ -107,7 +107,7 @@ def test_verify_names_an_edited_shard_entry_and_a_cut_shard(sharded, capsys):
 
 
 def test_verify_refuses_a_root_log_whose_checkpoints_another_key_signed(sharded, capsys):
-    svc, pub, tmp, url = sharded
+    svc, pub, tmp, _url = sharded
     _alternative(svc, "s-3")
     other = tmp / "other.pem"
     other.write_bytes(signing.private_key_to_pem(signing.generate_private_key()))

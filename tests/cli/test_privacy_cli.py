@@ -86,7 +86,7 @@ def test_a_receipt_with_its_inclusion_proof_verifies_and_forgeries_fail(signed, 
                     str(key))
 
     if proof["proof"]:
-        bad = dict(proof, proof=["00" * 32] + proof["proof"][1:])
+        bad = dict(proof, proof=["00" * 32, *proof["proof"][1:]])
         assert verify(first, bad)[0] == 3
     forged_entry = json.loads(json.dumps(first))
     forged_entry["receipt"]["entry_hash"] = "11" * 32
@@ -177,7 +177,7 @@ def _registry_with_person(svc, templates_on=True):
 
 def test_deleting_the_persons_data_key_crypto_shreds_their_templates(signed):
     svc, _, _ = signed
-    reg, rec = _registry_with_person(svc)
+    reg, _rec = _registry_with_person(svc)
     with svc.rt.database.connect() as c:
         pid = c.execute(select(persons.c.person_id)).scalar_one()
         backup = c.execute(select(templates)).mappings().one()  # as a backup would keep it

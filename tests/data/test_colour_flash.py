@@ -42,7 +42,7 @@ def _with_reflection(video: bytes, colours: list[str] | None, segment_s: float, 
     rgb = None if colours is None else np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in colours], float)
     frames, fps = [], 30
     with av.open(io.BytesIO(video)) as c:
-        fps = int(round(float(c.streams.video[0].average_rate or 30)))
+        fps = round(float(c.streams.video[0].average_rate or 30))
         for fr in c.decode(video=0):
             t = float(fr.time or 0.0)
             if t >= seconds:

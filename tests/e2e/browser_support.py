@@ -72,14 +72,14 @@ def build_camera_y4m(source: Path, out: Path) -> Path:
                 break
             yuv = frame.reformat(width=sw, height=H, format="yuv420p")
             frames.append([np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:, :w].copy()
-                           for p, w in zip(yuv.planes, (sw, sw // 2, sw // 2))])
+                           for p, w in zip(yuv.planes, (sw, sw // 2, sw // 2), strict=False)])
     x0 = ((W - sw) // 2) // 2 * 2
     with open(out, "wb") as f:
         f.write(f"YUV4MPEG2 W{W} H{H} F{FPS}:1 Ip A1:1 C420jpeg XYSCSS=420JPEG\n".encode())
         canvas = [np.full((H, W), 128, np.uint8), np.full((H // 2, W // 2), 128, np.uint8),
                   np.full((H // 2, W // 2), 128, np.uint8)]
         for k in range(int(CAMERA_SECONDS * FPS)):
-            src = frames[min(len(frames) - 1, int(round(camera_source_time(k / FPS) * rate)))]
+            src = frames[min(len(frames) - 1, round(camera_source_time(k / FPS) * rate))]
             canvas[0][:, x0:x0 + sw] = src[0]
             canvas[1][:, x0 // 2:x0 // 2 + sw // 2] = src[1]
             canvas[2][:, x0 // 2:x0 // 2 + sw // 2] = src[2]

@@ -174,5 +174,5 @@ def test_the_published_patterns_are_the_enforced_ones():
         "description"]}
     numbers = spec["components"]["schemas"]["NumbersRequest"]["properties"]["numbers"]["items"]
     assert numbers["pattern"] == contract.PHONE_PATTERN
-    since = [p for p in spec["paths"]["/v1/reports/outlets"]["get"]["parameters"] if p["name"] == "since"][0]
+    since = next(p for p in spec["paths"]["/v1/reports/outlets"]["get"]["parameters"] if p["name"] == "since")
     assert since["schema"]["anyOf"][0]["format"] == "date-time"

@@ -83,7 +83,7 @@ def cluster(tmp_path):
             procs.append(subprocess.Popen([sys.executable, str(SCRIPT), str(port)], env=env, cwd=tmp_path,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
             urls.append(f"http://127.0.0.1:{port}")
-        for proc, u in zip(procs, urls):
+        for proc, u in zip(procs, urls, strict=False):
             _wait_ready(proc, u)
         database = open_database(url)
         yield database, urls, procs

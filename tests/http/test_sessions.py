@@ -56,7 +56,7 @@ def test_a_clerk_opens_a_session_with_a_random_challenge(runtime, db_url):
 
 
 def test_sessions_need_a_valid_bearer_token(runtime, db_url):
-    client, access = _client(runtime, db_url)
+    client, _access = _client(runtime, db_url)
     with client:
         missing = client.post("/v1/sessions")
         wrong = client.post("/v1/sessions", headers={"Authorization": "Bearer not-a-token"})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import itertools
 import json
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
@@ -110,7 +111,7 @@ def assert_reports(report, kind: Tampering, position: int | None):
 
 def test_new_entry_counts_positions_from_zero_and_links_to_its_predecessor(log):
     assert log[0].position == 0 and log[0].prev_hash == GENESIS_HASH == "0" * 64
-    for a, b in zip(log, log[1:]):
+    for a, b in itertools.pairwise(log):
         assert b.position == a.position + 1
         assert b.prev_hash == a.entry_hash
 
@@ -381,11 +382,11 @@ def test_every_single_tampering_at_every_position_is_named_exactly(log, rows):
             t[k]["position"], t[k + 1]["position"] = k + 1, k
             check(f"swap {k} storage order", t, Tampering.REORDERED, k)
             check(f"swap {k} sorted", by_position(t), Tampering.REORDERED, k)
-            check(f"swap {k} rows", rows[:k] + [rows[k + 1], rows[k]] + rows[k + 2:],
+            check(f"swap {k} rows", [*rows[:k], rows[k + 1], rows[k], *rows[k + 2:]],
                   Tampering.REORDERED, k)
         crafted = crafted_after(log, k)
-        check(f"insert {k} before", rows[:k] + [crafted] + rows[k:], Tampering.INSERTED, k)
-        check(f"insert {k} after", rows[:k + 1] + [crafted] + rows[k + 1:], Tampering.INSERTED, k)
+        check(f"insert {k} before", [*rows[:k], crafted, *rows[k:]], Tampering.INSERTED, k)
+        check(f"insert {k} after", [*rows[:k + 1], crafted, *rows[k + 1:]], Tampering.INSERTED, k)
     assert wrong == []
 
 
@@ -494,7 +495,7 @@ def rewrite_from(log, k: int) -> list[AuditEntry]:
     changed, every later hash recomputed, so the chain is consistent."""
     forged = decision(log[k - 1] if k else None, k, details={"outcome": "reject"})
     rest = build_log(len(log) - k - 1, start=forged, first=k + 1)
-    return log[:k] + [forged] + rest
+    return [*log[:k], forged, *rest]
 
 
 def test_a_log_matching_its_checkpoint_verifies(log, rows):

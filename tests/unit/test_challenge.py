@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import random
 import re
 from collections import Counter
@@ -22,7 +23,7 @@ def _well_formed(actions: tuple[Action, ...]) -> None:
     assert 2 <= len(actions) <= 4, actions
     assert any(a.is_turn for a in actions), actions
     assert Action.BLINK in actions, actions
-    assert all(a != b for a, b in zip(actions, actions[1:])), actions
+    assert all(a != b for a, b in itertools.pairwise(actions)), actions
     assert all(a in DRAWABLE for a in actions), actions
 
 

@@ -99,7 +99,7 @@ def check_structure(docs) -> list[str]:
             problems.append(f"{d['__file__']}: no metadata.name")
     kust = [d for d in docs if d.get("kind") == "Kustomization"]
     if len(kust) != 1:
-        return problems + ["expected one kustomization.yaml"]
+        return [*problems, "expected one kustomization.yaml"]
     listed = set(kust[0].get("resources", []))
     present = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
     if listed != present:

@@ -3,6 +3,8 @@ skin's colour followed it (synthetic skin traces)."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from simreg.domain.flash import PALETTE, flash_plan, flash_response
@@ -13,7 +15,7 @@ def test_the_plan_is_a_function_of_the_nonce_alone():
     assert a == b and len(a.colours) == 10
     assert flash_plan("nonce-2").colours != a.colours
     assert all(c in PALETTE for c in a.colours)
-    assert all(x != y for x, y in zip(a.colours, a.colours[1:]))  # never the same colour twice in a row
+    assert all(x != y for x, y in itertools.pairwise(a.colours))  # never the same colour twice in a row
     assert a.hex()[0].startswith("#") and len(a.hex()[0]) == 7
 
 
@@ -28,7 +30,7 @@ def _trace(plan, times, fps=30.0, strength=6.0, lag=0.1, noise=0.4, seed=0, foll
         for i, start in enumerate(times):
             sel = (t >= start + lag) & (t < start + lag + follow.segment_s)
             rgb[sel] += strength * (shown[i] - shown.mean(axis=0))
-    return [(float(x), *map(float, c)) for x, c in zip(t, rgb)]
+    return [(float(x), *map(float, c)) for x, c in zip(t, rgb, strict=True)]
 
 
 def test_a_face_that_reflects_the_sequence_scores_high_and_one_that_does_not_scores_low():

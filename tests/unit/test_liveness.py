@@ -43,7 +43,8 @@ L, R, B = Action.TURN_LEFT, Action.TURN_RIGHT, Action.BLINK
 
 def blinks_in(duration_s, ear, yaw=0.0, pitch=0.0, params=P):
     t = frame_times(duration_s)
-    as_arr = lambda x: np.broadcast_to(np.asarray(x(t) if callable(x) else x, dtype=float), t.shape).copy()
+    def as_arr(x):
+        return np.broadcast_to(np.asarray(x(t) if callable(x) else x, dtype=float), t.shape).copy()
     return find_blinks(t, as_arr(ear), as_arr(yaw), as_arr(pitch), params)
 
 
@@ -71,12 +72,14 @@ def test_a_150ms_blink_is_found_with_its_peak_at_the_deepest_frame():
 
 
 def test_a_squint_or_smile_lowering_the_eyes_to_022_for_2s_is_not_a_blink():
-    ear = lambda t: OPEN_EAR - excursion(t, 1.0, 3.0, OPEN_EAR - 0.22, ramp=0.1)
+    def ear(t):
+        return OPEN_EAR - excursion(t, 1.0, 3.0, OPEN_EAR - 0.22, ramp=0.1)
     assert blinks_in(4.0, ear) == []
 
 
 def test_a_deep_smile_narrowing_the_eyes_to_half_for_2s_is_not_a_blink():
-    ear = lambda t: OPEN_EAR - excursion(t, 1.0, 3.0, OPEN_EAR - 0.15, ramp=0.1)
+    def ear(t):
+        return OPEN_EAR - excursion(t, 1.0, 3.0, OPEN_EAR - 0.15, ramp=0.1)
     assert blinks_in(4.0, ear) == []
 
 
@@ -92,10 +95,12 @@ def test_a_blink_during_a_smile_is_still_found_against_the_lowered_baseline():
 
 def test_a_slow_drift_of_the_open_eye_baseline_is_not_a_blink():
     # Tiredness / lighting: the EAR drifts 0.32 -> 0.16 -> 0.30 over 8 s, half of it in both directions.
-    drift = lambda t: np.interp(t, [0, 4, 8], [0.32, 0.16, 0.30])
+    def drift(t):
+        return np.interp(t, [0, 4, 8], [0.32, 0.16, 0.30])
     assert blinks_in(8.0, drift) == []
     # ... while a real blink on top of the drifting baseline is still found.
-    with_blink = lambda t: drift(t) + blink_dip(t, at=3.5, closed_s=0.15, closed=0.04, open_=0.17)
+    def with_blink(t):
+        return drift(t) + blink_dip(t, at=3.5, closed_s=0.15, closed=0.04, open_=0.17)
     assert [round(b.peak, 2) for b in blinks_in(8.0, with_blink)] == [3.5]
 
 
@@ -134,32 +139,40 @@ def test_an_eye_that_only_half_opens_between_two_closures_is_one_blink():
 
 @pytest.mark.parametrize("yaw", [P.blink_max_abs_yaw + 8, -(P.blink_max_abs_yaw + 8)])
 def test_a_blink_while_the_head_is_turned_beyond_the_limit_is_not_counted(yaw):
-    ear = lambda t: OPEN_EAR + blink_dip(t, at=1.5)
-    turned = lambda t: np.where(np.abs(t - 1.5) < 0.5, yaw, 0.0)
+    def ear(t):
+        return OPEN_EAR + blink_dip(t, at=1.5)
+    def turned(t):
+        return np.where(np.abs(t - 1.5) < 0.5, yaw, 0.0)
     assert blinks_in(3.0, ear, yaw=turned) == []
     # The same blink with the head turned less than the limit counts.
-    slight = lambda t: np.where(np.abs(t - 1.5) < 0.5, np.sign(yaw) * (P.blink_max_abs_yaw - 8), 0.0)
+    def slight(t):
+        return np.where(np.abs(t - 1.5) < 0.5, np.sign(yaw) * (P.blink_max_abs_yaw - 8), 0.0)
     assert len(blinks_in(3.0, ear, yaw=slight)) == 1
 
 
 def test_a_blink_while_looking_down_beyond_the_pitch_limit_is_not_counted():
     # Pitch is judged against the clip's own median pitch (blink_max_pitch_change).
-    ear = lambda t: OPEN_EAR + blink_dip(t, at=1.5)
-    down = lambda t: np.where(np.abs(t - 1.5) < 0.5, -(P.blink_max_pitch_change + 8), 0.0)
+    def ear(t):
+        return OPEN_EAR + blink_dip(t, at=1.5)
+    def down(t):
+        return np.where(np.abs(t - 1.5) < 0.5, -(P.blink_max_pitch_change + 8), 0.0)
     assert blinks_in(3.0, ear, pitch=down) == []
-    slightly_down = lambda t: np.where(np.abs(t - 1.5) < 0.5, -(P.blink_max_pitch_change - 8), 0.0)
+    def slightly_down(t):
+        return np.where(np.abs(t - 1.5) < 0.5, -(P.blink_max_pitch_change - 8), 0.0)
     assert len(blinks_in(3.0, ear, pitch=slightly_down)) == 1
 
 
 def test_a_blink_counts_when_the_whole_clip_looks_down_at_the_phone():
     # A steady downward pitch is the neutral pose of this clip, not a change during the blink.
-    ear = lambda t: OPEN_EAR + blink_dip(t, at=1.5)
+    def ear(t):
+        return OPEN_EAR + blink_dip(t, at=1.5)
     assert len(blinks_in(3.0, ear, pitch=-(P.blink_max_pitch_change + 20))) == 1
 
 
 def test_one_eye_closing_alone_is_not_a_blink():
     # Both eyes must close: a wink, or landmark jitter on one eye (glasses, hair), is not a blink.
-    one_eye = lambda t: OPEN_EAR + blink_dip(t, at=2.0)
+    def one_eye(t):
+        return OPEN_EAR + blink_dip(t, at=2.0)
     report = assess_liveness(make_track(4.0, ear=one_eye, ear2=OPEN_EAR), [B])
     assert report.events == ()
     assert report.reasons == (ReasonCode.LIVENESS_NO_BLINK.value,)
@@ -170,19 +183,24 @@ def test_one_eye_closing_alone_is_not_a_blink():
 def test_both_eyes_must_reopen_for_a_blink():
     # Both eyes close; the image-right one reopens, the other stays shut past
     # blink_max_s (a blink that ends in a held wink): no reopening of both eyes.
-    both = lambda t: OPEN_EAR + blink_dip(t, at=1.5)
-    held = lambda t: OPEN_EAR + blink_dip(t, at=1.43 + (P.blink_max_s + 0.1) / 2, closed_s=P.blink_max_s + 0.1)
+    def both(t):
+        return OPEN_EAR + blink_dip(t, at=1.5)
+    def held(t):
+        return OPEN_EAR + blink_dip(t, at=1.43 + (P.blink_max_s + 0.1) / 2, closed_s=P.blink_max_s + 0.1)
     report = assess_liveness(make_track(4.0, ear=held, ear2=both), [B])
     assert report.events == () and report.reasons == (ReasonCode.LIVENESS_NO_BLINK.value,)
     # The same, with the wink released in time, is one blink.
-    quick = lambda t: OPEN_EAR + blink_dip(t, at=1.6, closed_s=0.35)
+    def quick(t):
+        return OPEN_EAR + blink_dip(t, at=1.6, closed_s=0.35)
     assert len(assess_liveness(make_track(4.0, ear=quick, ear2=both), [B]).events) == 1
 
 
 def test_a_closure_longer_than_blink_max_s_is_not_a_blink():
-    long = lambda t: OPEN_EAR + blink_dip(t, at=2.0, closed_s=P.blink_max_s + 0.1)
+    def long(t):
+        return OPEN_EAR + blink_dip(t, at=2.0, closed_s=P.blink_max_s + 0.1)
     assert blinks_in(4.0, long) == []
-    shorter = lambda t: OPEN_EAR + blink_dip(t, at=2.0, closed_s=P.blink_max_s - 0.2)
+    def shorter(t):
+        return OPEN_EAR + blink_dip(t, at=2.0, closed_s=P.blink_max_s - 0.2)
     assert len(blinks_in(4.0, shorter)) == 1
 
 
@@ -195,7 +213,8 @@ def _sweep(at, span, centre=0.0, over_s=0.3):
 def test_an_eye_dip_during_a_fast_head_sweep_is_not_a_blink(axis):
     # pad_tranvanluyt_real.mp4: turning back from a near-profile, yaw swept ~26 and
     # pitch ~21 degrees inside a 0.1 s dip of the eye contour, and no eyelid moved.
-    ear = lambda t: OPEN_EAR + blink_dip(t, at=1.5)
+    def ear(t):
+        return OPEN_EAR + blink_dip(t, at=1.5)
     # Here the closure spans 0.23 s (from the frame before it to the reopening), so a
     # sweep over 0.2 s moves the head by all of its span during the closure, and a
     # span of 22 stays inside blink_max_pitch_change (+/-12) of the neutral pitch.
@@ -208,7 +227,8 @@ def test_an_eye_dip_during_a_fast_head_sweep_is_not_a_blink(axis):
 
 def test_a_blink_after_a_fast_turn_has_settled_counts():
     # The sweep is over 0.3 s before the eyes close: a person who turns, then blinks.
-    ear = lambda t: OPEN_EAR + blink_dip(t, at=2.0)
+    def ear(t):
+        return OPEN_EAR + blink_dip(t, at=2.0)
     assert len(blinks_in(3.0, ear, yaw=_sweep(1.3, 40.0, over_s=0.2))) == 1
 
 
@@ -338,7 +358,8 @@ def test_a_turn_held_until_the_clip_ends_still_counts():
 
 
 def test_turning_left_then_right_gives_two_turns_in_order():
-    yaw = lambda t: excursion(t, 0.5, 1.5, 30.0) + excursion(t, 2.5, 3.5, -30.0)
+    def yaw(t):
+        return excursion(t, 0.5, 1.5, 30.0) + excursion(t, 2.5, 3.5, -30.0)
     assert [e.action for e in turns_in(4.0, yaw)] == [L, R]
 
 
@@ -376,8 +397,10 @@ def test_a_wrong_direction_turn_gives_liveness_turn_missing():
 def test_a_blink_while_the_turned_head_is_still_held_counts_after_the_turn():
     # The head turns (past turn_angle at ~0.4 s) and keeps drifting further until 2.5 s;
     # the blink at 1.5 s happens while it is held turned.  Order is by onset: turn, then blink.
-    yaw = lambda t: np.interp(t, [0.0, 0.2, 0.5, 2.5, 2.8, 4.0], [0.0, 0.0, 22.0, 28.0, 0.0, 0.0])
-    ear = lambda t: OPEN_EAR + blink_dip(t, at=1.5)
+    def yaw(t):
+        return np.interp(t, [0.0, 0.2, 0.5, 2.5, 2.8, 4.0], [0.0, 0.0, 22.0, 28.0, 0.0, 0.0])
+    def ear(t):
+        return OPEN_EAR + blink_dip(t, at=1.5)
     report = assess_liveness(make_track(4.0, ear=ear, yaw=yaw), [L, B])
     turn, blink = report.matched
     assert blink.peak < turn.peak  # the turn is deepest only after the blink ...
@@ -415,12 +438,14 @@ def test_a_natural_blink_before_its_prompt_does_not_count_for_it():
     events = [ev(B, 1.0), ev(L, 1.5)]
     _, why = match_challenge(events, [L, B], [0.5, 2.5], P.prompt_grace_s)
     assert why is not None
-    assert match_challenge(events + [ev(B, 3.0)], [L, B], [0.5, 2.5], P.prompt_grace_s)[1] is None
+    assert match_challenge([*events, ev(B, 3.0)], [L, B], [0.5, 2.5], P.prompt_grace_s)[1] is None
 
 
 def test_assess_liveness_enforces_prompt_windows():
-    ear = lambda t: OPEN_EAR + blink_dip(t, at=1.2) + blink_dip(t, at=4.6)
-    yaw = lambda t: excursion(t, 2.4, 3.4, 30.0, ramp=0.3)
+    def ear(t):
+        return OPEN_EAR + blink_dip(t, at=1.2) + blink_dip(t, at=4.6)
+    def yaw(t):
+        return excursion(t, 2.4, 3.4, 30.0, ramp=0.3)
     track = make_track(6.0, ear=ear, yaw=yaw)
     assert assess_liveness(track, [B, L, B], prompt_times=[0.5, 2.0, 4.0]).passed
     # The same performance judged against later prompts: the first blink is before its window.
@@ -455,7 +480,8 @@ def test_a_clean_clip_with_the_requested_events_passes_with_no_reasons():
 
 
 def test_the_face_missing_for_1s_mid_clip_gives_face_lost():
-    present = lambda t: ~((t >= 3.2) & (t < 4.2))
+    def present(t):
+        return ~((t >= 3.2) & (t < 4.2))
     report = assess_liveness(make_track(5.0, present=present, **clean_signals()), ACTIONS)
     assert report.reasons == (ReasonCode.LIVENESS_FACE_LOST.value,)
     assert report.max_gap_s == pytest.approx(1.0 + FRAME, abs=1e-6)
@@ -463,7 +489,8 @@ def test_the_face_missing_for_1s_mid_clip_gives_face_lost():
 
 def test_one_gap_longer_than_max_gap_s_alone_gives_face_lost():
     # 10 s clip: the face is there 94 % of the time, but gone for 0.6 s in one stretch.
-    present = lambda t: ~((t >= 6.0) & (t < 6.0 + P.max_gap_s + 0.1))
+    def present(t):
+        return ~((t >= 6.0) & (t < 6.0 + P.max_gap_s + 0.1))
     report = assess_liveness(make_track(10.0, present=present, **clean_signals()), ACTIONS)
     assert report.face_fraction >= P.min_face_fraction
     assert report.reasons == (ReasonCode.LIVENESS_FACE_LOST.value,)
@@ -471,7 +498,8 @@ def test_one_gap_longer_than_max_gap_s_alone_gives_face_lost():
 
 def test_a_face_missing_on_too_many_scattered_frames_gives_face_lost():
     # Every 4th frame missing: no long gap, but only 75 % of frames have the face.
-    present = lambda t: np.arange(t.size) % 4 != 3
+    def present(t):
+        return np.arange(t.size) % 4 != 3
     report = assess_liveness(make_track(5.0, present=present, **clean_signals()), ACTIONS)
     assert report.max_gap_s <= P.max_gap_s
     assert report.face_fraction < P.min_face_fraction
@@ -479,21 +507,24 @@ def test_a_face_missing_on_too_many_scattered_frames_gives_face_lost():
 
 
 def test_a_short_dropout_of_200ms_is_tolerated():
-    present = lambda t: ~((t >= 3.5) & (t < 3.7))
+    def present(t):
+        return ~((t >= 3.5) & (t < 3.7))
     report = assess_liveness(make_track(5.0, present=present, **clean_signals()), ACTIONS)
     assert report.passed, report.reasons
 
 
 def test_the_box_centre_jumping_more_than_max_jump_face_widths_gives_track_jump():
     jump = (P.max_jump + 0.1) * FACE_W
-    cx = lambda t: np.where(t < 3.5, 300.0, 300.0 + jump)
+    def cx(t):
+        return np.where(t < 3.5, 300.0, 300.0 + jump)
     report = assess_liveness(make_track(5.0, centre_x=cx, **clean_signals()), ACTIONS)
     assert report.reasons == (ReasonCode.LIVENESS_TRACK_JUMP.value,)
 
 
 def test_a_box_move_below_max_jump_face_widths_is_not_a_track_jump():
     step = (P.max_jump - 0.1) * FACE_W
-    cx = lambda t: np.where(t < 3.5, 300.0, 300.0 + step)
+    def cx(t):
+        return np.where(t < 3.5, 300.0, 300.0 + step)
     report = assess_liveness(make_track(5.0, centre_x=cx, **clean_signals()), ACTIONS)
     assert report.passed, report.reasons
 

@@ -51,8 +51,8 @@ def ref_path(m: int, d: list[bytes]) -> list[bytes]:
         return []
     k = _k(len(d))
     if m < k:
-        return ref_path(m, d[:k]) + [ref_mth(d[k:])]
-    return ref_path(m - k, d[k:]) + [ref_mth(d[:k])]
+        return [*ref_path(m, d[:k]), ref_mth(d[k:])]
+    return [*ref_path(m - k, d[k:]), ref_mth(d[:k])]
 
 
 def ref_subproof(m: int, d: list[bytes], complete: bool) -> list[bytes]:
@@ -61,8 +61,8 @@ def ref_subproof(m: int, d: list[bytes], complete: bool) -> list[bytes]:
         return [] if complete else [ref_mth(d)]
     k = _k(n)
     if m <= k:
-        return ref_subproof(m, d[:k], complete) + [ref_mth(d[k:])]
-    return ref_subproof(m - k, d[k:], False) + [ref_mth(d[:k])]
+        return [*ref_subproof(m, d[:k], complete), ref_mth(d[k:])]
+    return [*ref_subproof(m - k, d[k:], False), ref_mth(d[:k])]
 
 
 # --- the Certificate Transparency reference vectors -------------------------------------
@@ -196,7 +196,7 @@ def test_forged_inclusion_proofs_fail_for_every_index_of_sizes_1_to_20():
             where = f"index {i} of {n}"
             for k in range(len(proof)):
                 for bit in (0, 7):
-                    flipped = proof[:k] + [_flip(proof[k], bit)] + proof[k + 1:]
+                    flipped = [*proof[:k], _flip(proof[k], bit), *proof[k + 1:]]
                     assert not verify_inclusion(lh, i, n, flipped, head), where
             for j in range(n):
                 if j != i:
@@ -210,9 +210,9 @@ def test_forged_inclusion_proofs_fail_for_every_index_of_sizes_1_to_20():
                 assert not verify_inclusion(lh, i, n, proof[:-1], head), where
                 assert not verify_inclusion(lh, i, n, proof[1:], head), where
                 if len(proof) > 1 and proof[0] != proof[1]:
-                    swapped = [proof[1], proof[0]] + proof[2:]
+                    swapped = [proof[1], proof[0], *proof[2:]]
                     assert not verify_inclusion(lh, i, n, swapped, head), where
-            assert not verify_inclusion(lh, i, n, proof + [bytes(32)], head), where
+            assert not verify_inclusion(lh, i, n, [*proof, bytes(32)], head), where
             assert not verify_inclusion(_flip(lh), i, n, proof, head), where
             assert not verify_inclusion(lh, i, n, proof, _flip(head)), where
             # the leaf's data instead of its leaf hash is a different leaf
@@ -250,7 +250,7 @@ def test_verify_inclusion_says_false_to_malformed_input_without_raising():
     assert not verify_inclusion(lh, 0, 0, [], EMPTY_ROOT)
     assert not verify_inclusion(lh[:31], 3, 5, proof, head)
     assert not verify_inclusion(lh, 3, 5, proof, head[:31])
-    assert not verify_inclusion(lh, 3, 5, [proof[0][:31]] + proof[1:], head)
+    assert not verify_inclusion(lh, 3, 5, [proof[0][:31], *proof[1:]], head)
     assert not verify_inclusion(lh, 3, 5, None, head)
     assert not verify_inclusion(lh, 3, 5, ["not bytes"] * len(proof), head)
 
@@ -300,15 +300,15 @@ def test_forged_consistency_proofs_fail():
             proof = consistency_proof(m, LEAVES[:n])
             where = f"{m} -> {n}"
             for k in range(len(proof)):
-                flipped = proof[:k] + [_flip(proof[k])] + proof[k + 1:]
+                flipped = [*proof[:k], _flip(proof[k]), *proof[k + 1:]]
                 assert not verify_consistency(m, n, roots[m], roots[n], flipped), where
             assert not verify_consistency(m, n, roots[m], roots[n], proof[:-1]), where
-            assert not verify_consistency(m, n, roots[m], roots[n], proof + [bytes(32)]), where
+            assert not verify_consistency(m, n, roots[m], roots[n], [*proof, bytes(32)]), where
             assert not verify_consistency(m, n, _flip(roots[m]), roots[n], proof), where
             assert not verify_consistency(m, n, roots[m], _flip(roots[n]), proof), where
             assert not verify_consistency(n, m, roots[n], roots[m], proof), where
             # a rewritten history: the old tree's leaf m-1 changed
-            rewritten = LEAVES[:m - 1] + [b"rewritten"] + LEAVES[m:n]
+            rewritten = [*LEAVES[:m - 1], b"rewritten", *LEAVES[m:n]]
             assert not verify_consistency(m, n, roots[m], root(rewritten),
                                           consistency_proof(m, rewritten)), where
 

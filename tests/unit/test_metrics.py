@@ -270,7 +270,7 @@ def test_det_curve_agrees_with_fmr_at_and_fnmr_at_at_every_threshold():
 
     thresholds, fmr, fnmr = det_curve(genuine, impostors)
 
-    for t, f, n in zip(thresholds, fmr, fnmr):
+    for t, f, n in zip(thresholds, fmr, fnmr, strict=True):
         assert f == pytest.approx(fmr_at(impostors, t), abs=1e-12)
         assert n == pytest.approx(fnmr_at(genuine, t), abs=1e-12)
 

@@ -18,7 +18,7 @@ from simreg.domain.policy import parse_policy
 from simreg.domain.reasons import MatchOutcome, Outcome, ReasonCode
 from simreg.domain.types import FaceTrack, Landmarks, TrackPoint
 
-FACE = np.array([[x, y] for x, y in zip(np.linspace(-60, 60, 68), 40 * np.sin(np.linspace(0, 6, 68)))])
+FACE = np.array([[x, y] for x, y in zip(np.linspace(-60, 60, 68), 40 * np.sin(np.linspace(0, 6, 68)), strict=False)])
 FACE[36:42] = FACE[36:42] * 0.2 + [-30, -20]   # eyes: a rough cluster each side
 FACE[42:48] = FACE[42:48] * 0.2 + [30, -20]
 
@@ -73,7 +73,7 @@ def _skin(n, fps, pulse_hz, amplitude, seed=0):
     base = np.array([150.0, 110.0, 90.0])
     # blood absorbs green most: the pulse shows in G more than R and B
     rgb = base + np.outer(pulse, [0.3, 1.0, 0.2]) + rng.normal(0, 0.05, (n, 3))
-    return [(float(ti), *map(float, c)) for ti, c in zip(t, rgb)]
+    return [(float(ti), *map(float, c)) for ti, c in zip(t, rgb, strict=False)]
 
 
 def test_rppg_finds_a_pulse_in_the_skin_and_none_in_noise():
@@ -101,11 +101,11 @@ def test_feature_transforms():
 def _data(seed=1):
     rng = np.random.default_rng(seed)
     bona = [{"minifasnet": float(v), "rigidity": float(r)}
-            for v, r in zip(rng.uniform(0.0, 0.3, 20), rng.uniform(0.04, 0.12, 20))]
+            for v, r in zip(rng.uniform(0.0, 0.3, 20), rng.uniform(0.04, 0.12, 20), strict=False)]
     prints = [{"minifasnet": float(v), "rigidity": float(r)}
-              for v, r in zip(rng.uniform(0.2, 0.6, 10), rng.uniform(0.005, 0.02, 10))]
+              for v, r in zip(rng.uniform(0.2, 0.6, 10), rng.uniform(0.005, 0.02, 10), strict=False)]
     replays = [{"minifasnet": float(v), "rigidity": float(r)}
-               for v, r in zip(rng.uniform(0.9, 1.0, 10), rng.uniform(0.04, 0.12, 10))]
+               for v, r in zip(rng.uniform(0.9, 1.0, 10), rng.uniform(0.04, 0.12, 10), strict=False)]
     return bona, prints, replays
 
 
@@ -122,7 +122,7 @@ def test_the_fitted_fusion_separates_attacks_each_signal_alone_would_miss():
     assert model.strongest(prints[0]) == "rigidity"
     assert model.strongest(replays[0]) == "minifasnet"
     # the direction learnt: less rigid (higher rigidity score) is more live
-    w = dict(zip(model.features, model.weights))
+    w = dict(zip(model.features, model.weights, strict=True))
     assert w["log:rigidity"] < 0 < w["logit:minifasnet"]
 
 

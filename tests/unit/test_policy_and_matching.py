@@ -78,7 +78,8 @@ def test_similarity_metrics_are_higher_for_more_similar_vectors():
     x = rng.normal(size=8)
     near, far = x + 0.01 * rng.normal(size=8), -x
     for metric in ("cosine", "one_minus_l2"):
-        e = lambda v: Embedding("m", np.asarray(v, dtype=np.float32), metric)
+        def e(v):
+            return Embedding("m", np.asarray(v, dtype=np.float32), metric)
         assert similarity(e(x), e(near)) > similarity(e(x), e(far))
     m = similarity_matrix("one_minus_l2", np.stack([x, near]), np.stack([x, far]))
     assert m[0, 0] == pytest.approx(1.0) and m[0, 1] == pytest.approx(1 - 2 * np.linalg.norm(x))

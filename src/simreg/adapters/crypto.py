@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
@@ -493,10 +494,8 @@ class Keyring:
                        f"cannot write keyring file {path} ({exc.strerror or type(exc).__name__})") from None
         finally:
             if tmp_name is not None:
-                try:
+                with contextlib.suppress(OSError):
                     os.unlink(tmp_name)
-                except OSError:
-                    pass
 
     # ----------------------------------------------------------------- introspection
 

@@ -8,6 +8,7 @@ declares ``mirrored`` and the analysis flips yaw back before judging.
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -52,7 +53,7 @@ def draw_challenge(now: datetime, ttl_s: float = 120.0, rng: secrets.SystemRando
         n = rng.randint(min_len, max_len)
         actions = [rng.choice(DRAWABLE) for _ in range(n)]
         if (any(a.is_turn for a in actions) and Action.BLINK in actions
-                and all(a != b for a, b in zip(actions, actions[1:]))):
+                and all(a != b for a, b in itertools.pairwise(actions))):
             break
     return Challenge(tuple(actions), secrets.token_urlsafe(16), now, now + timedelta(seconds=ttl_s))
 

@@ -73,11 +73,11 @@ def flash_response(skin_rgb: Sequence[tuple[float, float, float, float]], plan: 
     t, rgb = trace[:, 0], trace[:, 1:4]
     chroma = rgb / np.maximum(rgb.sum(axis=1, keepdims=True), 1e-6)
     shown = plan.rgb() / plan.rgb().sum(axis=1, keepdims=True)
-    ends = list(times[1:]) + [times[-1] + plan.segment_s]
+    ends = [*times[1:], times[-1] + plan.segment_s]
     best: float | None = None
     for lag in np.arange(0.0, max_lag_s + 1e-9, lag_step_s):
         obs, exp = [], []
-        for i, (a, b) in enumerate(zip(times, ends)):
+        for i, (a, b) in enumerate(zip(times, ends, strict=True)):
             # the middle of the segment: the screen and the camera's exposure have settled
             sel = (t >= a + lag + 0.25 * (b - a)) & (t < b + lag - 0.1 * (b - a))
             if sel.any():
@@ -87,9 +87,6 @@ def flash_response(skin_rgb: Sequence[tuple[float, float, float, float]], plan: 
             continue
         o = np.asarray(obs) - np.mean(obs, axis=0)
         e = np.asarray(exp) - np.mean(exp, axis=0)
-        if o.std() < 1e-9 or e.std() < 1e-9:
-            r = 0.0
-        else:
-            r = float(np.corrcoef(o.ravel(), e.ravel())[0, 1])
+        r = 0.0 if o.std() < 1e-9 or e.std() < 1e-9 else float(np.corrcoef(o.ravel(), e.ravel())[0, 1])
         best = r if best is None else max(best, r)
     return best

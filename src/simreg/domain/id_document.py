@@ -201,7 +201,7 @@ def resident_id_check_char(first17: str) -> str:
     """ISO 7064 MOD 11-2 check character of the first 17 digits (GB 11643)."""
     if len(first17) != 17 or not first17.isascii() or not first17.isdigit():
         raise ValueError("need exactly 17 ASCII digits")
-    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS))
+    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
     return _CHECK_CHARS[total % 11]
 
 

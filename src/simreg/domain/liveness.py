@@ -11,6 +11,7 @@ positive toward the subject's own left *after* undoing a mirrored capture.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -247,7 +248,7 @@ def _continuity(track: FaceTrack, p: LivenessParams) -> tuple[list[str], dict]:
     if pts:
         gap = max(gap, pts[-1].t - last)
     jumps = 0
-    for a, b in zip(found, found[1:]):  # consecutive frames *with* a face: a cut hidden by a lost frame counts
+    for a, b in itertools.pairwise(found):  # consecutive frames *with* a face: a cut hidden by a lost frame counts
         ca = np.array([a.box.x + a.box.w / 2, a.box.y + a.box.h / 2])
         cb = np.array([b.box.x + b.box.w / 2, b.box.y + b.box.h / 2])
         if np.linalg.norm(cb - ca) > p.max_jump * max(a.box.w, 1.0):

@@ -98,7 +98,7 @@ class TreeHeads:
 
     def to_state(self) -> dict:
         """The frontier as JSON-able data (at most log2(size)+1 hashes)."""
-        return {"size": self.size, "nodes": [[h, x.hex()] for h, x in zip(self._heights, self._hashes)]}
+        return {"size": self.size, "nodes": [[h, x.hex()] for h, x in zip(self._heights, self._hashes, strict=True)]}
 
     @classmethod
     def from_state(cls, state: dict) -> TreeHeads:
@@ -179,8 +179,8 @@ def consistency_proof(m: int, leaves: Sequence[bytes]) -> list[bytes]:
             return [] if complete else [subtree(lo, hi)]
         k = 1 << ((width - 1).bit_length() - 1)  # largest power of two < width
         if m <= k:
-            return subproof(m, lo, lo + k, complete) + [subtree(lo + k, hi)]
-        return subproof(m - k, lo + k, hi, False) + [subtree(lo, lo + k)]
+            return [*subproof(m, lo, lo + k, complete), subtree(lo + k, hi)]
+        return [*subproof(m - k, lo + k, hi, False), subtree(lo, lo + k)]
 
     return subproof(m, 0, n, True)
 

@@ -54,7 +54,7 @@ def fnmr_at(genuine, threshold: float) -> float:
 def min_impostors_for(target_fmr: float) -> int:
     """Rule of three: with N impostor pairs and no false match, the 95 % upper
     bound of the FMR is about 3/N, so a target needs N >= 3/target."""
-    return int(math.ceil(3.0 / target_fmr))
+    return math.ceil(3.0 / target_fmr)
 
 
 def threshold_for_fmr(impostor, target_fmr: float) -> float:
@@ -68,7 +68,7 @@ def threshold_for_fmr(impostor, target_fmr: float) -> float:
     imp = np.sort(_as_array(impostor))[::-1]
     # The small slack absorbs float error (0.29 * 100 = 28.999...); k < N always,
     # since accepting every impostor would exceed any target below 1.
-    k = min(int(math.floor(target_fmr * imp.size + 1e-9)), imp.size - 1)
+    k = min(math.floor(target_fmr * imp.size + 1e-9), imp.size - 1)
     return float(np.nextafter(imp[k], np.inf))
 
 

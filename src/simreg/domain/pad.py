@@ -334,7 +334,7 @@ class PadFusion:
     def contributions(self, scores: dict[str, float | None]) -> dict[str, float]:
         """Each signal's push on the logit (positive: toward "attack")."""
         out: dict[str, float] = {}
-        for spec, m, s, w in zip(self.features, self.mean, self.scale, self.weights):
+        for spec, m, s, w in zip(self.features, self.mean, self.scale, self.weights, strict=False):
             v = feature_value(spec, scores)
             name = spec.split(":")[-1]
             out[name] = out.get(name, 0.0) + (0.0 if v is None else w * (v - m) / s)

@@ -161,7 +161,7 @@ def calibrate(args, settings: Settings) -> int:
     from .calibration import calibrate_policy
 
     try:
-        rt, images, data, scores = _eval_scores(args, settings)
+        _rt, images, _data, scores = _eval_scores(args, settings)
     except (FileNotFoundError, OSError, ValueError) as exc:
         return _fail("INPUT.FILE", str(exc))
     policy_path = Path(args.policy) if args.policy else settings.policy_path

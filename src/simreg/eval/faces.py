@@ -117,7 +117,7 @@ def embed_dataset(engine: FaceAnalyser, policy: Policy, root: Path, images: Sequ
                     chunk.append(rel)
                 except InputError as exc:
                     failures[rel] = exc.code.value
-            for rel, result in zip(chunk, engine.analyse_each(decoded, policy)):
+            for rel, result in zip(chunk, engine.analyse_each(decoded, policy), strict=True):
                 if isinstance(result, InputError):
                     failures[rel] = result.code.value
                     continue
@@ -190,7 +190,7 @@ def write_scores_tsv(path: Path, pairs: Sequence[tuple[str, str, int]], scores: 
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh, delimiter="\t", lineterminator="\n")
         w.writerow(["img_a", "img_b", "same", "score"])
-        for (a, b, same), s, ok in zip(pairs, scores, acquired):
+        for (a, b, same), s, ok in zip(pairs, scores, acquired, strict=True):
             w.writerow([a, b, same, f"{s:.6f}" if ok else "nan"])
 
 
@@ -291,11 +291,11 @@ def centre_chip_portrait(path, size: tuple[int, int] = (102, 126), jpeg_quality:
 
     im = Image.open(path).convert("RGB")
     w, h = im.size
-    tw = int(round(h * size[0] / size[1]))
+    tw = round(h * size[0] / size[1])
     if tw <= w:
         im = im.crop(((w - tw) // 2, 0, (w - tw) // 2 + tw, h))
     else:
-        th = int(round(w * size[1] / size[0]))
+        th = round(w * size[1] / size[0])
         im = im.crop((0, (h - th) // 2, w, (h - th) // 2 + th))
     buf = io.BytesIO()
     im.resize(size, Image.Resampling.LANCZOS).save(buf, "JPEG", quality=jpeg_quality)

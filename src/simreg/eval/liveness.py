@@ -109,7 +109,7 @@ def protocol(root: Path, attacks: Path | None = None) -> Iterator[Sample]:
         yield Sample(rel, "bona-fide", None, own)
         missing = [a for a in ACTIONS if a not in own]
         if missing:
-            yield Sample(rel, "wrong-challenge", None, own + [missing[0]])
+            yield Sample(rel, "wrong-challenge", None, [*own, missing[0]])
         if len(own) >= 2:
             first, second = own[0], own[1]
             t_second = min(s for s, _ in _times(e, second))
@@ -181,7 +181,7 @@ def evaluate(engine, policy, root: Path, limits: VideoLimits = VideoLimits(max_d
     """The whole protocol with the real pipeline: each file decoded and tracked
     once (``FaceAnalyser.track_video``), then judged against each of its challenges
     (``pipeline.judge_liveness``, as ``check_liveness`` does)."""
-    from ..pipeline import judge_liveness
+    from ..app.pipeline import judge_liveness
 
     last: dict[str, object] = {}  # the track of the file judged last: samples of one file come together
 

@@ -38,8 +38,8 @@ def _dlib_rect(box: FaceBox) -> dlib.rectangle:
         side_w = side_h = 0.5 * (fw * box.w + fh * box.h)
         left = box.x + box.w * (0.5 + dx) - side_w / 2.0
         top = box.y + dy * box.h
-    return dlib.rectangle(int(round(left)), int(round(top)),
-                          int(round(left + side_w)), int(round(top + side_h)))
+    return dlib.rectangle(round(left), round(top),
+                          round(left + side_w), round(top + side_h))
 
 
 class HogDetector:
@@ -64,7 +64,7 @@ class HogDetector:
         rects, scores, _ = self._det.run(np.ascontiguousarray(small), upsample, self.adjust_threshold)
         boxes = [FaceBox(r.left() / factor, r.top() / factor, r.width() / factor, r.height() / factor,
                          float(s), self.model_id)
-                 for r, s in zip(rects, scores)]
+                 for r, s in zip(rects, scores, strict=False)]
         boxes.sort(key=lambda b: b.score, reverse=True)
         return boxes
 
@@ -101,7 +101,7 @@ class DlibResnetEmbedder:
         ``compute_face_descriptor(image, shape)`` would cut itself."""
         if landmarks5 is None or landmarks5.scheme != "dlib5":
             landmarks5 = self._shape5.landmarks(image, box)
-        parts = [dlib.point(int(round(x)), int(round(y))) for x, y in landmarks5.points]
+        parts = [dlib.point(round(x), round(y)) for x, y in landmarks5.points]
         shape = dlib.full_object_detection(_dlib_rect(box), parts)
         return dlib.get_face_chip(np.ascontiguousarray(image), shape, size=150, padding=0.25)
 

@@ -91,7 +91,7 @@ class MiniFasNetScorer:
         # a box must overlap the frame; it may stick out (a face at the edge)
         if x >= W or y >= H or x + w <= 0 or y + h <= 0:
             return None
-        for name, s in zip(INPUTS, SCALES):
+        for name, s in zip(INPUTS, SCALES, strict=True):
             crop = context_crop(img, (x, y, w, h), s)
             blob = np.ascontiguousarray(crop.transpose(2, 0, 1)[None].astype(np.float32))
             self._net.setInput(blob, name)

@@ -59,7 +59,7 @@ def _context(image: np.ndarray, box) -> tuple[np.ndarray, tuple[float, float, fl
     if x2 - x1 < 8 or y2 - y1 < 8:
         x1, y1, x2, y2 = X1, Y1, X2, Y2
     f = FACE_PX / max(float(box.w), 1.0)
-    size = (max(8, int(round((x2 - x1) * f))), max(8, int(round((y2 - y1) * f))))
+    size = (max(8, round((x2 - x1) * f)), max(8, round((y2 - y1) * f)))
     crop = cv2.resize(image[y1:y2, x1:x2], size, interpolation=cv2.INTER_AREA)
     face = ((box.x - x1) * f, (box.y - y1) * f, box.w * f, box.h * f)
     return crop, face, (x1 == X1, y1 == Y1, x2 == X2, y2 == Y2)

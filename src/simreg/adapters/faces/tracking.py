@@ -44,7 +44,7 @@ def skin_mean(image: np.ndarray, lm: Landmarks) -> tuple[float, float, float] | 
              (p[19, 0], top - 0.45 * iod, p[24, 0], top - 0.12 * iod))
     sums, n = np.zeros(3), 0
     for x1, y1, x2, y2 in boxes:
-        x1, y1, x2, y2 = (int(round(v)) for v in (x1, y1, x2, y2))
+        x1, y1, x2, y2 = (round(v) for v in (x1, y1, x2, y2))
         x1, y1, x2, y2 = max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)
         if x2 - x1 < 2 or y2 - y1 < 2:
             continue

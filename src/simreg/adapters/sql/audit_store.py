@@ -127,7 +127,7 @@ def read_rows(engine: Engine, batch: int = 20_000) -> Iterator[dict]:
             if not rows:
                 return
             for r in rows:
-                yield dict(zip(ENTRY_FIELDS, r))
+                yield dict(zip(ENTRY_FIELDS, r, strict=True))
             last = rows[-1][0]
 
 
