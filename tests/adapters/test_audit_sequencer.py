@@ -186,3 +186,51 @@ def test_two_sequencers_racing_on_one_shard_never_fork_it(db):
     assert len(list(seq.read_rows(engine, "44"))) == 60 and seq.outbox_size(engine) == 0
     rep = _sharded_report(engine)
     assert rep.ok, rep.message
+
+
+def test_the_sequencer_loop_cuts_a_batch_only_when_it_is_full_or_has_waited(db):
+    engine, _ = db
+    shard = seq.for_shard(engine, "44")
+    rounds = []
+
+    def one_round():  # stop after one pass over the shard
+        rounds.append(1)
+        return len(rounds) > 1
+
+    patient = BatchPolicy(max_entries=5, max_wait_s=3600)
+    _append(shard, 3)
+    seq.run_sequencer(engine, ["44"], policy=patient, stop=one_round)
+    assert seq.outbox_size(engine) == 3 and not list(seq.read_rows(engine, "44"))  # neither full nor old
+    _append(shard, 2, start=3)
+    rounds.clear()
+    seq.run_sequencer(engine, ["44"], policy=patient, stop=one_round)
+    assert seq.outbox_size(engine) == 0 and len(list(seq.read_rows(engine, "44"))) == 5  # full
+    _append(shard, 1, start=5)
+    rounds.clear()
+    seq.run_sequencer(engine, ["44"], policy=BatchPolicy(max_entries=5, max_wait_s=0), stop=one_round)
+    assert seq.outbox_size(engine) == 0 and len(list(seq.read_rows(engine, "44"))) == 6  # waited long enough
+
+
+def test_simreg_audit_sequencer_runs_until_sigterm_and_sequences_what_arrives(db, tmp_path):
+    import os
+    import signal
+    import time
+
+    engine, url = db
+    env = {**os.environ, "SIMREG_DATABASE_URL": url, "PYTHONPATH": str(SRC)}
+    env.pop("SIMREG_AUDIT_SIGNING_KEY_FILE", None)
+    proc = subprocess.Popen([sys.executable, "-m", "simreg.cli", "audit", "sequencer", "--shard", "44",
+                             "--max-wait-ms", "50"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _append(seq.for_shard(engine, "44"), 4)
+        deadline = time.time() + 60
+        while seq.outbox_size(engine) and time.time() < deadline:
+            time.sleep(0.05)
+        assert seq.outbox_size(engine) == 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    batches = [json.loads(line) for line in out.splitlines()]
+    assert sum(b["count"] for b in batches) == 4 and batches[-1]["size"] == 4
+    assert _sharded_report(engine).ok

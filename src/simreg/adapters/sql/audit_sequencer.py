@@ -233,8 +233,8 @@ def run_sequencer(engine: Engine, shards: Sequence[str] | None = None, *, policy
                   signing_key=None, stop=lambda: False, on_batch=None) -> None:
     """Cut batches as they fall due, until ``stop()``: a batch as soon as
     ``max_entries`` are pending or the oldest has waited ``max_wait_s``.  Polls
-    every ``max_wait_s / 4`` when there is nothing to do."""
-    idle = max(policy.max_wait_s / 4, 0.005)
+    every ``max_wait_s / 4`` (at most 0.5 s) when there is nothing to do."""
+    idle = min(max(policy.max_wait_s / 4, 0.005), 0.5)
     while not stop():
         names = list(shards) if shards is not None else pending_shards(engine)
         busy = False

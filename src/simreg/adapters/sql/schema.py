@@ -225,6 +225,7 @@ audit_outbox = Table(
     Column("model_ids", Text, nullable=False),
     Column("policy_sha256", Text, nullable=False),
     Index("ix_audit_outbox_shard", "shard", "outbox_id"),
+    sqlite_autoincrement=True,  # ids of deleted (sequenced) rows are never reused
 )
 
 audit_shard_entries = Table(

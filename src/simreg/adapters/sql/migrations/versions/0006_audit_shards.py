@@ -28,6 +28,9 @@ def upgrade() -> None:
         sa.Column("details", sa.Text, nullable=False),
         sa.Column("model_ids", sa.Text, nullable=False),
         sa.Column("policy_sha256", sa.Text, nullable=False),
+        # SQLite would reuse the ids of deleted rows without AUTOINCREMENT; an
+        # outbox id must name one entry forever (receipts ask by it).
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_audit_outbox_shard", "audit_outbox", ["shard", "outbox_id"])
     # Every shard's entries and the root log's ("root"), stored exactly as hashed.
