@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+from typing_extensions import NotRequired, TypedDict
 
 from ..domain.pii import contains_personal_number
 from .contract import Expiry, IdNumber, IsoDate, Mrz, PhoneNumber, Rfc3339
@@ -19,6 +20,57 @@ def _no_personal_numbers(text: str) -> str:
 
 #: Free text that is kept and audited (reasons, notes, statements): no personal numbers.
 FreeText = Annotated[str, AfterValidator(_no_personal_numbers)]
+
+
+#: A JSON number as produced: an int stays an int, a float a float (pydantic's
+#: ``float`` would turn ``1`` into ``1.0``).
+Number = Annotated[int | float, WithJsonSchema({"type": "number"})]
+
+
+# --------------------------------------------------------------------------- scores
+# TypedDicts, not models: a key the decision did not produce stays absent (a
+# model would add it as null), and keys a newer stage adds pass through.
+
+class LivenessEventPublic(TypedDict, total=False):
+    """One challenge action seen in the video, in seconds from its start."""
+    __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc]
+    action: str
+    start: Number
+    end: Number
+
+
+class LivenessScoresPublic(TypedDict, total=False):
+    """The challenge: passed, the share of frames with the face, the identity
+    check across the video, and the actions seen."""
+    __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc]
+    passed: bool
+    face_fraction: Number
+    identity_min_similarity: Number | None
+    events: list[LivenessEventPublic]
+
+
+class MatchScoresPublic(TypedDict, total=False):
+    """The live face against the ID portrait, with the threshold that applied."""
+    __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc]
+    score: Number
+    threshold: Number
+    target_fmr: Number
+    model_id: str
+    threshold_key: str
+    review_threshold: Number | None
+
+
+class ScoresPublic(TypedDict, total=False):
+    """Liveness, passive PAD (signal -> score, null when a signal could not be
+    measured) and match; ``match`` is absent when no live face was analysed, and
+    the alternative path has none of them."""
+    __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc]
+    liveness: LivenessScoresPublic
+    pad: dict[str, Number | None]
+    match: MatchScoresPublic
+
+
+_SCORES_EXAMPLE = {"match": {"score": 4.21, "threshold": 2.69, "target_fmr": 0.001}}
 
 
 class ErrorResponse(BaseModel):
@@ -41,10 +93,16 @@ class MeResponse(BaseModel):
     role: str = Field(description="clerk | supervisor | auditor | admin", examples=["clerk"])
     outlet_id: str = Field(examples=["out_4b1f9d1c5a3e7b2a"])
     outlet: str | None = Field(description="The outlet's name.", examples=["Counter 7, Xidan"])
-    capture: dict = Field(description="Limits a capture must respect: max_video_duration_s, max_video_bytes, "
+    capture: "CaptureLimitsPublic" = Field(description="Limits a capture must respect: max_video_duration_s, max_video_bytes, "
                                       "max_image_bytes.",
                           examples=[{"max_video_duration_s": 15.0, "max_video_bytes": 20971520,
                                      "max_image_bytes": 15728640}])
+
+
+class CaptureLimitsPublic(BaseModel):
+    max_video_duration_s: Number
+    max_video_bytes: int
+    max_image_bytes: int
 
 
 class SessionResponse(BaseModel):
@@ -75,6 +133,16 @@ def error_responses(*statuses: int, ok: tuple[int, object] | None = None) -> dic
         {ok[0]: {"content": {"application/json": {"example": ok[1]}}}} if ok else {})
 
 
+class CheckpointPublic(TypedDict):
+    """An Ed25519-signed tree head (``simreg audit verify-receipt`` checks it)."""
+    format: str
+    key_id: str
+    root_hash: str
+    signature: str
+    size: int
+    timestamp: str
+
+
 class Receipt(BaseModel):
     audit_position: int | None = Field(description="The decision's entry in the audit log (0-based); null while "
                                                     "pending in a sharded log.", examples=[1041])
@@ -83,7 +151,7 @@ class Receipt(BaseModel):
     leaf_hash: str | None = Field(description="RFC 6962 leaf hash of the entry: SHA-256(0x00 || entry hash).")
     tree_size: int | None = Field(description="Entries in the log right after this one.", examples=[1042])
     root_hash: str | None = Field(description="Merkle root of those entries (hex).")
-    checkpoint: dict | None = Field(
+    checkpoint: CheckpointPublic | None = Field(
         description="Ed25519-signed (size, root) of that tree; null when no signing key is configured. Check with "
                     "`simreg audit prove INDEX --size SIZE` and `simreg audit verify-receipt`.")
     status: str | None = Field(None, description="Sharded audit log only (SIMREG_AUDIT_SHARD): \"pending\" until "
@@ -100,8 +168,8 @@ class RegistrationResponse(BaseModel):
                                examples=[[]])
     phone_number: str | None = Field(description="E.164; the number activated (approved) or reserved (review).",
                                      examples=["+8613800138000"])
-    scores: dict = Field(description="Liveness, PAD and match scores with the thresholds that applied.",
-                         examples=[{"match": {"score": 4.21, "threshold": 2.69, "target_fmr": 0.001}}])
+    scores: ScoresPublic = Field(description="Liveness, PAD and match scores with the thresholds that applied.",
+                                 examples=[_SCORES_EXAMPLE])
     receipt: Receipt
     idempotent_replay: bool = Field(default=False, description="True when this is the stored result of an "
                                                                "earlier request with the same Idempotency-Key.")
@@ -113,7 +181,7 @@ class RegistrationView(BaseModel):
     outcome: str = Field(description="approved | rejected | review (current, after any review)")
     decided_outcome: str = Field(description="what the pipeline decided")
     reasons: list[str]
-    scores: dict
+    scores: ScoresPublic
     clerk_id: str
     outlet_id: str
     session_id: str | None
@@ -192,7 +260,7 @@ class LookupResponse(BaseModel):
     numbers: list[LookupNumber]
     lookup_token: str | None = Field(description="For a dispute or a consent withdrawal, until expires_at.")
     expires_at: str | None
-    scores: dict
+    scores: ScoresPublic
 
 
 class TokenRequest(BaseModel):
@@ -222,4 +290,150 @@ class ClerkRequest(BaseModel):
     role: Literal["clerk", "supervisor", "auditor", "admin"] = Field(examples=["clerk"])
 
 
+# --------------------------------------------------------------------------- numbers
+
+class NumbersAddedPublic(BaseModel):
+    requested: int = Field(description="Numbers in the request.", examples=[2])
+    added: int = Field(description="Numbers new to the pool (those already known are skipped).", examples=[2])
+
+
+class NumberStatePublic(BaseModel):
+    number_id: str = Field(examples=["num_18a7c2e9f0b1d2c3a4b5c6d7"])
+    state: str = Field(description="available | reserved | active | suspended | released", examples=["suspended"])
+    previous_state: str = Field(examples=["active"])
+    phone_number_masked: str = Field(examples=["+86138****8000"])
+
+
+# --------------------------------------------------------------------------- citizen desk and disputes
+
+class DisputePublic(BaseModel):
+    dispute_id: str = Field(examples=["dsp_0b7a51d3c8e6f1a2b4c5d6e7"])
+    status: str = Field(description="open | upheld | dismissed", examples=["open"])
+
+
+class ConsentWithdrawnPublic(BaseModel):
+    templates_shredded: int = Field(description="Face templates made unreadable (their data key deleted).",
+                                    examples=[2])
+    consents_withdrawn: int = Field(description="Consent records marked withdrawn.", examples=[1])
+
+
+class OpenDisputePublic(BaseModel):
+    dispute_id: str = Field(examples=["dsp_0b7a51d3c8e6f1a2b4c5d6e7"])
+    number_ref: str = Field(examples=["num_18a7c2e9f0b1d2c3a4b5c6d7"])
+    phone_number_masked: str = Field(examples=["+86138****8000"])
+    registration_id: str | None = Field(examples=["reg_5a3e7b2a9d40aa114b1f9d1c"])
+    raised_at: str = Field(examples=["2026-11-29T09:00:00+00:00"])
+    status: str = Field(examples=["open"])
+
+
+# --------------------------------------------------------------------------- administration
+
+class OutletCreatedPublic(BaseModel):
+    outlet_id: str = Field(examples=["out_4b1f9d1c5a3e7b2a"])
+
+
+class ClerkCreatedPublic(BaseModel):
+    clerk_id: str = Field(examples=["clk_1f9d1c5a3e7b2a9d"])
+    token: str = Field(description="The bearer token, shown once: the service keeps only its SHA-256.")
+
+
+class ClerkDeactivatedPublic(BaseModel):
+    clerk_id: str = Field(examples=["clk_1f9d1c5a3e7b2a9d"])
+    active: bool = Field(examples=[False])
+
+
+# --------------------------------------------------------------------------- the audit log and reports
+
+class AuditEntryPublic(BaseModel):
+    """An entry as stored: every field its hash covers, ``details`` and
+    ``model_ids`` as the canonical JSON text that was hashed."""
+    position: int = Field(examples=[0])
+    timestamp: str = Field(examples=["2026-11-29T08:00:00.000000Z"])
+    actor: str = Field(examples=["admin-cli"])
+    action: str = Field(examples=["admin.outlet_created"])
+    subject: str = Field(examples=["out_4b1f9d1c5a3e7b2a"])
+    details: str = Field(description="Canonical JSON text of the entry's facts.", examples=['{"name_length":9}'])
+    model_ids: str = Field(description="Canonical JSON text of the model ids in force.", examples=['["none"]'])
+    policy_sha256: str
+    prev_hash: str
+    entry_hash: str
+
+
+class InclusionProofPublic(BaseModel):
+    index: int = Field(examples=[1041])
+    size: int = Field(examples=[1042])
+    leaf_hash: str
+    entry_hash: str
+    root_hash: str
+    proof: list[str] = Field(description="RFC 6962 audit path, hex, from the leaf up.")
+
+
+class OutletReportPublic(BaseModel):
+    outlet_id: str = Field(examples=["out_4b1f9d1c5a3e7b2a"])
+    outlet: str = Field(examples=["Counter 7"])
+    registrations: int
+    face_attempts: int
+    alternative_path: int
+    outcomes: dict[str, int] = Field(description="Current outcome -> registrations.")
+    top_reasons: dict[str, int] = Field(description="The commonest reason codes of face attempts -> count.")
+    disputes: dict[str, int] = Field(description="Dispute status -> count.")
+    flags: list[str] = Field(description="ALTERNATIVE_PATH_HIGH, REJECTIONS_HIGH, DISPUTES_UPHELD")
+
+
+# --------------------------------------------------------------------------- probes and status
+
+class HealthPublic(BaseModel):
+    status: str = Field(examples=["ok"])
+
+
+class ReadyPublic(BaseModel):
+    status: str = Field(examples=["ready"])
+    database: bool
+    models: bool
+    analyses_in_flight: int
+    max_analyses_in_flight: int
+
+
+class ThresholdStatusPublic(BaseModel):
+    threshold: Number
+    target_fmr: Number
+    calibrated_on: str
+    n_impostor: int
+    min_impostors: int
+    supported: bool | None
+
+
+class PolicyStatusPublic(BaseModel):
+    version: str
+    sha256: str
+    matcher: str
+    thresholds: dict[str, ThresholdStatusPublic]
+
+
+class DatabaseStatusPublic(TypedDict):
+    backend: str
+    url: Annotated[str, Field(description="Without its password.")]
+    ok: bool
+    error: NotRequired[str]
+
+
+class PublicKeyPublic(BaseModel):
+    key_id: str
+    pem: str
+
+
+class AuditStatusPublic(TypedDict):
+    checkpoint_public_key: PublicKeyPublic | None
+    entries: NotRequired[int]
+
+
+class StatusPublic(BaseModel):
+    version: str
+    policy: PolicyStatusPublic
+    models: dict[str, Any] = Field(description="The face engine's models: ids, files and their SHA-256.")
+    database: DatabaseStatusPublic | None
+    audit: AuditStatusPublic
+
+
 SessionResponse.model_rebuild()
+MeResponse.model_rebuild()
