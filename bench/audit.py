@@ -67,22 +67,22 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "src") not in sys.path:
     sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import run_timed
-from sqlalchemy import insert, text
+from _common import run_timed  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
 
-from simreg.adapters import signing
-from simreg.adapters.crypto import Keyring
-from simreg.adapters.sql import audit_store
-from simreg.adapters.sql.database import open_database
-from simreg.adapters.sql.migrate import upgrade_to_head
-from simreg.adapters.sql.registry import ConsentData, PersonData, Registry, Stamp
-from simreg.adapters.sql.schema import audit_entries, audit_tree
-from simreg.adapters.sql.stores import AccessStore, SessionStore
-from simreg.domain.access import Role
-from simreg.domain.audit import ENTRY_FIELDS, entry_to_row, merkle_leaf, new_entry, verify_chain
-from simreg.domain.challenge import draw_challenge
-from simreg.domain.merkle import TreeHeads
-from simreg.domain.reasons import Outcome
+from simreg.adapters import signing  # noqa: E402
+from simreg.adapters.crypto import Keyring  # noqa: E402
+from simreg.adapters.sql import audit_store  # noqa: E402
+from simreg.adapters.sql.database import open_database  # noqa: E402
+from simreg.adapters.sql.migrate import upgrade_to_head  # noqa: E402
+from simreg.adapters.sql.registry import ConsentData, PersonData, Registry, Stamp  # noqa: E402
+from simreg.adapters.sql.schema import audit_entries, audit_tree  # noqa: E402
+from simreg.adapters.sql.stores import AccessStore, SessionStore  # noqa: E402
+from simreg.domain.access import Role  # noqa: E402
+from simreg.domain.audit import ENTRY_FIELDS, entry_to_row, merkle_leaf, new_entry, verify_chain  # noqa: E402
+from simreg.domain.challenge import draw_challenge  # noqa: E402
+from simreg.domain.merkle import TreeHeads  # noqa: E402
+from simreg.domain.reasons import Outcome  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 POLICY_SHA256 = hashlib.sha256((REPO / "src/simreg/policy/default.json").read_bytes()).hexdigest()

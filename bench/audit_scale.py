@@ -50,16 +50,16 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "src") not in sys.path:
     sys.path.insert(0, str(REPO / "src"))
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text  # noqa: E402
 
-from simreg.adapters import signing
-from simreg.adapters.sql import audit_sequencer as seq
-from simreg.adapters.sql import audit_store
-from simreg.adapters.sql.database import open_database
-from simreg.adapters.sql.migrate import upgrade_to_head
-from simreg.adapters.sql.schema import audit_entries, audit_outbox, audit_shard_entries
-from simreg.domain.audit import verify_chain
-from simreg.domain.audit_shards import ROOT, BatchPolicy, verify_shards
+from simreg.adapters import signing  # noqa: E402
+from simreg.adapters.sql import audit_sequencer as seq  # noqa: E402
+from simreg.adapters.sql import audit_store  # noqa: E402
+from simreg.adapters.sql.database import open_database  # noqa: E402
+from simreg.adapters.sql.migrate import upgrade_to_head  # noqa: E402
+from simreg.adapters.sql.schema import audit_entries, audit_outbox, audit_shard_entries  # noqa: E402
+from simreg.domain.audit import verify_chain  # noqa: E402
+from simreg.domain.audit_shards import ROOT, BatchPolicy, verify_shards  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 POLICY_SHA256 = "3f" * 32

@@ -84,11 +84,11 @@ def main() -> int:
 
     import face_recognition as fr
 
+    from simreg.app.pipeline import compare_images
     from simreg.config import Settings
     from simreg.domain.errors import InputError
     from simreg.domain.metrics import error_rates
     from simreg.eval.faces import read_pairs
-    from simreg.app.pipeline import compare_images
     from simreg.runtime import build_runtime
 
     faces = data_dir() / "faces"

@@ -117,9 +117,9 @@ def rejudge_with_corrections(root: Path, first_pass, tracks: dict) -> dict:
     tracks of the first pass (nothing is tracked again)."""
     import tempfile
 
+    from simreg.app.pipeline import judge_liveness
     from simreg.domain.challenge import Action
     from simreg.eval.liveness import protocol, summarise
-    from simreg.app.pipeline import judge_liveness
 
     events = json.loads((root / "videos" / "events.json").read_text(encoding="utf-8"))
     for e in events:
@@ -175,11 +175,11 @@ def measure(name: str, root: Path) -> dict:
     """Every figure for one landmarker."""
     from simreg.adapters.faces.factory import LANDMARKERS as BUILDERS
     from simreg.adapters.media import ImageLimits, decode_image
+    from simreg.app.pipeline import judge_liveness
     from simreg.config import Settings
     from simreg.domain.errors import SimregError
     from simreg.eval.faces import list_images
     from simreg.eval.liveness import evaluate
-    from simreg.app.pipeline import judge_liveness
     from simreg.runtime import build_runtime
 
     c0 = time.process_time()

@@ -257,7 +257,7 @@ def main() -> int:
             # portraits of this video: early (first second), late (last second), and the
             # 3 best frames (the cross-source portraits of AOC; impostor portraits for all)
             early = b.choose(keeper, track, 1, lambda t: t < 1.0)
-            late = b.choose(keeper, track, 1, lambda t: t >= kept[-1] - 1.0)
+            late = b.choose(keeper, track, 1, lambda t, last=kept[-1]: t >= last - 1.0)
             for tag, ts in (("early", early), ("late", late)):
                 if not ts:
                     continue

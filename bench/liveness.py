@@ -115,10 +115,10 @@ def main() -> int:
     import cv2
 
     from simreg.adapters.video import VideoLimits
+    from simreg.app.pipeline import check_liveness
     from simreg.config import Settings
     from simreg.domain.challenge import Action
     from simreg.domain.errors import InputError
-    from simreg.app.pipeline import check_liveness
     from simreg.runtime import build_runtime
 
     cv2.setNumThreads(1)

@@ -229,7 +229,7 @@ def main() -> int:
               "| signal | threshold (videos, BPCER 0/16) | video attacks caught | bona fide stills refused "
               "(BPCER) | print stills caught | replay stills caught |", "|---|---|---|---|---|---|"]
     for sig in SIGNALS:
-        def sc(typ):
+        def sc(typ, sig=sig):
             return [oriented(sig, r["scores"].get(sig)) for r in ok if r["type"] in typ
                     and r["scores"].get(sig) is not None]
         bfv = sc({"bona-fide-video"})
@@ -238,7 +238,7 @@ def main() -> int:
         thr = max(bfv)
         av = sc({"replay-video", "simulated-print", "simulated-replay", "simulated-cutout"})
         bs, ps, rs = sc({"bona-fide-still"}), sc({"print-still"}), sc({"replay-still"})
-        def frac(xs):
+        def frac(xs, thr=thr):
             return f"{sum(x > thr for x in xs)}/{len(xs)}" if xs else "–"
         lines.append(f"| {sig} | {thr:.3f} | {frac(av)} | {frac(bs)} | {frac(ps)} | {frac(rs)} |")
     lines += ["", "## Leave one source out", "",

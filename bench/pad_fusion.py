@@ -264,7 +264,7 @@ def main() -> int:
     lines += [f"| {k} | {v:.2f} |" for k, v in signal_costs(tracks).items()]
     lines += ["", "## Per clip", "", "| clip | type | " + " | ".join(SIGNALS) + " |",
               "|---|---|" + "---|" * len(SIGNALS)]
-    for n, f, a, t in rows:
+    for n, f, _a, t in rows:
         lines.append(f"| {n} | {t} | " + " | ".join("–" if f.get(k) is None else f"{f[k]:.3f}" for k in SIGNALS)
                      + " |")
     text = "\n".join(lines) + "\n"

@@ -168,7 +168,8 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"{name}.log"
-        self._log = open(self.log_path, "wb")
+        # open for the server's lifetime: stop() closes it
+        self._log = open(self.log_path, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen([simreg_bin(), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
                                      env=env, cwd=workdir, stdout=self._log, stderr=subprocess.STDOUT)
 

@@ -42,9 +42,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO / "src"))
 
-from _common import data_dir
+from _common import data_dir  # noqa: E402
 
-from simreg.adapters.faces.texture_pad import (
+from simreg.adapters.faces.texture_pad import (  # noqa: E402
     FEATURE_VERSION,
     MODEL_ID,
     MODEL_PATH,

@@ -79,7 +79,7 @@ def test_a_generated_keyring_has_one_key_of_each_kind():
 
 def test_two_generated_keyrings_share_no_key_ids():
     a, b = Keyring.generate(), Keyring.generate()
-    assert not set(sum(a.key_ids().values(), [])) & set(sum(b.key_ids().values(), []))
+    assert not {k for ids in a.key_ids().values() for k in ids} & {k for ids in b.key_ids().values() for k in ids}
 
 
 # ----------------------------------------------------------------------------- envelopes

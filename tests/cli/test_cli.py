@@ -48,8 +48,8 @@ def test_eval_faces_writes_scores_and_plots(tmp_path, faces_dir):
     assert all(not op["supported"] for op in out["operating_points"])  # 12 pairs back no rate
     lines = scores.read_text().splitlines()
     assert lines[0] == "img_a\timg_b\tsame\tscore" and len(lines) == 16
-    gen = [float(l.split("\t")[3]) for l in lines[1:] if l.split("\t")[2] == "1"]
-    imp = [float(l.split("\t")[3]) for l in lines[1:] if l.split("\t")[2] == "0"]
+    gen = [float(row.split("\t")[3]) for row in lines[1:] if row.split("\t")[2] == "1"]
+    imp = [float(row.split("\t")[3]) for row in lines[1:] if row.split("\t")[2] == "0"]
     assert min(gen) > max(imp)  # higher is more similar
     assert (tmp_path / "plots" / "det.png").stat().st_size > 1000
     assert (tmp_path / "plots" / "histograms.png").stat().st_size > 1000

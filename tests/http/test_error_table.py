@@ -79,9 +79,9 @@ def test_every_code_shaped_string_in_the_source_is_a_code_of_the_family():
     strays = []
     for path in SRC.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and shape.match(node.value):
-                if node.value not in known:
-                    strays.append(f"{path.relative_to(SRC)}:{node.lineno} {node.value}")
+            if (isinstance(node, ast.Constant) and isinstance(node.value, str) and shape.match(node.value)
+                    and node.value not in known):
+                strays.append(f"{path.relative_to(SRC)}:{node.lineno} {node.value}")
     assert strays == []
 
 

@@ -43,7 +43,7 @@ def _clerk(access, role=Role.CLERK):
 
 def test_a_clerk_opens_a_session_with_a_random_challenge(runtime, db_url):
     client, access = _client(runtime, db_url)
-    clerk, token = _clerk(access)
+    _clerk_id, token = _clerk(access)
     with client:
         r = client.post("/v1/sessions", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 201, r.text

@@ -78,7 +78,7 @@ def test_similarity_metrics_are_higher_for_more_similar_vectors():
     x = rng.normal(size=8)
     near, far = x + 0.01 * rng.normal(size=8), -x
     for metric in ("cosine", "one_minus_l2"):
-        def e(v):
+        def e(v, metric=metric):
             return Embedding("m", np.asarray(v, dtype=np.float32), metric)
         assert similarity(e(x), e(near)) > similarity(e(x), e(far))
     m = similarity_matrix("one_minus_l2", np.stack([x, near]), np.stack([x, far]))

@@ -42,7 +42,7 @@ class FlashPlan:
         return np.array([PALETTE[c] for c in self.colours], dtype=np.float64)
 
     def hex(self) -> list[str]:
-        return ["#%02x%02x%02x" % PALETTE[c] for c in self.colours]
+        return ["#{:02x}{:02x}{:02x}".format(*PALETTE[c]) for c in self.colours]
 
 
 def flash_plan(nonce: str, n: int = 10, segment_s: float = 0.4) -> FlashPlan:
