@@ -48,7 +48,8 @@ def _approve(reg: Registry, barrier: threading.Barrier | None = None):
     try:
         r = reg.record_decision(now=datetime.now(UTC), clerk=reg.test_clerk, path="face", session_id=None,
                                 session_checked_at=None, person=PERSON, outcome=Outcome.APPROVED, reasons=(),
-                                scores={}, phone=None, quota_limit=5, consent=CONSENT, stamp=STAMP, idempotency_key=None)
+                                scores={}, phone=None, quota_limit=5, consent=CONSENT, stamp=STAMP,
+                                idempotency_key=None)
         return r.phone_number
     except PolicyError as exc:
         return exc.code

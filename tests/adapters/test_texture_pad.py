@@ -85,7 +85,8 @@ def test_scores_nuaa_prints_of_a_held_out_subject_above_their_real_faces(data_di
         if boxes:
             return tp.face_crop(img, boxes[0])
         s = min(img.shape[:2])  # NUAA files are face crops already: centre square, as in training
-        return img[(img.shape[0] - s) // 2:(img.shape[0] - s) // 2 + s, (img.shape[1] - s) // 2:(img.shape[1] - s) // 2 + s]
+        top, left = (img.shape[0] - s) // 2, (img.shape[1] - s) // 2
+        return img[top:top + s, left:left + s]
 
     real = sorted((data_dir / "spoof" / "real").glob(f"{subject}_*.jpg"))
     prints = sorted((data_dir / "spoof" / "print").glob(f"{subject}_*.jpg"))

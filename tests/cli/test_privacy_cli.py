@@ -200,7 +200,8 @@ def test_retention_deletes_what_is_past_its_time_and_is_safe_to_run_twice(signed
     svc, _, _ = signed
     reg, rec = _registry_with_person(svc)
     # the number is released: the registration may go once its consent's 30 days are over
-    reg.set_number_state(rec.phone_number, __import__("simreg.domain.numbers", fromlist=["NumberState"]).NumberState.RELEASED,
+    from simreg.domain.numbers import NumberState
+    reg.set_number_state(rec.phone_number, NumberState.RELEASED,
                          "supervisor", "customer cancelled", STAMP, datetime.now(UTC))
     with svc.rt.database.begin() as c:
         c.execute(update(idempotency_keys).values(created_at=datetime.now(UTC) - timedelta(days=5)))

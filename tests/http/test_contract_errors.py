@@ -70,7 +70,8 @@ def test_integer_parameters_take_digits_only(svc, query):
     assert svc.client.get("/v1/audit/entries?limit=5&after=-1", headers=svc.auth(Role.AUDITOR)).status_code == 200
 
 
-@pytest.mark.parametrize("number", ["138 0013 8000", "１３８００１３８０００", "+86-138-0013-8000", "0013800138000", "12345"])
+@pytest.mark.parametrize("number", ["138 0013 8000", "１３８００１３８０００", "+86-138-0013-8000", "0013800138000",
+                                    "12345"])
 def test_phone_numbers_outside_the_published_pattern_are_number_invalid(svc, number):
     _envelope(svc.client.post("/v1/numbers", json={"numbers": [number]}, headers=svc.auth(Role.ADMIN)),
               422, "NUMBER.INVALID")

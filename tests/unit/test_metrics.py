@@ -289,9 +289,11 @@ def test_error_rates_reports_the_eer_and_one_operating_point_per_target():
     assert rates.eer_threshold == pytest.approx(90.0, abs=1e-12)
     at_10, at_1 = rates.points
     # 10 % FMR: impostors 90..99 accepted, genuine 80..89 refused.
-    assert (at_10.target_fmr, at_10.fmr, at_10.fnmr, at_10.supported) == (0.1, pytest.approx(0.1), pytest.approx(0.1), True)
+    assert (at_10.target_fmr, at_10.fmr, at_10.fnmr, at_10.supported) == (0.1, pytest.approx(0.1), pytest.approx(0.1),
+                                                                          True)
     # 1 % FMR: only impostor 99 accepted, genuine 80..98 refused; 100 < 300 impostors.
-    assert (at_1.target_fmr, at_1.fmr, at_1.fnmr, at_1.supported) == (0.01, pytest.approx(0.01), pytest.approx(0.19), False)
+    assert (at_1.target_fmr, at_1.fmr, at_1.fnmr, at_1.supported) == (0.01, pytest.approx(0.01), pytest.approx(0.19),
+                                                                      False)
 
 
 # --- invalid input -----------------------------------------------------------

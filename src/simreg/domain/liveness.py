@@ -30,7 +30,7 @@ class LivenessParams:
     blink_close_ratio: float = 0.65    # closed below this fraction of the baseline ...
     blink_open_ratio: float = 0.85     # ... and open again above this one (hysteresis)
     blink_min_s: float = 0.03          # shorter dips are noise
-    blink_max_s: float = 0.7           # longer closures are not blinks (a blink lasts 0.1-0.4 s, a deliberate one longer)
+    blink_max_s: float = 0.7           # longer closures are not blinks (a blink: 0.1-0.4 s, a deliberate one longer)
     blink_max_abs_yaw: float = 30.0    # the eye contour is unreliable beyond this
     blink_max_pitch_change: float = 12.0  # from the clip's median pitch: looking down narrows the eyes
     blink_refractory_s: float = 0.25   # dips closer than this to the previous blink are the same blink

@@ -132,7 +132,8 @@ def equal_error_rate(genuine, impostor) -> tuple[float, float]:
     d0, d1 = diff[i - 1], diff[i]
     w = d0 / (d0 - d1) if d0 != d1 else 0.5
     eer = (1 - w) * (fmr[i - 1] + fnmr[i - 1]) / 2 + w * (fmr[i] + fnmr[i]) / 2
-    thr = float(thresholds[i - 1] + w * (thresholds[i] - thresholds[i - 1])) if np.isfinite(thresholds[i]) else float(thresholds[i - 1])
+    thr = (float(thresholds[i - 1] + w * (thresholds[i] - thresholds[i - 1])) if np.isfinite(thresholds[i])
+           else float(thresholds[i - 1]))
     return float(eer), thr
 
 

@@ -193,7 +193,8 @@ def complete_error_statuses(spec: dict) -> dict:
     spec.setdefault("components", {}).setdefault("schemas", {}).setdefault(
         "ErrorResponse", ErrorResponse.model_json_schema())
     examples = {400: ReasonCode.REQUEST_MALFORMED.value, 401: ReasonCode.AUTH_MISSING.value,
-                413: ReasonCode.MEDIA_TOO_LARGE.value, 415: ReasonCode.MEDIA_UNSUPPORTED_FORMAT.value, 422: ReasonCode.REQUEST_INVALID.value,
+                413: ReasonCode.MEDIA_TOO_LARGE.value, 415: ReasonCode.MEDIA_UNSUPPORTED_FORMAT.value,
+                422: ReasonCode.REQUEST_INVALID.value,
                 503: ReasonCode.STORAGE_UNAVAILABLE.value}
     for path, operations in spec.get("paths", {}).items():
         for op in operations.values():

@@ -79,7 +79,8 @@ def measure_quality(image: np.ndarray, box: FaceBox, landmarks: Landmarks) -> Qu
     crop = image[y1:y2, x1:x2]
     gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if crop.size else np.zeros((8, 8), np.uint8)
     scale = 128.0 / max(gray.shape[1], 1)
-    norm = cv2.resize(gray, (128, max(1, round(gray.shape[0] * scale))), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    norm = cv2.resize(gray, (128, max(1, round(gray.shape[0] * scale))),
+                      interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     sharp = float(cv2.Laplacian(norm, cv2.CV_64F).var())
     return QualityMeasures(
         inter_eye_px=inter_eye,

@@ -50,8 +50,9 @@ MODEL_FILES = (FACE_MESH, IRIS)
 # iBUG-68 index -> Face Mesh vertex, for the points not taken from the iris model:
 # for each iBUG point, the vertex nearest to dlib's 68-point predictor (median over
 # the shared face photos, in inter-eye distances; bench/landmarks.py --fit), kept
-# mirror-symmetric (a refit picks a neighbouring vertex for a few points: near-ties).  Mesh vertex 33 is the outer corner of the eye on the
-# image left of an unmirrored image (iBUG 36), 263 that of the image-right eye (45).
+# mirror-symmetric (a refit picks a neighbouring vertex for a few points: near-ties).
+# Mesh vertex 33 is the outer corner of the eye on the image left of an unmirrored
+# image (iBUG 36), 263 that of the image-right eye (45).
 MESH_TO_IBUG = np.array([
     # 0-16 jaw, image left to image right
     127, 227, 177, 215, 172, 136, 149, 148, 152, 377, 378, 365, 397, 435, 401, 447, 356,

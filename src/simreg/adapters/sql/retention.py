@@ -72,7 +72,8 @@ def run_retention(registry: Registry, rules: RetentionRules, now: datetime, acto
             c.execute(delete(templates).where(templates.c.template_id == tid))
         counts["templates"] = len(expired)
         for pid in {p for _, p in expired}:
-            if c.execute(select(func.count()).select_from(templates).where(templates.c.person_id == pid)).scalar_one() == 0:
+            left = c.execute(select(func.count()).select_from(templates).where(templates.c.person_id == pid))
+            if left.scalar_one() == 0:
                 c.execute(update(persons).where(persons.c.person_id == pid).values(data_key_wrapped=None))
                 counts["data_keys_shredded"] += 1
         # registrations past their consent's retention whose number is no longer held
@@ -97,7 +98,8 @@ def run_retention(registry: Registry, rules: RetentionRules, now: datetime, acto
         for pid in touched_persons:
             refs = (c.execute(select(func.count()).select_from(registrations).where(registrations.c.person_id == pid))
                     .scalar_one()
-                    + c.execute(select(func.count()).select_from(numbers).where(numbers.c.person_id == pid)).scalar_one())
+                    + c.execute(select(func.count()).select_from(numbers).where(numbers.c.person_id == pid))
+                    .scalar_one())
             if refs:
                 continue
             registry.shred_person_biometrics(c, pid)

@@ -120,5 +120,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for t in ['meta', 'attempts', 'idempotency_keys', 'consents', 'registrations', 'numbers', 'person_index_aliases', 'persons']:
+    for t in ['meta', 'attempts', 'idempotency_keys', 'consents', 'registrations', 'numbers', 'person_index_aliases',
+              'persons']:
         op.drop_table(t)
