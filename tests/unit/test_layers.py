@@ -154,7 +154,6 @@ PLACES = [
 
 # (file, imported module) -> the item of issue 14 that removes it.
 KNOWN = {
-    ("http/admin.py", "sqlalchemy"): "item 1: GET /v1/audit/entries selects its rows itself (an audit log port)",
     ("http/ui.py", "sqlalchemy"): "item 1: the counter page looks an outlet's name up itself (a repository)",
     ("http/errors.py", "sqlalchemy.exc"): "item 1: storage errors are mapped from SQLAlchemy's classes "
                                           "(the adapter should raise InfraError(STORAGE.*) instead)",

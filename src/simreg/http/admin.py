@@ -7,11 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import select
 
 from ..adapters.sql import audit_store
 from ..adapters.sql.reports import outlet_report
-from ..adapters.sql.schema import audit_entries
 from ..domain.access import Clerk, Role
 from .auth import current_clerk, require
 from .contract import DIGITS, Rfc3339
@@ -56,13 +54,6 @@ async def deactivate_clerk(request: Request, clerk_id: str, clerk: Clerk = Depen
     return {"clerk_id": clerk_id, "active": False}
 
 
-def _entries(engine, after: int, limit: int) -> list[dict]:
-    with engine.connect() as c:
-        rows = c.execute(select(audit_entries).where(audit_entries.c.position > after)
-                         .order_by(audit_entries.c.position).limit(limit)).mappings().all()
-    return [dict(r) for r in rows]
-
-
 @router.get("/v1/audit/entries", response_model=list[AuditEntryPublic], summary="Read the audit log (auditor)", responses=error_responses(401, 403, 422, ok=(200, [{"position": 0, "timestamp": "2026-11-29T08:00:00.000000Z", "actor": "admin-cli", "action": "admin.outlet_created", "subject": "out_4b1f9d1c5a3e7b2a", "details": "{\"name_length\":9}", "model_ids": "[\"none\"]", "policy_sha256": "0000...", "prev_hash": "0000...", "entry_hash": "9f2c..."}])))
 async def audit_entries_page(request: Request,
                              after: Annotated[int, Query(ge=-1, le=2**62, description="last position already read"),
@@ -72,7 +63,8 @@ async def audit_entries_page(request: Request,
     """Entries in order, as stored (every field the entry hash covers).  Entries
     hold opaque ids, codes and scores: never clear personal data or biometrics."""
     require(clerk, Role.AUDITOR)
-    return await run_in_threadpool(_entries, request.app.state.runtime.database, after, limit)
+    entries = await run_in_threadpool(audit_store.page, request.app.state.runtime.database, after, limit)
+    return [AuditEntryPublic.model_validate(e, from_attributes=True) for e in entries]
 
 
 @router.get("/v1/audit/proof/{index}", response_model=InclusionProofPublic, summary="Inclusion proof of an audit entry",

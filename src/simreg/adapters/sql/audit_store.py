@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -129,6 +130,33 @@ def read_rows(engine: Engine, batch: int = 20_000) -> Iterator[dict]:
             for r in rows:
                 yield dict(zip(ENTRY_FIELDS, r, strict=True))
             last = rows[-1][0]
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """An entry as stored, every field its hash covers: ``details`` and
+    ``model_ids`` as the canonical JSON text that was hashed (a reader who
+    recomputes the hash needs those bytes, not a re-serialisation).  Fields in
+    :data:`~simreg.domain.audit.ENTRY_FIELDS` order."""
+    position: int
+    timestamp: str
+    actor: str
+    action: str
+    subject: str
+    details: str
+    model_ids: str
+    policy_sha256: str
+    prev_hash: str
+    entry_hash: str
+
+
+def page(engine: Engine, after: int, limit: int) -> list[StoredEntry]:
+    """Up to ``limit`` entries after position ``after`` (``-1``: from the first), in order."""
+    cols = [audit_entries.c[name] for name in ENTRY_FIELDS]
+    with engine.connect() as conn:
+        rows = conn.execute(select(*cols).where(audit_entries.c.position > after)
+                            .order_by(audit_entries.c.position).limit(limit)).tuples().all()
+    return [StoredEntry(*r) for r in rows]
 
 
 def size(engine: Engine) -> int:
