@@ -127,7 +127,7 @@ def main() -> int:
     from simreg.config import Settings
     from simreg.domain.challenge import Action
     from simreg.eval.faces import centre_chip_portrait
-    from simreg.pipeline import judge_liveness
+    from simreg.app.pipeline import judge_liveness
     from simreg.runtime import build_runtime
 
     rt = build_runtime(Settings(engine_workers=0))

@@ -21,7 +21,7 @@ import sys
 def main(port: int) -> None:
     import uvicorn
 
-    import simreg.pipeline
+    import simreg.app.pipeline
     from fake_engine import NoFaceEngine  # tests/ is sys.path[0] when run as a script
     from simreg.config import Settings
     from simreg.domain.decision import Decision
@@ -29,7 +29,7 @@ def main(port: int) -> None:
     from simreg.http.app import create_app
     from simreg.runtime import Runtime, image_limits, load_policy, open_service_database, video_limits
 
-    simreg.pipeline.assess_registration = lambda *a, **k: simreg.pipeline.Assessment(
+    simreg.app.pipeline.assess_registration = lambda *a, **k: simreg.app.pipeline.Assessment(
         Decision(Outcome.APPROVED, (), {}), None, None)
     settings = Settings()
     database, keyring = open_service_database(settings)

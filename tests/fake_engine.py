@@ -44,6 +44,11 @@ class NoFaceEngine:
     def analyse(self, images, policy):
         raise self._analysis()
 
+    def decode_image(self, data, limits):
+        from simreg.adapters.media import decode_image
+
+        return decode_image(data, limits)
+
     def describe(self) -> dict:
         return {"detector": "none", "embedders": list(self.model_ids), "worker_processes": self.workers}
 

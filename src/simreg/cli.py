@@ -112,7 +112,7 @@ def _analysis_dict(a) -> dict:
 
 
 def cmd_compare(args, settings: Settings) -> int:
-    from .pipeline import compare_images
+    from .app.pipeline import compare_images
 
     try:
         data_a, data_b = Path(args.a).read_bytes(), Path(args.b).read_bytes()
@@ -175,7 +175,7 @@ def cmd_calibrate(args, settings: Settings) -> int:
 def cmd_liveness(args, settings: Settings) -> int:
     from .domain.challenge import parse_actions
     from .domain.errors import SimregError
-    from .pipeline import check_liveness
+    from .app.pipeline import check_liveness
 
     try:
         data = Path(args.video).read_bytes()

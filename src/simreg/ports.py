@@ -1,14 +1,34 @@
-"""Ports: what the domain needs from the outside world.  Adapters implement them."""
+"""Ports: what the use cases (``simreg.app``) need from the outside world.
+Adapters implement them; ``simreg.runtime`` wires one to each.
+
+* faces: :class:`FaceDetector`, :class:`Landmarker`, :class:`Embedder`, and the
+  engine as the use cases see it, :class:`FaceAnalyser`;
+* storage: :class:`RegistryPort` (persons, numbers, registrations, attempts,
+  idempotency), :class:`SessionsPort`, :class:`CitizenDeskPort`;
+* keys and proofs: :class:`BlindIndexer` (the keyring's blind index),
+  :class:`ReceiptIssuer` (where a decision sits in the audit log, signed);
+* time: :data:`Clock`.
+
+Tests implement the storage ports in memory (tests/memory_ports.py) to check the
+use cases without a database or models."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from .domain.access import Clerk
+from .domain.challenge import Challenge
 from .domain.errors import SimregError
+from .domain.media import ImageLimits
+from .domain.reasons import Outcome
+from .domain.records import ConsentData, PersonData, Recorded, Stamp
 from .domain.policy import DetectionRules, Policy, TrackingParams
 from .domain.types import Embedding, FaceAnalysis, FaceBox, FaceTrack, Landmarks
 
@@ -51,6 +71,11 @@ class FaceAnalyser(Protocol):
 
     model_ids: tuple[str, ...]
 
+    def decode_image(self, data: bytes, limits: ImageLimits) -> np.ndarray:
+        """An uploaded image (bytes) as RGB uint8 within ``limits``; ``InputError`` with a
+        ``MEDIA.*`` code when it is not one."""
+        ...
+
     def track_video(self, data: bytes, limits, rules: DetectionRules, policy: Policy | None = None,
                     mirrored: bool = False, tracking: TrackingParams | None = None) -> VideoTrack:
         """Decode a video (bytes) and track the subject's face through it (by
@@ -88,3 +113,94 @@ class VideoTrack:
     # the best frontal frame's full analysis (all embedders), or why there is none;
     # None when not asked for
     live_face: FaceAnalysis | SimregError | None = None
+
+
+#: Now, timezone-aware (UTC).
+Clock = Callable[[], datetime]
+
+
+class BlindIndexer(Protocol):
+    """The keyring as the use cases see it: a keyed hash that finds a value without storing it."""
+
+    def blind_index(self, value: str, purpose: str) -> str: ...
+
+
+class SessionsPort(Protocol):
+    """Capture sessions: one challenge per registration attempt, bound to a clerk."""
+
+    def create(self, challenge: Challenge, clerk: Clerk, model_ids: tuple[str, ...] = (),
+               policy_sha256: str = ...) -> str: ...
+
+    def peek(self, session_id: str, clerk: Clerk, now: datetime) -> Challenge:
+        """The challenge if ``clerk`` may use the session now (not yet used); raises otherwise."""
+        ...
+
+
+class RegistryPort(Protocol):
+    """The registry as the registration use case sees it.  Every change is written
+    with its audit entry in one transaction; a failure leaves nothing behind."""
+
+    def id_index(self, holder_key: str) -> str: ...
+
+    def id_indexes(self, holder_key: str) -> list[str]:
+        """The blind indexes of an ID under every key still in the keyring."""
+        ...
+
+    def failures(self, id_index_values: Sequence[str], clerk_id: str,
+                 since: datetime) -> tuple[list[datetime], list[datetime]]:
+        """Failed attempts since ``since``: (for this ID, by this clerk)."""
+        ...
+
+    def held_numbers(self, holder_key: str) -> int:
+        """Numbers registered under this ID now (active, reserved or suspended)."""
+        ...
+
+    def check_number_available(self, e164: str | None, now: datetime) -> None:
+        """Raise unless the asked-for number (or, with ``None``, some number) can be registered."""
+        ...
+
+    def claim_idempotency(self, clerk_id: str, key: str, digest: str, now: datetime,
+                          stale_after: timedelta = ...) -> dict | None:
+        """Claim ``key`` for a new request, or return the stored response of a finished one."""
+        ...
+
+    def release_idempotency(self, clerk_id: str, key: str, claimed_at: datetime) -> None: ...
+
+    def record_failed_attempt(self, id_index: str, clerk: Clerk, reason: str, stamp: Stamp,
+                              now: datetime) -> None: ...
+
+    def record_event(self, actor: str, subject: str, action: str, details: Mapping[str, Any], stamp: Stamp,
+                     now: datetime) -> None: ...
+
+    def record_decision(self, *, now: datetime, clerk: Clerk, path: str, session_id: str | None,
+                        session_checked_at: datetime | None, person: PersonData, outcome: Outcome,
+                        reasons: Sequence[str], scores: Mapping[str, Any], phone: str | None, quota_limit: int,
+                        consent: ConsentData, stamp: Stamp, idempotency_key: str | None,
+                        statement: str | None = None, response_of: Callable[[Recorded], Any] | None = None,
+                        templates: Mapping[str, bytes] | None = None, template_days: int = 365) -> Recorded:
+        """Use the session, check the quota again under the person's lock, take a number,
+        and write the decision with its audit entry, all or nothing."""
+        ...
+
+
+class CitizenDeskPort(Protocol):
+    """The citizen's lookup of the numbers under their ID, disputes and consent withdrawal."""
+
+    def record_lookup(self, *, holder_key: str, clerk: Clerk, session_id: str, session_checked_at: datetime,
+                      passed: bool, reasons: list[str], stamp: Stamp, now: datetime) -> dict: ...
+
+    def raise_dispute(self, token: str, number_ref: str, clerk: Clerk, stamp: Stamp, now: datetime) -> dict: ...
+
+    def withdraw_consent(self, token: str, clerk: Clerk, stamp: Stamp, now: datetime) -> dict: ...
+
+    def open_disputes(self, outlet_id: str) -> list[dict]: ...
+
+    def resolve_dispute(self, dispute_id: str, supervisor: Clerk, upheld: bool, note: str, stamp: Stamp,
+                        now: datetime) -> dict: ...
+
+
+class ReceiptIssuer(Protocol):
+    """A decision's receipt: where its entry sits in the audit log and the signed
+    tree head that includes it (or, on a sharded log, how to fetch it once sequenced)."""
+
+    def receipt(self, recorded: Recorded) -> dict: ...

@@ -9,14 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from .adapters.media import ImageLimits
+from .adapters.receipts import SignedReceipts
+from .adapters.sql.citizen import CitizenDesk
 from .adapters.sql.database import database_status, open_database
 from .adapters.sql.migrate import upgrade_to_head
 from .adapters.sql.registry import Registry
 from .adapters.sql.stores import AccessStore, SessionStore
-from .adapters.video import VideoLimits
-from .admission import AnalysisGate, analysis_capacity
+from .app.admission import AnalysisGate, analysis_capacity
 from .config import Settings
+from .domain.media import ImageLimits, VideoLimits
 from .domain.policy import Policy, parse_policy
 from .ports import FaceAnalyser
 
@@ -67,6 +68,14 @@ class Runtime:
         if self.keyring is None:
             raise RuntimeError("this runtime was built without a keyring")
         return Registry(self._db(), self.keyring, timedelta(days=self.settings.number_cooling_off_days))
+
+    @property
+    def citizen_desk(self) -> CitizenDesk:
+        return CitizenDesk(self.registry)
+
+    @property
+    def receipts(self) -> SignedReceipts:
+        return SignedReceipts(self.signing_key, self.clock)
 
     def _db(self) -> Engine:
         if self.database is None:

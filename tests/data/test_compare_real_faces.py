@@ -9,7 +9,7 @@ from PIL import Image
 
 from simreg.domain.errors import InputError
 from simreg.domain.reasons import MatchOutcome, ReasonCode
-from simreg.pipeline import compare_images
+from simreg.app.pipeline import compare_images
 
 
 def _jpeg(img: Image.Image, quality: int = 90) -> bytes:

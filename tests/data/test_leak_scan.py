@@ -312,7 +312,7 @@ def process_tmp(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def engine_runtime(process_tmp, tmp_path_factory):
+def engine_runtime(process_tmp, tmp_path_factory, face_models):
     """A runtime of our own whose face-engine workers are spawned now: with the
     temp dir above, and their stdout/stderr going to a file we scan."""
     from simreg.config import Settings
@@ -341,7 +341,7 @@ def embeddings(engine_runtime, video, same_person_portrait, other_person_portrai
     on the same inputs) and both portraits' embeddings."""
     from simreg.adapters.media import decode_image
     from simreg.domain.challenge import parse_actions
-    from simreg.pipeline import assess_registration
+    from simreg.app.pipeline import assess_registration
     from simreg.runtime import image_limits, video_limits
 
     rt = engine_runtime

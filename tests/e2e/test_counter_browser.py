@@ -42,7 +42,7 @@ from simreg.domain.access import Role
 from simreg.domain.flash import flash_plan
 from simreg.domain.id_document import IdDocumentError, resident_id_check_char, validate_document
 from simreg.eval.faces import centre_chip_portrait
-from simreg.registration import document_kind
+from simreg.app.registration import document_kind
 
 pytestmark = pytest.mark.data
 

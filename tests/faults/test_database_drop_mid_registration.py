@@ -24,7 +24,7 @@ from PIL import Image
 from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.pool import NullPool
 
-import simreg.pipeline
+import simreg.app.pipeline
 from fake_engine import fake_runtime
 from service_support import make_service, media, registration_form
 from simreg.adapters.sql.registry import Registry
@@ -39,8 +39,8 @@ ENVELOPE = {"code", "message", "request_id"}
 
 @pytest.fixture()
 def svc(database_url, monkeypatch):
-    monkeypatch.setattr(simreg.pipeline, "assess_registration",
-                        lambda *a, **k: simreg.pipeline.Assessment(Decision(Outcome.APPROVED, (), {}), None, None))
+    monkeypatch.setattr(simreg.app.pipeline, "assess_registration",
+                        lambda *a, **k: simreg.app.pipeline.Assessment(Decision(Outcome.APPROVED, (), {}), None, None))
     s = make_service(fake_runtime(), database_url)
     s.add_numbers(["+8613800138000", "+8613800138001"])
     with s.client:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from fake_engine import NoFaceEngine, fake_runtime
 from service_support import make_service, media, registration_form
 from simreg.adapters.sql.schema import registrations
-from simreg.admission import AnalysisGate, analysis_capacity
+from simreg.app.admission import AnalysisGate, analysis_capacity
 from simreg.domain.errors import Busy
 
 CHALLENGE = ["turn_left", "turn_right"]
@@ -119,14 +119,12 @@ def test_the_default_bound_is_the_engine_pool_size():
 
 def test_a_gate_refuses_past_its_capacity_and_frees_a_slot_on_error():
     gate = AnalysisGate(1, retry_after_s=3)
-    with pytest.raises(RuntimeError):
-        with gate.slot():
-            assert gate.saturated
-            with pytest.raises(Busy) as busy:
-                with gate.slot():
-                    pass
-            assert busy.value.retry_after_s == 3 and busy.value.http_status == 503
-            raise RuntimeError("the analysis failed")
+    with pytest.raises(RuntimeError), gate.slot():
+        assert gate.saturated
+        with pytest.raises(Busy) as busy, gate.slot():
+            pass
+        assert busy.value.retry_after_s == 3 and busy.value.http_status == 503
+        raise RuntimeError("the analysis failed")
     assert gate.in_flight == 0 and not gate.saturated
 
 

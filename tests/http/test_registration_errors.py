@@ -259,12 +259,12 @@ def test_twenty_simultaneous_approved_registrations_over_http_activate_exactly_t
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    import simreg.pipeline
+    import simreg.app.pipeline
     from simreg.domain.decision import Decision
     from simreg.domain.reasons import Outcome
 
-    monkeypatch.setattr(simreg.pipeline, "assess_registration",
-                        lambda *a, **k: simreg.pipeline.Assessment(Decision(Outcome.APPROVED, (), {}), None, None))
+    monkeypatch.setattr(simreg.app.pipeline, "assess_registration",
+                        lambda *a, **k: simreg.app.pipeline.Assessment(Decision(Outcome.APPROVED, (), {}), None, None))
     svc.add_numbers([f"+86139001390{i:02d}" for i in range(25)])
     sessions = [svc.session(CHALLENGE) for _ in range(20)]
     barrier = threading.Barrier(20)

@@ -36,8 +36,6 @@ MODELS_AND_MEDIA = ("cv2", "dlib", "onnx", "onnxruntime", "av", "mediapipe", "ai
 EVAL_EXTRA = ("matplotlib", "tqdm")
 # simreg's outer layers, which nothing inside may reach for
 OUTER = ("simreg.http", "simreg.cli", "simreg.eval", "simreg.runtime")
-# the use cases while they still sit at the top level (issue 14 item 1 moves them to app/)
-TOP_LEVEL_USE_CASES = ("registration", "citizen", "pipeline", "admission")
 
 
 @dataclass(frozen=True)
@@ -95,8 +93,6 @@ def layer_of(rel: str) -> str:
     head = rel.split("/")[0]
     if head.endswith(".py"):
         head = head[:-3]
-    if head in TOP_LEVEL_USE_CASES:
-        return "use cases (top level)"
     return {"domain": "domain", "app": "app", "ports": "ports", "adapters": "adapters", "http": "http",
             "eval": "eval", "cli": "cli", "runtime": "runtime", "config": "support", "logs": "support",
             "__init__": "package"}.get(head, "unmapped")
@@ -118,17 +114,15 @@ RULES = [
          why="protocols over domain types; adapters implement them, so they cannot depend on one"),
     Rule("app", forbidden=WEB + DATABASE + MODELS_AND_MEDIA + ("simreg.adapters",) + OUTER,
          why="use cases over ports: testable with fakes, without a database, models or a web server"),
-    Rule("use cases (top level)", forbidden=WEB + OUTER,
-         why="the use cases answer the HTTP layer and the CLI; they never call them"),
-    Rule("adapters", forbidden=WEB + OUTER + ("simreg.app",) + tuple(f"simreg.{m}" for m in TOP_LEVEL_USE_CASES),
+    Rule("adapters", forbidden=WEB + OUTER + ("simreg.app",),
          why="an adapter implements a port; it knows the domain and its runtime, not who calls it"),
     Rule("http", forbidden=DATABASE + MODELS_AND_MEDIA + ("simreg.cli", "simreg.eval"),
          why="routes speak HTTP and call use cases; storage and models sit behind them"),
-    Rule("eval", forbidden=WEB + ("simreg.http", "simreg.cli"),
+    Rule("eval", forbidden=(*WEB, "simreg.http", "simreg.cli"),
          why="offline tools over the engine and the domain; the CLI calls them, not the reverse"),
     Rule("support", forbidden=WEB + DATABASE + MODELS_AND_MEDIA + ("simreg.adapters", "simreg.app") + OUTER,
          why="settings and logging are read by every layer, so they depend on none"),
-    Rule("runtime", forbidden=WEB + ("simreg.http", "simreg.cli", "simreg.eval"),
+    Rule("runtime", forbidden=(*WEB, "simreg.http", "simreg.cli", "simreg.eval"),
          why="the composition root builds what the HTTP app and the CLI use"),
 ]
 
@@ -267,9 +261,9 @@ def test_the_rules_catch_what_they_are_for():
         ("app/pipeline.py", "cv2"),
         ("http/routes.py", "sqlalchemy.exc"), ("http/routes.py", "cv2"), ("http/routes.py", "simreg.eval.faces"),
         ("adapters/sql/x.py", "fastapi"), ("adapters/faces/x.py", "simreg.http.errors"),
-        ("adapters/faces/x.py", "simreg.pipeline"),
-        ("registration.py", "simreg.http.errors"), ("logs.py", "simreg.adapters.sql"),
-        ("eval/faces.py", "simreg.cli"), ("runtime.py", "simreg.http.app"), ("pipeline.py", "simreg.eval.faces"),
+        ("adapters/faces/x.py", "simreg.app.pipeline"),
+        ("app/registration.py", "simreg.http.errors"), ("logs.py", "simreg.adapters.sql"),
+        ("eval/faces.py", "simreg.cli"), ("runtime.py", "simreg.http.app"), ("app/pipeline.py", "simreg.eval.faces"),
         ("adapters/media.py", "tqdm"), ("domain/x.py", "pydantic"), ("http/x.py", "simreg.cli"),
     ]
     missed = [c for c in cases if _breaks(Import(c[0], c[1], 1, False)) is None]

@@ -9,28 +9,17 @@ to a reduced size with libjpeg's DCT scaling (``Image.draft``).
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..domain.errors import InputError
+from ..domain.media import ImageLimits
 from ..domain.reasons import ReasonCode
 
 # Formats a counter terminal or a chip reader may send.  Anything else Pillow can
 # open (PSD, EPS, ...) is refused rather than parsed.
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF", "MPO", "JPEG2000"})
-
-
-@dataclass(frozen=True)
-class ImageLimits:
-    """``max_bytes``: upload size; ``max_pixels``: width*height in the header;
-    ``max_side``: the decoded image is scaled down to at most this many pixels
-    on its longer side (faces need far fewer)."""
-
-    max_bytes: int = 15 * 1024 * 1024
-    max_pixels: int = 60_000_000
-    max_side: int = 1600
 
 
 def _to_rgb8(im: Image.Image) -> np.ndarray:

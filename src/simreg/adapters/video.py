@@ -15,25 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..domain.errors import InputError
+from ..domain.media import VideoLimits
 from ..domain.reasons import ReasonCode
 
 ACCEPTED_CONTAINERS = ("mov", "mp4", "matroska", "webm")  # FFmpeg demuxer names
 ACCEPTED_CODECS = frozenset({"h264", "vp8", "vp9", "hevc", "av1", "mpeg4"})
-
-
-@dataclass(frozen=True)
-class VideoLimits:
-    """``max_bytes`` of the upload; ``max_duration_s``; ``max_side`` of the coded
-    picture (8K is refused); ``max_frames`` decoded or declared;
-    ``min_frames`` a liveness decision needs; frames are delivered scaled so
-    their longer side is at most ``work_side`` px."""
-
-    max_bytes: int = 20 * 1024 * 1024
-    max_duration_s: float = 15.0
-    max_side: int = 1920
-    max_frames: int = 15 * 60
-    min_frames: int = 10
-    work_side: int = 640
 
 
 @dataclass(frozen=True)
@@ -137,8 +123,8 @@ class DecodedVideo:
                 if max(frame.width, frame.height) > lim.max_side:
                     raise _fail(ReasonCode.MEDIA_RESOLUTION, "a frame exceeds the resolution limit")
                 scale = min(1.0, lim.work_side / max(frame.width, frame.height))
-                w = max(2, int(round(frame.width * scale)) // 2 * 2)
-                h = max(2, int(round(frame.height * scale)) // 2 * 2)
+                w = max(2, round(frame.width * scale) // 2 * 2)
+                h = max(2, round(frame.height * scale) // 2 * 2)
                 image = frame.to_ndarray(width=w, height=h, format="rgb24")
                 rotation = int(getattr(frame, "rotation", 0) or 0) % 360
                 if rotation:

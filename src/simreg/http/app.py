@@ -12,7 +12,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 
 from ..adapters.sql.database import database_status
-from ..admission import engine_ready
+from ..app.admission import engine_ready
 from ..config import Settings
 from ..domain.access import Clerk, Role
 from ..domain.challenge import draw_challenge, parse_actions

@@ -14,7 +14,7 @@ from ..domain.access import Clerk, Role
 from ..domain.errors import InputError
 from ..domain.numbers import NumberState, mask_phone, normalise_phone
 from ..domain.reasons import ReasonCode
-from ..registration import Consent, DocumentInput, RegistrationInput, RegistrationService
+from ..app.registration import Consent, DocumentInput, RegistrationInput, RegistrationService
 from .auth import current_clerk, require
 from .contract import PHONE_PATTERN, check_form_shapes, form_properties
 from .multipart import MEDIA_FIELDS, Part, parse_form, read_body, request_cap

@@ -21,10 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...domain.errors import InputError, SimregError
+from ...domain.media import ImageLimits
 from ...domain.policy import DetectionRules, Policy, TrackingParams
 from ...domain.quality import assess_quality
 from ...domain.reasons import ReasonCode
 from ...domain.types import FaceAnalysis, FaceBox, FaceTrack, Landmarks
+from ..media import decode_image
 from ...ports import Embedder, FaceDetector, Landmarker, VideoTrack
 from .scaling import upscaled_if_small
 
@@ -175,6 +177,10 @@ class FaceEngine:
         for emb in self.embedders.values():
             emb.embed(blank, box, lm68)
         self.tracking_detector.detect(blank)
+
+    def decode_image(self, data: bytes, limits: ImageLimits) -> np.ndarray:
+        """An uploaded image as RGB uint8 (adapters/media.py), in this process."""
+        return decode_image(data, limits)
 
     def describe(self) -> dict:
         return {"detector": self.detector.model_id,

@@ -20,9 +20,11 @@ import numpy as np
 
 from ...config import Settings
 from ...domain.errors import InfraError, SimregError
+from ...domain.media import ImageLimits
 from ...domain.policy import Policy
 from ...domain.reasons import ReasonCode
 from ...domain.types import FaceAnalysis
+from ..media import decode_image
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +160,10 @@ class EnginePool:
             if isinstance(r, SimregError):
                 raise r
         return results
+
+    def decode_image(self, data: bytes, limits: ImageLimits) -> np.ndarray:
+        """An uploaded image as RGB uint8 (adapters/media.py), in this process."""
+        return decode_image(data, limits)
 
     def describe(self) -> dict:
         return {**self._info, "worker_processes": self.workers}

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Mapping, Sequence
 
@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from ...domain.access import Clerk
+from ...domain.records import ConsentData, PersonData, Recorded, Stamp  # noqa: F401  (re-exported)
 from ...domain.errors import InputError, PolicyError
 from ...domain.numbers import NumberState, check_transition, mask_phone
 from ...domain.quota import COUNTED_STATES, check_quota
@@ -47,48 +48,6 @@ _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 def _id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(12)}"
-
-
-@dataclass(frozen=True)
-class PersonData:
-    """What the registry keeps of a person: keyed by the blind index of
-    ``holder_key`` (see :class:`simreg.domain.id_document.IdDocument`)."""
-    holder_key: str            # e.g. "cn_resident_id|11010519491231002X" (hashed and encrypted, never stored clear)
-    id_type: str
-    jurisdiction: str
-    name: str
-
-
-@dataclass(frozen=True)
-class ConsentData:
-    purpose: str
-    text_version: str
-    accepted_at: datetime
-    retention_days: int
-
-
-@dataclass(frozen=True)
-class Recorded:
-    registration_id: str
-    outcome: Outcome
-    reasons: tuple[str, ...]
-    phone_number: str | None
-    audit_position: int
-    audit_entry_hash: str
-    tree_size: int = 0          # the Merkle tree of the log right after this entry
-    root_hash: str = ""
-    # Sharded audit log (SIMREG_AUDIT_SHARD): the entry waits in the outbox; the
-    # position, hash and tree above are unknown (None / 0 / "") until sequenced.
-    audit_shard: str | None = None
-    audit_outbox_id: int | None = None
-    response: Mapping[str, Any] | None = None  # what the caller's response_of made of it (built once)
-
-
-@dataclass(frozen=True)
-class Stamp:
-    """What every audit entry of a decision carries."""
-    model_ids: tuple[str, ...]
-    policy_sha256: str
 
 
 class Registry:

@@ -20,22 +20,21 @@ registration (the service; registration.py wraps this in the registry's transact
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Mapping, Sequence
 
-from .adapters.media import ImageLimits, decode_image
-from .adapters.video import VideoLimits
-from .domain.challenge import Action
-from .domain.liveness import LivenessParams, LivenessReport, assess_liveness
-from .domain.flash import FlashPlan, flash_response
-from .domain.pad import PadParams, assess_pad
-from .domain.decision import Decision, decide
-from .domain.errors import InputError, SimregError
-from .domain.matching import MatchResult, match, similarities
-from .domain.policy import Policy
-from .domain.reasons import ReasonCode
-from .domain.types import Embedding, FaceAnalysis, FaceTrack
-from .ports import FaceAnalyser
+from ..domain.challenge import Action
+from ..domain.decision import Decision, decide
+from ..domain.errors import InputError, SimregError
+from ..domain.flash import FlashPlan, flash_response
+from ..domain.media import ImageLimits, VideoLimits
+from ..domain.liveness import LivenessParams, LivenessReport, assess_liveness
+from ..domain.matching import MatchResult, match, similarities
+from ..domain.pad import PadParams, assess_pad
+from ..domain.policy import Policy
+from ..domain.reasons import ReasonCode
+from ..domain.types import Embedding, FaceAnalysis, FaceTrack
+from ..ports import FaceAnalyser
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ def compare_images(engine: FaceAnalyser, policy: Policy, image_a: bytes, image_b
     media or a missing face; everything else is in the report."""
     t = {}
     t0 = time.perf_counter()
-    img_a, img_b = decode_image(image_a, limits), decode_image(image_b, limits)
+    img_a, img_b = engine.decode_image(image_a, limits), engine.decode_image(image_b, limits)
     t["decode"] = (time.perf_counter() - t0) * 1e3
     t0 = time.perf_counter()
     a, b = engine.analyse([img_a, img_b], policy)  # in parallel with a worker pool
@@ -144,7 +143,7 @@ def assess_registration(engine: FaceAnalyser, policy: Policy, portrait: bytes, v
     other outcome (including a video without a usable face) is a decision.
     """
     t0 = time.perf_counter()
-    portrait_img = decode_image(portrait, image_limits)
+    portrait_img = engine.decode_image(portrait, image_limits)
     t_decode = (time.perf_counter() - t0) * 1e3
     t1 = time.perf_counter()
     portrait_result, vt = engine.analyse_with_video(portrait_img, video, video_limits, policy, mirrored)

@@ -17,20 +17,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from .adapters.sql.registry import ConsentData, PersonData, Recorded, Registry, Stamp
-from .domain.access import Clerk
-from .domain.errors import InputError, PolicyError, Throttled
-from .domain.challenge import Challenge
-from .domain.flash import flash_plan
-from .domain.id_document import DocumentKind, IdDocument, normalise_number, validate_document
-from .domain.lockout import LockoutRule, locked_until
-from .domain.numbers import normalise_phone
-from .domain.quota import QuotaRule, check_quota
-from .domain.reasons import Outcome, ReasonCode
+from ..domain.access import Clerk
+from ..domain.challenge import Challenge
+from ..domain.errors import InputError, PolicyError, Throttled
+from ..domain.flash import flash_plan
+from ..domain.id_document import DocumentKind, IdDocument, normalise_number, validate_document
+from ..domain.lockout import LockoutRule, locked_until
+from ..domain.numbers import normalise_phone
+from ..domain.quota import QuotaRule, check_quota
+from ..domain.reasons import Outcome, ReasonCode
+from ..domain.records import ConsentData, PersonData, Recorded, Stamp
+from ..ports import RegistryPort
 
 #: Input errors of the biometric stages that count as failed attempts (lockout).
 BIOMETRIC_INPUT_ERRORS = ("FACE", "QUALITY", "MEDIA")
@@ -104,7 +106,7 @@ class RegistrationService:
     def __init__(self, runtime, clock: Callable[[], datetime] | None = None):
         self.rt = runtime
         self.settings = runtime.settings
-        self.registry: Registry = runtime.registry
+        self.registry: RegistryPort = runtime.registry
         self.clock = clock or runtime.clock
         s = self.settings
         self.quota = QuotaRule(s.quota_default, dict(s.quota_by_jurisdiction))
@@ -243,23 +245,8 @@ class RegistrationService:
 
     def receipt(self, r: Recorded) -> dict:
         """Where the decision sits in the audit log, and the signed tree head that
-        includes it: with ``simreg audit prove INDEX --size SIZE`` anyone holding
-        the log's public key can check the entry was never removed or changed."""
-        from .domain.merkle import leaf_hash
-
-        if r.audit_shard is not None:  # sharded log: sequenced later; `simreg audit receipt` completes it
-            from .adapters.sql.audit_sequencer import Enqueued, pending_receipt
-
-            return pending_receipt(Enqueued(r.audit_shard, r.audit_outbox_id))
-        cp = None
-        key = self.rt.signing_key
-        if key is not None:
-            from .adapters.signing import sign_checkpoint
-
-            cp = json.loads(sign_checkpoint(key, r.tree_size, r.root_hash, self.clock()).to_json())
-        return {"audit_position": r.audit_position, "entry_hash": r.audit_entry_hash,
-                "leaf_hash": leaf_hash(bytes.fromhex(r.audit_entry_hash)).hex(), "tree_size": r.tree_size,
-                "root_hash": r.root_hash, "checkpoint": cp}
+        includes it (the runtime's :class:`~simreg.ports.ReceiptIssuer`)."""
+        return self.rt.receipts.receipt(r)
 
     # ------------------------------------------------------------------ the alternative path
     def register_alternative(self, d: DocumentInput, consent: Consent, statement: str, supervisor: Clerk,

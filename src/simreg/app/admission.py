@@ -15,11 +15,11 @@ them (an invalid document, a lockout, the quota) are still answered when busy.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
-from .domain.errors import Busy
-from .domain.reasons import ReasonCode
+from ..domain.errors import Busy
+from ..domain.reasons import ReasonCode
 
 
 class AnalysisGate:

@@ -9,9 +9,9 @@ theirs, and may withdraw biometric consent.
 
 from __future__ import annotations
 
-from .adapters.sql.citizen import CitizenDesk
-from .domain.access import Clerk
-from .domain.reasons import Outcome
+from ..domain.access import Clerk
+from ..domain.reasons import Outcome
+from ..ports import CitizenDeskPort
 from .registration import RegistrationInput, RegistrationService
 
 
@@ -19,7 +19,7 @@ class CitizenService:
     def __init__(self, runtime):
         self.rt = runtime
         self.reg = RegistrationService(runtime)
-        self.desk = CitizenDesk(self.reg.registry)
+        self.desk: CitizenDeskPort = runtime.citizen_desk
 
     def lookup(self, inp: RegistrationInput, clerk: Clerk) -> dict:
         now = self.reg.clock()
