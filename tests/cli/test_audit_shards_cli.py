@@ -115,3 +115,20 @@ def test_verify_refuses_a_root_log_whose_checkpoints_another_key_signed(sharded,
     capsys.readouterr()
     code, out = _run(capsys, "audit", "verify", "--json", "--public-key", str(pub))
     assert code == 3 and out["sharded"]["signatures"] == "failed"
+
+
+def test_without_shards_verify_says_what_it_always_said(sharded, capsys):
+    code, out = _run(capsys, "audit", "verify", "--json")
+    assert code == 0 and out["ok"] is True and "sharded" not in out  # nothing appended to a shard yet
+    assert set(out) == {"ok", "size", "root_hash", "first_bad_position", "kind", "message"}
+
+
+def test_a_replayed_request_returns_the_pending_receipt_it_first_sent(sharded, capsys):
+    svc, pub, tmp, url = sharded
+    first = _alternative(svc, "s-4")
+    again = _alternative(svc, "s-4")
+    assert again["idempotent_replay"] is True and again["receipt"] == first["receipt"]
+    assert main(["audit", "sequence"]) == 0
+    capsys.readouterr()
+    code, receipt = _run(capsys, "audit", "receipt", "44", str(first["receipt"]["outbox_id"]))
+    assert code == 0 and receipt["status"] == "sequenced"
