@@ -398,6 +398,7 @@ class _Row:
     (not the parsed fields, to keep memory small)."""
 
     __slots__ = ("canonical", "content_ok", "entry_hash", "error", "position", "prev_hash", "slot")
+    position: int | None  # None: the row is not an audit entry (``error`` says why)
 
     def __init__(self, slot: int, row: Any):
         self.slot = slot
@@ -460,7 +461,7 @@ class _Scan:
     """One pass over the rows: per-row facts, the first failing row, the Merkle
     roots of the verified prefix; then a diagnosis of that first failure."""
 
-    def __init__(self, rows: Iterable[Any], want_roots_at: set[int] = frozenset()):
+    def __init__(self, rows: Iterable[Any], want_roots_at: Iterable[int] = ()):
         self.rows = [_Row(slot, row) for slot, row in enumerate(rows)]
         self.first_bad: int | None = None
         heads = merkle.TreeHeads()
@@ -479,6 +480,12 @@ class _Scan:
         self.roots[self.verified] = heads.root().hex()
         self.head_hash = expected_prev
         self._index: _Index | None = None
+
+    @property
+    def index(self) -> _Index:
+        """The rows indexed for a diagnosis (report() builds it before diagnosing)."""
+        assert self._index is not None, "report() builds the index before a diagnosis"
+        return self._index
 
     def failed(self, position: int | None, kind: Tampering, message: str) -> ChainReport:
         return ChainReport(False, len(self.rows), self.head_hash, position, kind, message,
@@ -508,7 +515,7 @@ class _Scan:
     #                           (each recomputes at the other's position)
     #   delete the tail         nothing: only a checkpoint shows it (truncated)
     def _diagnose(self, i: int) -> tuple[int | None, Tampering, str]:
-        rows, ix = self.rows, self._index
+        rows, ix = self.rows, self.index
         r, e = rows[i], i
         expected_prev = rows[i - 1].entry_hash if i else GENESIS_HASH
         if r.position is None:
@@ -573,8 +580,9 @@ class _Scan:
 
     def _relabelled(self, i: int, p: int) -> tuple[int, Tampering, str]:
         """Row ``i``'s content is entry ``p``'s, but its position field says otherwise."""
-        rows, ix = self.rows, self._index
+        rows, ix = self.rows, self.index
         q = rows[i].position
+        assert q is not None  # a relabelled row is well-formed
         occupants = [j for j in ix.by_position.get(p, ()) if j != i]
         if any(not rows[j].content_ok and rows[j].hash_at(q) == rows[j].entry_hash for j in occupants):
             a, b = sorted((p, q))
@@ -596,7 +604,7 @@ class _Scan:
 
     def _linked_entry_later(self, i: int, j: int) -> tuple[int, Tampering, str]:
         """Row ``i`` links to the entry at a later row ``j``."""
-        rows, ix = self.rows, self._index
+        rows, ix = self.rows, self.index
         if not rows[j].content_ok:
             p = ix.relabelled_position(j)
             if p is not None:
@@ -605,10 +613,10 @@ class _Scan:
             f"entry at row {i} links to the entry at row {j}, which comes after it: "
             f"entries are out of order")
 
-    def _siblings(self, a: int, b: int) -> tuple[int, Tampering, str]:
+    def _siblings(self, a: int, b: int) -> tuple[int | None, Tampering, str]:
         """Rows ``a`` and ``b`` link to the same predecessor: one was inserted.  The
         genuine one is the one a later entry links to."""
-        rows, ix = self.rows, self._index
+        rows, ix = self.rows, self.index
         succ_a, succ_b = ix.has_successor(a), ix.has_successor(b)
         if succ_a != succ_b:
             extra = b if succ_a else a
@@ -656,6 +664,8 @@ class _Index:
     def sound_twin(self, i: int, expected_prev: str) -> int | None:
         """Another row with row ``i``'s position that matches its hash and fits the chain."""
         r = self.rows[i]
+        if r.position is None:
+            return None
         return next((j for j in self.by_position.get(r.position, ())
                      if j != i and self.rows[j].content_ok and self.rows[j].prev_hash == expected_prev),
                     None)
@@ -670,8 +680,9 @@ class _Index:
             return None
         candidates = [0] if r.prev_hash == GENESIS_HASH else []
         for j in self.by_hash.get(r.prev_hash, ()):
-            if j != i:
-                candidates += [self.rows[j].position + 1, self.rows[j].position]
+            pj = self.rows[j].position
+            if j != i and pj is not None:
+                candidates += [pj + 1, pj]
         for p in dict.fromkeys(candidates):
             if p >= 0 and p != r.position and r.hash_at(p) == r.entry_hash:
                 return p
