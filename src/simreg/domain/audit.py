@@ -119,10 +119,12 @@ class ChainReport:
 
 class CheckpointLike(Protocol):
     """What verification needs of a checkpoint; its signature is checked by the
-    signing adapter *before* it is trusted here."""
+    signing adapter *before* it is trusted here (read-only: a frozen dataclass fits)."""
 
-    size: int
-    root_hash: str
+    @property
+    def size(self) -> int: ...
+    @property
+    def root_hash(self) -> str: ...
 
 
 # --- building entries --------------------------------------------------------------------

@@ -170,6 +170,7 @@ def verify_shards(root_rows: Sequence[Mapping[str, Any] | AuditEntry],
     root = verify_chain(root_rows)
     shards: dict[str, ChainReport] = {}
     if not root.ok:
+        assert root.kind is not None  # a failed report names its kind
         return ShardedReport(False, root, shards, f"root log: {root.kind.value} at position "
                                                   f"{root.first_bad_position}: {root.message}")
     try:
@@ -184,6 +185,7 @@ def verify_shards(root_rows: Sequence[Mapping[str, Any] | AuditEntry],
         report = verify_against_checkpoints(rows, heads.get(name, []))
         shards[name] = report
         if not report.ok:
+            assert report.kind is not None  # a failed report names its kind
             problems.append(f"shard {name}: {report.kind.value} at position {report.first_bad_position}: "
                             f"{report.message}")
     if problems:

@@ -41,7 +41,7 @@ import re
 
 # Length-preserving fold (one code point to one code point) so that match
 # positions in the folded text are positions in the original.
-_FOLD = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}   # full-width ASCII forms
+_FOLD: dict[int, int | str] = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}   # full-width ASCII forms
 _FOLD.update({0x3000: " ", 0x00A0: " "})                     # ideographic / no-break space
 _DIGITS = "0123456789"
 

@@ -30,7 +30,7 @@ from ...domain.audit import ENTRY_FIELDS, AuditEntry, entry_from_row, entry_to_r
 from ...domain.errors import InputError, PolicyError
 from ...domain.merkle import TreeHeads
 from ...domain.reasons import ReasonCode
-from .audit_sequencer import enqueue, shard_of
+from .audit_sequencer import Enqueued, enqueue, shard_of
 from .database import lock_for_write
 from .schema import audit_entries, audit_tree
 
@@ -38,7 +38,7 @@ _PG_LOCK_KEY = 0x51_4D_52_45_47  # "SIMREG": one advisory lock for all appends
 
 
 def append(conn: Connection, *, now: datetime, actor: str, action: str, subject: str,
-           details: Mapping[str, Any], model_ids: Sequence[str], policy_sha256: str) -> AuditEntry:
+           details: Mapping[str, Any], model_ids: Sequence[str], policy_sha256: str) -> AuditEntry | Enqueued:
     """Append one entry inside ``conn``'s transaction (commit it with the change it
     records).  On an engine configured for a shard: an outbox row, returned as
     an ``Enqueued`` whose ``position`` and ``entry_hash`` are ``None``."""
@@ -102,6 +102,7 @@ def inclusion(engine: Engine, index: int, size: int | None = None) -> dict:
     rows = list(read_rows(engine))
     report = verify_chain(rows)
     if not report.ok:  # never prove against a log whose entries no longer match their hashes
+        assert report.kind is not None  # a failed report names its kind
         raise PolicyError(ReasonCode.AUDIT_BROKEN, f"the log is broken at position {report.first_bad_position} "
                                                    f"({report.kind.value}); run `simreg audit verify`")
     size = len(rows) if size is None else size
