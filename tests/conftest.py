@@ -1,15 +1,171 @@
-"""Shared fixtures.  The real dataset lives beside the checkout in ../shared/data
-(override with SIMREG_DATA_DIR).  When it is missing, data tests skip with a
-clear message, except under CI=true, where a missing dataset fails."""
+"""Shared fixtures, and the tiers of the suite.
+
+The real dataset lives beside the checkout in ../shared/data (override with
+SIMREG_DATA_DIR).  When it is missing, data tests skip with a clear message,
+except under CI=true, where a missing dataset fails.
+
+Tiers.  A test's markers are read from the fixtures it uses (directly or through
+other fixtures), so a new test is classified by what it asks for:
+
+* ``models``: the face models; the fixtures ``runtime`` (the real engine) and
+  ``face_models`` (ask for it when a test or fixture loads a model file itself).
+* ``postgres``: the PostgreSQL server; the fixture ``postgres_url``, or a
+  backend parameter ``"postgresql"`` (``database_url``, or a module's own).
+* ``browser``: chromium; the fixture ``browser``.
+* ``data``: ../shared/data; the fixture ``data_dir`` (and all of tests/data).
+* ``slow``: the few tests named in ``SLOW`` below, with what makes them slow.
+
+The markers are kept honest at run time: a test not marked ``models`` that
+reads a model file (``model_files.read_verified`` / ``ModelFile.verified_path``),
+or one not marked ``postgres`` that opens a PostgreSQL connection, fails and is
+told which fixture to ask for.  Work done in a subprocess is not seen: a test
+whose subprocess needs models or PostgreSQL carries the marker itself.
+``tests/unit`` is stricter still (tests/unit/conftest.py).
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+MODEL_FIXTURES = {"runtime", "face_models"}
+POSTGRES_FIXTURES = {"postgres_url"}
+POSTGRES_PARAM = "postgresql"
+BROWSER_FIXTURES = {"browser"}
+DATA_FIXTURES = {"data_dir"}
+# path (or node id prefix) -> why it is slow; `-m "not slow"` leaves them out
+SLOW = {
+    "tests/data/test_accuracy_regression.py": "embeds every image of the shared face set and held-out LFW",
+    "tests/data/test_liveness_videos.py": "tracks every bona fide and attack video of the shared set",
+    "tests/data/test_leak_scan.py": "spawns its own engine workers and runs whole registrations",
+    "tests/e2e/test_counter_browser.py": "a real chromium on a fake camera",
+    "tests/http/test_api_contract.py": "schemathesis drives every operation for every role",
+    "tests/http/test_quota_across_processes.py": "four uvicorn server processes",
+    "tests/cli/test_serve_workers.py::test_serve_with_two_workers": "starts simreg serve with two workers",
+    "tests/cli/test_cli.py::test_eval_faces": "a subprocess loads the models and evaluates a folder",
+}
+
+
+def needs(item: pytest.Item) -> set[str]:
+    """The markers a collected test gets from its fixtures, parameters and path."""
+    fixtures = set(getattr(item, "fixturenames", ()))
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params.values() if callspec is not None else ()
+    node = item.nodeid  # relative to the checkout: tests/<tier>/test_x.py::test_y[...]
+    out = set()
+    if fixtures & MODEL_FIXTURES:
+        out.add("models")
+    if fixtures & POSTGRES_FIXTURES or any(isinstance(p, str) and p == POSTGRES_PARAM for p in params):
+        out.add("postgres")
+    if fixtures & BROWSER_FIXTURES:
+        out.add("browser")
+    if fixtures & DATA_FIXTURES or node.startswith("tests/data/"):
+        out.add("data")
+    if any(node.startswith(prefix) for prefix in SLOW):
+        out.add("slow")
+    return out
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for name in sorted(needs(item)):
+            if item.get_closest_marker(name) is None:
+                item.add_marker(name)
+
+
+# --------------------------------------------------------------- honest markers
+
+_running: list = [None]  # the test being set up, run or torn down
+
+
+class TierViolation(AssertionError):
+    pass
+
+
+def _violation(item, marker: str, what: str) -> str:
+    ask = {"models": "ask for the `face_models` fixture (or `runtime`)",
+           "postgres": "ask for the `postgres_url` fixture (or a `postgresql` backend parameter)"}[marker]
+    return (f"{item.nodeid} {what} but is not marked `{marker}`: {ask}, "
+            f"or mark it @pytest.mark.{marker} when a subprocess does it")
+
+
+def _guarded(marker: str, what: str, fn, *, once_done: bool = False):
+    """``fn``, refused to a running test not marked ``marker``: before it runs, or
+    (``once_done``) only when it succeeds (a connection to a port where no server
+    listens needs no server)."""
+    def refuse(item, result=None):
+        message = _violation(item, marker, what)
+        item.stash.setdefault(_VIOLATIONS, []).append(message)  # failed even when the error is swallowed
+        if result is not None:
+            result.close()
+        raise TierViolation(message)
+
+    @functools.wraps(fn)
+    def guarded(*args, **kwargs):
+        item = _running[0]
+        unmarked = item is not None and item.get_closest_marker(marker) is None
+        if unmarked and not once_done:
+            refuse(item)
+        result = fn(*args, **kwargs)
+        if unmarked:
+            refuse(item, result)
+        return result
+
+    guarded.__simreg_unguarded__ = fn
+    return guarded
+
+
+_VIOLATIONS = pytest.StashKey[list]()
+
+
+def _install_guards() -> None:
+    import sys
+
+    import psycopg
+
+    from simreg.adapters.faces import model_files
+
+    if hasattr(model_files.read_verified, "__simreg_unguarded__"):
+        return
+    original = model_files.read_verified
+    read = _guarded("models", "read a model file", original)
+    for module in list(sys.modules.values()):  # modules that imported it by name
+        if getattr(module, "read_verified", None) is original:
+            module.read_verified = read
+    model_files.ModelFile.verified_path = _guarded("models", "read a model file",
+                                                   model_files.ModelFile.verified_path)
+    connect = _guarded("postgres", "opened a PostgreSQL connection", psycopg.Connection.connect.__func__,
+                       once_done=True)
+    psycopg.Connection.connect = classmethod(connect)
+    psycopg.connect = psycopg.Connection.connect
+
+
+def pytest_configure(config):
+    _install_guards()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    _running[0] = item
+    try:
+        return (yield)
+    finally:
+        _running[0] = None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    found = item.stash.get(_VIOLATIONS, None)
+    if found and report.when in ("setup", "call") and not report.failed:
+        report.outcome = "failed"
+        report.longrepr = "\n".join(found)
+    return report
 
 
 def _data_dir() -> Path:
@@ -35,6 +191,15 @@ def faces_dir(data_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def face_models():
+    """Say that a test (or fixture) loads the face model files itself: it gets
+    the ``models`` marker.  The model files' module."""
+    from simreg.adapters.faces import model_files
+
+    return model_files
+
+
+@pytest.fixture(scope="session")
 def runtime():
     """The real runtime: real models, the shipped policy."""
     from simreg.config import Settings
@@ -53,6 +218,19 @@ def database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'simreg.sqlite3'}"
         return
+    from service_support import fresh_postgres_schema
+
+    url, drop = fresh_postgres_schema()
+    try:
+        yield url
+    finally:
+        drop()
+
+
+@pytest.fixture()
+def postgres_url():
+    """A fresh, empty schema on the PostgreSQL server (as ``database_url``'s
+    postgresql case), dropped after the test."""
     from service_support import fresh_postgres_schema
 
     url, drop = fresh_postgres_schema()

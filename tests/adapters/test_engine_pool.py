@@ -29,7 +29,7 @@ def _slow(marker: str, seconds: float = 0.5) -> str:
 
 
 @pytest.fixture(scope="module")
-def pool():
+def pool(face_models):
     p = EnginePool(Settings(), 2)
     yield p
     p.close()

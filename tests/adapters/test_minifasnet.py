@@ -26,7 +26,7 @@ CHECK_VALUES = [
 
 
 @pytest.fixture(scope="module")
-def scorer():
+def scorer(face_models):
     return mf.MiniFasNetScorer()
 
 
@@ -37,7 +37,7 @@ def test_the_vendored_file_carries_its_licence_and_notice():
     assert "MODIFIED" in notice and mf.MODEL_SHA256 in notice
 
 
-def test_a_changed_model_file_is_refused(tmp_path):
+def test_a_changed_model_file_is_refused(tmp_path, face_models):
     bad = tmp_path / "m.onnx"
     data = bytearray(mf.MODEL_PATH.read_bytes())
     data[len(data) // 2] ^= 0x01

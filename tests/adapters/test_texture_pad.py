@@ -69,7 +69,7 @@ def test_a_missing_model_file_is_an_infrastructure_error(tmp_path: Path):
         tp.TexturePadScorer(path=tmp_path / "absent.json")
 
 
-def test_scores_nuaa_prints_of_a_held_out_subject_above_their_real_faces(data_dir: Path):
+def test_scores_nuaa_prints_of_a_held_out_subject_above_their_real_faces(data_dir: Path, face_models):
     """The shipped model was trained without this subject (``held_out_subjects``)."""
     import cv2
 

@@ -9,7 +9,7 @@ import shutil
 from simreg.cli import main
 
 
-def test_eval_liveness_reports_per_sample_results_and_the_rates(data_dir, tmp_path, capsys):
+def test_eval_liveness_reports_per_sample_results_and_the_rates(data_dir, tmp_path, capsys, face_models):
     events = json.loads((data_dir / "videos" / "events.json").read_text())
     keep = {"liveportrait_d0.mp4", "../spoof/replay/pad_tranvanluyt_fake_replay.mp4"}
     (tmp_path / "videos").mkdir()

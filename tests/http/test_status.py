@@ -38,7 +38,7 @@ def test_openapi_lists_the_endpoints(client):
     assert "/healthz" in paths and "/status" in paths
 
 
-def test_the_service_opens_its_embedded_sqlite_database_and_reports_it(tmp_path):
+def test_the_service_opens_its_embedded_sqlite_database_and_reports_it(tmp_path, face_models):
     from simreg.config import Settings
 
     db = tmp_path / "var" / "simreg.sqlite3"
