@@ -85,4 +85,5 @@ async def outlets_report(request: Request, since: Annotated[Rfc3339 | None, Quer
         clerk: Clerk = Depends(current_clerk)):
     """Aggregate counts and codes per outlet, for auditors (issue 5's role table)."""
     require(clerk, Role.AUDITOR)
-    return await run_in_threadpool(outlet_report, request.app.state.runtime.database, since)
+    reports = await run_in_threadpool(outlet_report, request.app.state.runtime.database, since)
+    return [OutletReportPublic.model_validate(r, from_attributes=True) for r in reports]

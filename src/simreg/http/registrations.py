@@ -231,19 +231,18 @@ async def get_registration(request: Request, registration_id: str, clerk: Clerk 
     every registration with the phone number masked."""
     require(clerk, Role.CLERK, Role.SUPERVISOR, Role.AUDITOR)
     registry = request.app.state.runtime.registry
-    view = await run_in_threadpool(registry.registration, registration_id)
-    visible = view is not None and (
-        clerk.role is Role.AUDITOR
-        or (clerk.role is Role.CLERK and view["clerk_id"] == clerk.clerk_id)
-        or (clerk.role is Role.SUPERVISOR and view["outlet_id"] == clerk.outlet_id))
-    if not visible:
+    stored = await run_in_threadpool(registry.registration, registration_id)
+    view = RegistrationView.model_validate(stored) if stored is not None else None
+    if view is None or not (
+            clerk.role is Role.AUDITOR
+            or (clerk.role is Role.CLERK and view.clerk_id == clerk.clerk_id)
+            or (clerk.role is Role.SUPERVISOR and view.outlet_id == clerk.outlet_id)):
         raise InputError(ReasonCode.REGISTRATION_UNKNOWN, "no such registration")
     if clerk.role is Role.AUDITOR:
-        view["phone_number"] = None
-        view["person_id"] = None
+        view = view.model_copy(update={"phone_number": None, "person_id": None})
     svc = _service(request)  # a read of personal data is itself audited
     await run_in_threadpool(registry.record_event, clerk.clerk_id, registration_id, "registration.viewed",
-                            {"role": clerk.role.value, "phone_number_shown": view["phone_number"] is not None},
+                            {"role": clerk.role.value, "phone_number_shown": view.phone_number is not None},
                             svc.stamp, svc.clock())
     return view
 
@@ -253,7 +252,8 @@ async def get_registration(request: Request, registration_id: str, clerk: Clerk 
 async def list_reviews(request: Request, clerk: Clerk = Depends(current_clerk)):
     """The supervisor's outlet's queue, oldest first."""
     require(clerk, Role.SUPERVISOR)
-    return await run_in_threadpool(request.app.state.runtime.registry.pending_reviews, clerk.outlet_id)
+    pending = await run_in_threadpool(request.app.state.runtime.registry.pending_reviews, clerk.outlet_id)
+    return [RegistrationView.model_validate(v) for v in pending]
 
 
 @router.post("/v1/reviews/{registration_id}", response_model=ReviewResponse, summary="Decide a review",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -18,7 +19,22 @@ REJECTED_SHARE_FLAG = 0.5      # ... over half its face attempts are rejected (m
 MIN_ATTEMPTS = 10
 
 
-def outlet_report(engine: Engine, since: datetime | None = None) -> list[dict]:
+@dataclass(frozen=True)
+class OutletReport:
+    """One outlet's activity: counts by path, outcome, reason code and dispute
+    status, and the anomaly flags raised."""
+    outlet_id: str
+    outlet: str
+    registrations: int
+    face_attempts: int
+    alternative_path: int
+    outcomes: dict[str, int]
+    top_reasons: dict[str, int]   # the 8 commonest reason codes of face attempts
+    disputes: dict[str, int]
+    flags: list[str]
+
+
+def outlet_report(engine: Engine, since: datetime | None = None) -> list[OutletReport]:
     with engine.connect() as c:
         names = {r.outlet_id: r.name for r in c.execute(select(outlets.c.outlet_id, outlets.c.name))}
         q = select(registrations.c.outlet_id, registrations.c.path, registrations.c.outcome,
@@ -27,7 +43,7 @@ def outlet_report(engine: Engine, since: datetime | None = None) -> list[dict]:
             q = q.where(registrations.c.created_at >= since)
         rows = c.execute(q).all()
         drows = c.execute(select(disputes.c.outlet_id, disputes.c.status)).all()
-    out = []
+    out: list[OutletReport] = []
     for oid, name in sorted(names.items()):
         mine = [r for r in rows if r.outlet_id == oid]
         face = [r for r in mine if r.path == "face"]
@@ -43,7 +59,6 @@ def outlet_report(engine: Engine, since: datetime | None = None) -> list[dict]:
             flags.append("REJECTIONS_HIGH")
         if dsp.get("upheld"):
             flags.append("DISPUTES_UPHELD")
-        out.append({"outlet_id": oid, "outlet": name, "registrations": len(mine), "face_attempts": len(face),
-                    "alternative_path": alt, "outcomes": dict(outcomes), "top_reasons": dict(reasons.most_common(8)),
-                    "disputes": dict(dsp), "flags": flags})
+        out.append(OutletReport(oid, name, len(mine), len(face), alt, dict(outcomes), dict(reasons.most_common(8)),
+                                dict(dsp), flags))
     return out
