@@ -238,7 +238,7 @@ def match_challenge(events: Sequence[Event], actions: Sequence[Action],
 def _continuity(track: FaceTrack, p: LivenessParams) -> tuple[list[str], dict]:
     reasons: list[str] = []
     pts = track.points
-    found = [q for q in pts if q.box is not None]
+    found = [q.box for q in pts if q.box is not None]
     fraction = len(found) / len(pts) if pts else 0.0
     gap, last = 0.0, (pts[0].t if pts else 0.0)
     for q in pts:
@@ -249,9 +249,9 @@ def _continuity(track: FaceTrack, p: LivenessParams) -> tuple[list[str], dict]:
         gap = max(gap, pts[-1].t - last)
     jumps = 0
     for a, b in itertools.pairwise(found):  # consecutive frames *with* a face: a cut hidden by a lost frame counts
-        ca = np.array([a.box.x + a.box.w / 2, a.box.y + a.box.h / 2])
-        cb = np.array([b.box.x + b.box.w / 2, b.box.y + b.box.h / 2])
-        if np.linalg.norm(cb - ca) > p.max_jump * max(a.box.w, 1.0):
+        ca = np.array([a.x + a.w / 2, a.y + a.h / 2])
+        cb = np.array([b.x + b.w / 2, b.y + b.h / 2])
+        if np.linalg.norm(cb - ca) > p.max_jump * max(a.w, 1.0):
             jumps += 1
     detections = [q for q in pts if q.detected and q.box is not None]
     multi = sum(q.faces > 1 for q in detections) / len(detections) if detections else 0.0

@@ -26,6 +26,7 @@ from ..domain.errors import InputError
 from ..domain.matching import decision_score, similarity_matrix
 from ..domain.metrics import ErrorRates, error_rates
 from ..domain.policy import FusionComponent, Policy
+from ..domain.types import FaceAnalysis
 from ..ports import FaceAnalyser
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
@@ -121,6 +122,7 @@ def embed_dataset(engine: FaceAnalyser, policy: Policy, root: Path, images: Sequ
                 if isinstance(result, InputError):
                     failures[rel] = result.code.value
                     continue
+                assert isinstance(result, FaceAnalysis), result  # (as before: other errors are not expected here)
                 ok.append(rel)
                 for m, e in result.embeddings.items():
                     rows[m].append(e.vector)
@@ -226,8 +228,8 @@ def write_plots(out_dir: Path, scores: np.ndarray, pairs: Sequence[tuple[str, st
     g, i = split(np.where(keep, scores, np.nan), pairs)
     fig, ax = plt.subplots(figsize=(6, 4))
     bins = np.linspace(np.nanmin(scores[keep]), np.nanmax(scores[keep]), 60)
-    ax.hist(i[~np.isnan(i)], bins=bins, alpha=0.6, density=True, label=f"impostor (n={np.sum(~np.isnan(i))})")
-    ax.hist(g[~np.isnan(g)], bins=bins, alpha=0.6, density=True, label=f"genuine (n={np.sum(~np.isnan(g))})")
+    ax.hist(i[~np.isnan(i)], bins=bins.tolist(), alpha=0.6, density=True, label=f"impostor (n={np.sum(~np.isnan(i))})")
+    ax.hist(g[~np.isnan(g)], bins=bins.tolist(), alpha=0.6, density=True, label=f"genuine (n={np.sum(~np.isnan(g))})")
     ax.set_xlabel("score (higher = more similar)")
     ax.set_ylabel("density")
     ax.legend()

@@ -166,7 +166,7 @@ def summarise(samples: Sequence[Sample]) -> dict:
 
     out = {"bpcer": rate([s for s in samples if s.kind == "bona-fide"], lambda s: not s.accepted)}
     for key, kind in (("apcer", "attack"), ("apcer_imitated", "attack-imitated")):
-        types = sorted({s.attack_type for s in samples if s.kind == kind})
+        types = sorted({s.attack_type for s in samples if s.kind == kind}, key=str)  # an attack has a type
         out[key] = {t: rate([s for s in samples if s.kind == kind and s.attack_type == t], accepted) for t in types}
     out["apcer_all_attacks"] = rate([s for s in samples if s.kind == "attack"], accepted)
     out["apcer_imitated_all"] = rate([s for s in samples if s.kind == "attack-imitated"], accepted)

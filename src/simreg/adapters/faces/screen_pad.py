@@ -75,7 +75,7 @@ def frame_sides(image: np.ndarray, box) -> tuple[float, float, float, float]:
     lines = cv2.HoughLinesP(edges, 1, np.pi / 180, threshold=30, minLineLength=int(MIN_SEGMENT * fh), maxLineGap=6)
     cov = [0.0, 0.0, 0.0, 0.0]
     if lines is None:
-        return tuple(cov)
+        return 0.0, 0.0, 0.0, 0.0
     for x1, y1, x2, y2 in np.asarray(lines).reshape(-1, 4):
         xa, xb = sorted((int(x1), int(x2)))
         ya, yb = sorted((int(y1), int(y2)))
@@ -94,7 +94,8 @@ def frame_sides(image: np.ndarray, box) -> tuple[float, float, float, float]:
                 cov[1] = max(cov[1], c)
             elif ya > fy + 1.05 * fh:
                 cov[3] = max(cov[3], c)
-    return tuple(min(1.0, c) for c in cov)
+    left, top, right, bottom = (min(1.0, c) for c in cov)
+    return left, top, right, bottom
 
 
 def _face(image: np.ndarray, box) -> np.ndarray | None:

@@ -106,7 +106,7 @@ def texture_features(face_rgb: np.ndarray) -> np.ndarray:
 
     if face_rgb.ndim != 3 or face_rgb.shape[2] != 3 or min(face_rgb.shape[:2]) < 8:
         raise ValueError(f"expected an RGB face crop, got shape {face_rgb.shape}")
-    img = np.ascontiguousarray(face_rgb, dtype=np.uint8)
+    img: np.ndarray = np.ascontiguousarray(face_rgb, dtype=np.uint8)
     interp = cv2.INTER_AREA if min(img.shape[:2]) >= CROP_SIZE else cv2.INTER_LINEAR
     img = cv2.resize(img, (CROP_SIZE, CROP_SIZE), interpolation=interp)
     ycc = cv2.cvtColor(img, cv2.COLOR_RGB2YCrCb)

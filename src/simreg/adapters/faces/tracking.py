@@ -144,7 +144,7 @@ def track_faces(engine, frames: Iterable, rules: DetectionRules, params: Trackin
 
             if lm is not None:
                 pose = head_pose(lm, frame_size)
-                if box.keypoints is not None:  # near profile the keypoints know better
+                if box is not None and box.keypoints is not None:  # near profile the keypoints know better
                     pose = replace(pose, yaw=reconciled_yaw(pose.yaw, box.keypoints))
                 ear = eye_aspect_ratio(lm)
                 if params.skin_trace:

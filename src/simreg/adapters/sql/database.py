@@ -35,7 +35,7 @@ def open_database(url: str, read_only: bool = False) -> Engine:
 
 def database_status(engine: Engine) -> dict:
     """Backend name, the URL without its password, and whether it answers."""
-    info = {"backend": engine.dialect.name, "url": engine.url.render_as_string(hide_password=True)}
+    info: dict[str, object] = {"backend": engine.dialect.name, "url": engine.url.render_as_string(hide_password=True)}
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
@@ -43,7 +44,7 @@ class AccessStore:
 
     def __init__(self, engine: Engine, model_ids: tuple[str, ...] = ("none",), policy_sha256: str = "0" * 64):
         self.engine = engine
-        self._stamp = {"model_ids": model_ids, "policy_sha256": policy_sha256}
+        self._stamp: dict[str, Any] = {"model_ids": model_ids, "policy_sha256": policy_sha256}
 
     def create_outlet(self, name: str, actor: str = "admin-cli") -> Outlet:
         name = _staff_name(name)
