@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from cli_support import run_simreg
 from simreg.adapters.sql.database import open_database
 from simreg.adapters.sql.migrate import upgrade_to_head
 from simreg.adapters.sql.stores import AccessStore, SessionStore
@@ -19,8 +18,7 @@ from simreg.domain.challenge import draw_challenge
 
 
 def cli(*args, env):
-    return subprocess.run([sys.executable, "-m", "simreg.cli", *args], capture_output=True, text=True,
-                          env=env, timeout=120)
+    return run_simreg(*args, env=env, timeout=120)
 
 
 @pytest.fixture()

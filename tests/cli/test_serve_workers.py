@@ -7,11 +7,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
+import pytest
+
+from cli_support import start_simreg
 
 
 def _free_port() -> int:
@@ -32,12 +34,13 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+@pytest.mark.models  # each worker process builds the engine
 def test_serve_with_two_workers_runs_two_server_processes_on_one_port(tmp_path):
     port = _free_port()
     env = {**os.environ, "SIMREG_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
            "SIMREG_KEYRING_FILE": str(tmp_path / "keyring.json"), "SIMREG_ENGINE_WORKERS": "0"}
-    proc = subprocess.Popen([sys.executable, "-m", "simreg.cli", "serve", "--workers", "2", "--port", str(port)],
-                            env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = start_simreg("serve", "--workers", "2", "--port", str(port),
+                        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         ready = None
         for _ in range(240):  # bounded: at most about two minutes of polling

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
+from cli_support import run_simreg
 from simreg.adapters.sql.database import open_database
 from simreg.adapters.sql.migrate import upgrade_to_head
 from simreg.adapters.sql.stores import AccessStore, SessionStore
@@ -120,8 +119,7 @@ def test_admin_commands_print_json_and_store_only_the_token_hash(tmp_path):
     env = {"SIMREG_DATABASE_URL": f"sqlite:///{db}", "PATH": "/usr/bin:/bin"}
 
     def run(*args):
-        p = subprocess.run([sys.executable, "-m", "simreg.cli", "admin", *args, "--json"], capture_output=True,
-                           text=True, env=env, timeout=120)
+        p = run_simreg("admin", *args, "--json", env=env, timeout=120)
         assert p.returncode == 0, p.stderr
         return json.loads(p.stdout)
 
