@@ -474,6 +474,7 @@ def cmd_audit_checkpoint(args, settings: Settings) -> int:
         return _fail("KEYS.MISSING", "give --key FILE or set SIMREG_AUDIT_SIGNING_KEY_FILE")
     report = verify_chain(read_rows(_database(settings, args.database, migrate=False)))
     if not report.ok:
+        assert report.kind is not None  # a failed report names its kind
         return _fail("AUDIT.BROKEN", f"refusing to sign a broken log: {report.kind.value} at position "
                                      f"{report.first_bad_position}: {report.message}")
     try:

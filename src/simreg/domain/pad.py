@@ -284,7 +284,7 @@ def assess_pad(track: FaceTrack, p: PadParams = PadParams()) -> PadReport:
         reasons.append(ReasonCode.PAD_PRINT_SUSPECTED.value)
     limits = {"screen_frame": p.screen_frame_threshold, "screen_moire": p.screen_moire_threshold,
               "screen_glare": p.screen_glare_threshold}
-    if any(screen[k] is not None and v is not None and screen[k] >= v for k, v in limits.items()):
+    if any((s := screen[k]) is not None and v is not None and s >= v for k, v in limits.items()):
         reasons.append(ReasonCode.PAD_SCREEN_SUSPECTED.value)
     scores = {"planarity": planar, "texture": texture, **screen, "minifasnet": minifasnet_score(track),
               "rigidity": rigidity_score(track), "rppg": rppg_score(track)}
@@ -349,7 +349,7 @@ class PadFusion:
     def strongest(self, scores: dict[str, float | None]) -> str:
         """The signal that pushed the clip furthest toward "attack"."""
         c = self.contributions(scores)
-        return max(c, key=c.get)
+        return max(c, key=c.__getitem__)
 
     def as_policy(self) -> dict:
         return {"features": list(self.features), "mean": [round(v, 6) for v in self.mean],
