@@ -430,7 +430,7 @@ def cmd_audit_receipt(args, settings: Settings) -> int:
 def cmd_audit_verify_receipt(args, settings: Settings) -> int:
     """Offline: does the proof put the receipt's entry under the signed tree head?"""
     from .adapters import signing
-    from .domain.receipts import check_receipt
+    from .domain.receipts import check_receipt, check_root_link
 
     try:
         receipt = json.loads(Path(args.receipt).read_text(encoding="utf-8"))
@@ -454,11 +454,19 @@ def cmd_audit_verify_receipt(args, settings: Settings) -> int:
         except ValueError:  # a malformed checkpoint does not verify
             return False
 
-    problem = check_receipt(receipt.get("receipt", receipt), proof, signed)
+    body = receipt.get("receipt", receipt)
+    problem = check_receipt(body, proof, signed)
+    root = None
+    if not problem and isinstance(body, dict) and "root" in body:  # a sharded receipt: across the root log too
+        problem = check_root_link(body, signed)
+        root = problem is None
     if problem:
         print(json.dumps({"ok": False, "problem": problem}))
         return 3
-    print(json.dumps({"ok": True, "index": proof["index"], "size": proof["size"]}))
+    out = {"ok": True, "index": proof["index"], "size": proof["size"]}
+    if root is not None:
+        out["root_log"] = {"ok": True, "position": body["root"]["position"], "size": body["root"]["tree_size"]}
+    print(json.dumps(out))
     return 0
 
 

@@ -73,6 +73,36 @@ def test_a_pending_receipt_is_completed_after_sequencing_and_verifies_offline(sh
     code, out = _run(capsys, "audit", "verify-receipt", str(tmp / "receipt.json"), str(tmp / "proof.json"),
                      "--public-key", str(pub))
     assert code == 0 and out["ok"] is True
+    # ... and across the root log: the receipt's batch checkpoint is the root entry it names, under a signed root
+    assert out["root_log"] == {"ok": True, "position": receipt["root"]["position"],
+                               "size": receipt["root"]["tree_size"]}
+    assert receipt["root"]["checkpoint"]["origin"] == "simreg/audit/root"
+
+    def verify_with(doc):
+        (tmp / "r.json").write_text(json.dumps(doc))
+        return _run(capsys, "audit", "verify-receipt", str(tmp / "r.json"), str(tmp / "proof.json"),
+                    "--public-key", str(pub))
+
+    root = receipt["root"]
+    edited = json.loads(root["entry"]["details"])
+    edited["size"] += 1
+    for forged_root, why in (
+            ({**root, "entry": {**root["entry"], "details": json.dumps(edited, separators=(",", ":"),
+                                                                        sort_keys=True)}}, "match its hash"),
+            ({**root, "proof": ["00" * 32] + root["proof"]}, "inclusion proof"),
+            ({**root, "root_hash": "ab" * 32}, "inclusion proof"),
+            ({**root, "checkpoint": {**root["checkpoint"], "note": receipt["checkpoint"]["note"]}}, "signature")):
+        code, out = verify_with({**receipt, "root": forged_root})
+        assert code == 3 and out["ok"] is False and why in out["problem"], (why, out)
+    # a root entry that hashes right but records another batch (rebuilt with the size changed)
+    from simreg.domain.audit import entry_from_row, entry_to_row, new_entry
+
+    genuine = entry_from_row(root["entry"])
+    other = new_entry(None, timestamp=genuine.timestamp, actor=genuine.actor, action=genuine.action,
+                      subject=genuine.subject, details=edited, model_ids=genuine.model_ids,
+                      policy_sha256=genuine.policy_sha256)
+    code, out = verify_with({**receipt, "root": {**root, "position": 0, "entry": entry_to_row(other)}})
+    assert code == 3 and "another checkpoint" in out["problem"], out
     # a receipt whose note was signed by another key does not verify
     other = signing.generate_private_key()
     forged = {**receipt, "checkpoint": {**receipt["checkpoint"], "note": signing.sign_log_checkpoint(

@@ -216,6 +216,13 @@ def entry_from_row(row: Mapping[str, Any] | AuditEntry) -> AuditEntry:
                       fields["policy_sha256"], prev_hash, entry_hash)
 
 
+def recompute_entry_hash(entry: AuditEntry) -> str:
+    """The ``entry_hash`` the fields of ``entry`` give (to check a single stored
+    entry, as a receipt's root-log link holds one, without its predecessors)."""
+    return _digest(_payload(entry.position, entry.timestamp, entry.actor, entry.action, entry.subject,
+                            dict(entry.details), list(entry.model_ids), entry.policy_sha256, entry.prev_hash))
+
+
 def merkle_leaf(entry: AuditEntry) -> bytes:
     """The Merkle leaf data of an entry: its ``entry_hash`` as 32 raw bytes."""
     return bytes.fromhex(entry.entry_hash)

@@ -344,10 +344,28 @@ def receipt(engine: Engine, shard: str, outbox_id: int) -> dict:
         cp = c.execute(select(audit_shard_checkpoints).where(audit_shard_checkpoints.c.shard == shard,
                                                              audit_shard_checkpoints.c.size > row.position)
                        .order_by(audit_shard_checkpoints.c.size).limit(1)).mappings().one()
-    return {"status": "sequenced", "shard": shard, "outbox_id": outbox_id, "audit_position": int(row.position),
-            "entry_hash": row.entry_hash, "leaf_hash": merkle.leaf_hash(bytes.fromhex(row.entry_hash)).hex(),
-            "tree_size": int(cp["size"]), "root_hash": cp["root_hash"], "checkpoint": _checkpoint_doc(shard, cp),
-            "root_position": None if cp["root_position"] is None else int(cp["root_position"])}
+    out = {"status": "sequenced", "shard": shard, "outbox_id": outbox_id, "audit_position": int(row.position),
+           "entry_hash": row.entry_hash, "leaf_hash": merkle.leaf_hash(bytes.fromhex(row.entry_hash)).hex(),
+           "tree_size": int(cp["size"]), "root_hash": cp["root_hash"], "checkpoint": _checkpoint_doc(shard, cp),
+           "root_position": None if cp["root_position"] is None else int(cp["root_position"])}
+    if out["root_position"] is not None:
+        out["root"] = root_link(engine, out["root_position"])
+    return out
+
+
+def root_link(engine: Engine, position: int) -> dict:
+    """How a shard checkpoint sits in the root log: the root entry at ``position``
+    (as stored: every field its hash covers), the root checkpoint made with it
+    (size ``position + 1``, signed note), and the entry's inclusion proof under it."""
+    proof = inclusion(engine, ROOT, position, position + 1)
+    with engine.connect() as c:
+        entry = c.execute(select(*[audit_shard_entries.c[n] for n in ENTRY_FIELDS]).where(
+            audit_shard_entries.c.shard == ROOT, audit_shard_entries.c.position == position)).mappings().one()
+        cp = c.execute(select(audit_shard_checkpoints).where(audit_shard_checkpoints.c.shard == ROOT,
+                                                             audit_shard_checkpoints.c.size == position + 1)
+                       ).mappings().one()
+    return {"position": position, "entry": dict(entry), "tree_size": int(cp["size"]), "root_hash": cp["root_hash"],
+            "checkpoint": _checkpoint_doc(ROOT, cp), "proof": proof["proof"]}
 
 
 def pending_receipt(e: Enqueued) -> dict:
