@@ -78,6 +78,7 @@ from simreg.adapters.sql.migrate import upgrade_to_head  # noqa: E402
 from simreg.adapters.sql.registry import ConsentData, PersonData, Registry, Stamp  # noqa: E402
 from simreg.adapters.sql.schema import audit_entries, audit_tree  # noqa: E402
 from simreg.adapters.sql.stores import AccessStore, SessionStore  # noqa: E402
+from simreg.domain.records import DecisionRecord
 from simreg.domain.access import Role  # noqa: E402
 from simreg.domain.audit import ENTRY_FIELDS, entry_to_row, merkle_leaf, new_entry, verify_chain  # noqa: E402
 from simreg.domain.challenge import draw_challenge  # noqa: E402
@@ -366,10 +367,10 @@ def bench_registrations(backend: str, url: str, n: int, sqlite_path: Path | None
             sess_append = inst.append_s
             inst.reset()
             t2 = time.perf_counter()
-            r = reg.record_decision(now=now(), clerk=clerk, path="face", session_id=sid, session_checked_at=now(),
+            r = reg.record_decision(DecisionRecord(now=now(), clerk=clerk, path="face", session_id=sid, session_checked_at=now(),
                                     person=person, outcome=Outcome.APPROVED, reasons=(),
                                     scores=decision_scores(rng), phone=None, quota_limit=5, consent=consent,
-                                    stamp=STAMP, idempotency_key=None)
+                                    stamp=STAMP, idempotency_key=None))
             t3 = time.perf_counter()
             assert r.phone_number is not None and inst.appends == 1
             if i >= 2 * WARMUP:

@@ -19,7 +19,7 @@ from simreg.domain.challenge import Challenge
 from simreg.domain.errors import InputError, PolicyError
 from simreg.domain.quota import check_quota
 from simreg.domain.reasons import Outcome, ReasonCode
-from simreg.domain.records import ConsentData, PersonData, Recorded, Stamp
+from simreg.domain.records import ConsentData, DecisionRecord, PersonData, Recorded, Stamp
 
 
 class MemoryKeyring:
@@ -122,18 +122,17 @@ class MemoryRegistry:
                      now: datetime) -> None:
         self.events.append((actor, action, subject))
 
-    def record_decision(self, *, now: datetime, clerk: Clerk, path: str, session_id: str | None,
-                        session_checked_at: datetime | None, person: PersonData, outcome: Outcome,
-                        reasons: Sequence[str], scores: Mapping[str, Any], phone: str | None, quota_limit: int,
-                        consent: ConsentData, stamp: Stamp, idempotency_key: str | None,
-                        statement: str | None = None, response_of: Callable[[Recorded], Any] | None = None,
-                        templates: Mapping[str, bytes] | None = None, template_days: int = 365) -> Recorded:
+    def record_decision(self, record: DecisionRecord, response_of: Callable[[Recorded], Any] | None = None
+                        ) -> Recorded:
+        r = record
+        now, clerk, session_id, person, outcome = r.now, r.clerk, r.session_id, r.person, r.outcome
+        phone, idempotency_key = r.phone, r.idempotency_key
         # every check first, then every change: all or nothing
         if session_id is not None:
             self.sessions.peek(session_id, clerk, now)
         number = None
         if outcome in (Outcome.APPROVED, Outcome.REVIEW):
-            check_quota(self.held_numbers(person.holder_key), quota_limit)
+            check_quota(self.held_numbers(person.holder_key), r.quota_limit)
             number = phone or (self.free[0] if self.free else None)
             if number is None or number not in self.free:
                 raise PolicyError(ReasonCode.NUMBER_UNAVAILABLE, "no such number is free")
@@ -143,12 +142,12 @@ class MemoryRegistry:
         if number is not None:
             self.free.remove(number)
             self.held.setdefault(person.holder_key, []).append(number)
-        self.decisions.append(Decided(registration_id, person, outcome, tuple(reasons), number, consent))
-        if path == "face" and outcome is Outcome.REJECTED:
+        self.decisions.append(Decided(registration_id, person, outcome, tuple(r.reasons), number, r.consent))
+        if r.path == "face" and outcome is Outcome.REJECTED:
             self.attempts.append((self.id_index(person.holder_key), clerk.clerk_id, now))
         self.events.append((clerk.clerk_id, "registration.decided", registration_id))
         position = len(self.events) - 1
-        recorded = Recorded(registration_id, outcome, tuple(reasons), number, position, f"{position:064x}",
+        recorded = Recorded(registration_id, outcome, tuple(r.reasons), number, position, f"{position:064x}",
                             position + 1, "0" * 64)
         if response_of is not None:
             from dataclasses import replace

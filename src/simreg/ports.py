@@ -14,12 +14,10 @@ use cases without a database or models."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -27,9 +25,8 @@ from .domain.access import Clerk
 from .domain.challenge import Challenge
 from .domain.errors import SimregError
 from .domain.media import ImageLimits
-from .domain.reasons import Outcome
-from .domain.records import ConsentData, PersonData, Recorded, Stamp
 from .domain.policy import DetectionRules, Policy, TrackingParams
+from .domain.records import DecisionRecord, Recorded, Stamp
 from .domain.types import Embedding, FaceAnalysis, FaceBox, FaceTrack, Landmarks
 
 
@@ -172,12 +169,8 @@ class RegistryPort(Protocol):
     def record_event(self, actor: str, subject: str, action: str, details: Mapping[str, Any], stamp: Stamp,
                      now: datetime) -> None: ...
 
-    def record_decision(self, *, now: datetime, clerk: Clerk, path: str, session_id: str | None,
-                        session_checked_at: datetime | None, person: PersonData, outcome: Outcome,
-                        reasons: Sequence[str], scores: Mapping[str, Any], phone: str | None, quota_limit: int,
-                        consent: ConsentData, stamp: Stamp, idempotency_key: str | None,
-                        statement: str | None = None, response_of: Callable[[Recorded], Any] | None = None,
-                        templates: Mapping[str, bytes] | None = None, template_days: int = 365) -> Recorded:
+    def record_decision(self, record: DecisionRecord,
+                        response_of: Callable[[Recorded], Any] | None = None) -> Recorded:
         """Use the session, check the quota again under the person's lock, take a number,
         and write the decision with its audit entry, all or nothing."""
         ...

@@ -21,6 +21,7 @@ from simreg.domain.access import Role
 from simreg.domain.audit import verify_chain
 from simreg.domain.errors import PolicyError
 from simreg.domain.reasons import Outcome, ReasonCode
+from simreg.domain.records import DecisionRecord
 
 STAMP = Stamp(("dlib-resnet-v1", "facenet-casia-irv1"), "0" * 64)
 PERSON = PersonData("cn_resident_id|11010519491231002X", "cn_resident_id", "CN", "王芳")
@@ -46,10 +47,10 @@ def _approve(reg: Registry, barrier: threading.Barrier | None = None):
     if barrier is not None:
         barrier.wait()
     try:
-        r = reg.record_decision(now=datetime.now(UTC), clerk=reg.test_clerk, path="face", session_id=None,
+        r = reg.record_decision(DecisionRecord(now=datetime.now(UTC), clerk=reg.test_clerk, path="face", session_id=None,
                                 session_checked_at=None, person=PERSON, outcome=Outcome.APPROVED, reasons=(),
                                 scores={}, phone=None, quota_limit=5, consent=CONSENT, stamp=STAMP,
-                                idempotency_key=None)
+                                idempotency_key=None))
         return r.phone_number
     except PolicyError as exc:
         return exc.code
@@ -94,10 +95,10 @@ def test_a_number_asked_for_twice_at_once_goes_to_one_registration(registry):
     def take(person):
         barrier.wait()
         try:
-            return registry.record_decision(
+            return registry.record_decision(DecisionRecord(
                 now=datetime.now(UTC), clerk=registry.test_clerk, path="face", session_id=None,
                 session_checked_at=None, person=person, outcome=Outcome.APPROVED, reasons=(), scores={},
-                phone="+8613800138007", quota_limit=5, consent=CONSENT, stamp=STAMP, idempotency_key=None).phone_number
+                phone="+8613800138007", quota_limit=5, consent=CONSENT, stamp=STAMP, idempotency_key=None)).phone_number
         except PolicyError as exc:
             return exc.code
 

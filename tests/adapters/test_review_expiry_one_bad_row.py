@@ -18,6 +18,7 @@ from simreg.adapters.sql.retention import RetentionRules, run_retention
 from simreg.adapters.sql.schema import audit_entries, numbers, registrations
 from simreg.domain.access import Role
 from simreg.domain.reasons import Outcome
+from simreg.domain.records import DecisionRecord
 
 STAMP = Stamp(("fake-no-face-v0",), "0" * 64)
 HOLDER = "cn_resident_id|" + RESIDENT_ID
@@ -35,11 +36,11 @@ def svc(database_url):
 
 def _to_review(svc, now: datetime):
     clerk = svc.access.clerk_for_token(svc.tokens[Role.CLERK])
-    return svc.rt.registry.record_decision(
+    return svc.rt.registry.record_decision(DecisionRecord(
         now=now, clerk=clerk, path="face", session_id=None, session_checked_at=None,
         person=PersonData(HOLDER, "cn_resident_id", "CN", "王芳"), outcome=Outcome.REVIEW,
         reasons=("MATCH.GREY_ZONE",), scores={}, phone=None, quota_limit=5,
-        consent=ConsentData("p", "v3", now, 30), stamp=STAMP, idempotency_key=None)
+        consent=ConsentData("p", "v3", now, 30), stamp=STAMP, idempotency_key=None))
 
 
 def _state_of_number_of(svc, registration_id: str) -> str:

@@ -27,6 +27,7 @@ from simreg.adapters.sql.schema import (
 from simreg.cli import main
 from simreg.domain.access import Role
 from simreg.domain.reasons import Outcome
+from simreg.domain.records import DecisionRecord
 
 STAMP = Stamp(("dlib-resnet-v1",), "0" * 64)
 
@@ -166,12 +167,12 @@ def _registry_with_person(svc, templates_on=True):
     reg = svc.rt.registry
     clerk = svc.access.clerk_for_token(svc.tokens[Role.CLERK])
     now = datetime.now(UTC)
-    rec = reg.record_decision(
+    rec = reg.record_decision(DecisionRecord(
         now=now, clerk=clerk, path="face", session_id=None, session_checked_at=None,
         person=PersonData("cn_resident_id|" + RESIDENT_ID, "cn_resident_id", "CN", "王芳"),
         outcome=Outcome.APPROVED, reasons=(), scores={}, phone=None, quota_limit=5,
         consent=ConsentData("p", "v3", now, 30), stamp=STAMP, idempotency_key=None,
-        templates={"dlib-resnet-v1": bytes(range(256)) * 2} if templates_on else None, template_days=10)
+        templates={"dlib-resnet-v1": bytes(range(256)) * 2} if templates_on else None, template_days=10))
     return reg, rec
 
 

@@ -33,6 +33,7 @@ from simreg.adapters.sql.registry import ConsentData, PersonData, Stamp  # noqa:
 from simreg.domain.access import Role  # noqa: E402
 from simreg.domain.id_document import resident_id_check_char  # noqa: E402
 from simreg.domain.reasons import Outcome  # noqa: E402
+from simreg.domain.records import DecisionRecord
 
 
 def seed(svc) -> None:
@@ -47,13 +48,13 @@ def seed(svc) -> None:
         scores = {"match": {"score": 3.9 - 0.6 * i, "threshold": 2.72, "review_threshold": 2.24, "target_fmr": 0.001},
                   "liveness": {"passed": outcome is not Outcome.REJECTED, "face_fraction": 0.97},
                   "pad": {"planarity": 0.21, "screen_moire": 1.8}}
-        svc.rt.registry.record_decision(
+        svc.rt.registry.record_decision(DecisionRecord(
             now=now - timedelta(days=(len(plan) - i) // 2), clerk=clerk, path="face", session_id=None,
             session_checked_at=None, person=PersonData("cn_resident_id|" + first17 + resident_id_check_char(first17),
                                                        "cn_resident_id", "CN", "王芳"),
             outcome=outcome, reasons=reasons, scores=scores, phone=None, quota_limit=5,
             consent=ConsentData("face-verification", "face-consent-v3.zh-CN", now, 30), stamp=stamp,
-            idempotency_key=None)
+            idempotency_key=None))
 
 
 def portrait(path: Path) -> Path:

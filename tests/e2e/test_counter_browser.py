@@ -43,6 +43,7 @@ from simreg.domain.flash import flash_plan
 from simreg.domain.id_document import IdDocumentError, resident_id_check_char, validate_document
 from simreg.eval.faces import centre_chip_portrait
 from simreg.app.registration import document_kind
+from simreg.domain.records import DecisionRecord
 
 pytestmark = pytest.mark.data
 
@@ -331,14 +332,14 @@ def _seed_review(svc) -> str:
 
     clerk = svc.access.clerk_for_token(svc.tokens[Role.CLERK])
     now = datetime.now(UTC)
-    rec = svc.rt.registry.record_decision(
+    rec = svc.rt.registry.record_decision(DecisionRecord(
         now=now, clerk=clerk, path="face", session_id=None, session_checked_at=None,
         person=PersonData("cn_resident_id|" + SEEDED_ID, "cn_resident_id", "CN", "李雷"), outcome=Outcome.REVIEW,
         reasons=("MATCH.GREY_ZONE",), phone=None, quota_limit=5,
         scores={"match": {"score": 2.41, "threshold": 2.72, "review_threshold": 2.24, "target_fmr": 0.001},
                 "liveness": {"passed": True, "face_fraction": 0.98}, "pad": {"screen": 0.12}},
         consent=ConsentData("face-verification", "face-consent-v3.zh-CN", now, 30),
-        stamp=Stamp(tuple(svc.rt.engine.model_ids), svc.rt.policy.sha256), idempotency_key=None)
+        stamp=Stamp(tuple(svc.rt.engine.model_ids), svc.rt.policy.sha256), idempotency_key=None))
     return rec.registration_id
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from service_support import CONSENT, RESIDENT_ID, make_service, media, registration_form
 from simreg.adapters.sql.schema import numbers, registrations
 from simreg.domain.access import Role
+from simreg.domain.records import DecisionRecord
 
 CHALLENGE = ["turn_left", "turn_right"]
 
@@ -359,12 +360,12 @@ def test_a_reserved_number_is_decided_only_by_its_review(svc):
     from simreg.domain.reasons import Outcome
 
     clerk = svc.access.clerk_for_token(svc.tokens[Role.CLERK])
-    rec = svc.rt.registry.record_decision(
+    rec = svc.rt.registry.record_decision(DecisionRecord(
         now=datetime.now(UTC), clerk=clerk, path="face", session_id=None, session_checked_at=None,
         person=PersonData("cn_resident_id|" + RESIDENT_ID, "cn_resident_id", "CN", "王芳"), outcome=Outcome.REVIEW,
         reasons=("MATCH.GREY_ZONE",), scores={}, phone=None, quota_limit=5,
         consent=ConsentData("p", "v3", datetime.now(UTC), 30), stamp=Stamp(("m",), "0" * 64),
-        idempotency_key=None)
+        idempotency_key=None))
     r = svc.client.post(f"/v1/numbers/{rec.phone_number}/state", json={"state": "active", "reason": "skip review"},
                         headers=svc.auth(Role.SUPERVISOR))
     _assert_error(r, 409, "NUMBER.TRANSITION")

@@ -27,9 +27,9 @@ from ..domain.challenge import Action
 from ..domain.decision import Decision, decide
 from ..domain.errors import InputError, SimregError
 from ..domain.flash import FlashPlan, flash_response
-from ..domain.media import ImageLimits, VideoLimits
 from ..domain.liveness import LivenessParams, LivenessReport, assess_liveness
 from ..domain.matching import MatchResult, match, similarities
+from ..domain.media import ImageLimits, VideoLimits
 from ..domain.pad import PadParams, assess_pad
 from ..domain.policy import Policy
 from ..domain.reasons import ReasonCode

@@ -31,7 +31,7 @@ from ..domain.lockout import LockoutRule, locked_until
 from ..domain.numbers import normalise_phone
 from ..domain.quota import QuotaRule, check_quota
 from ..domain.reasons import Outcome, ReasonCode
-from ..domain.records import ConsentData, PersonData, Recorded, Stamp
+from ..domain.records import ConsentData, DecisionRecord, PersonData, Recorded, Stamp
 from ..ports import RegistryPort
 
 #: Input errors of the biometric stages that count as failed attempts (lockout).
@@ -213,12 +213,13 @@ class RegistrationService:
         decision = assessment.decision
         person = PersonData(key, doc.kind.value, jurisdiction_of(doc), doc.name or "")
         try:
-            recorded = self.registry.record_decision(
+            recorded = self.registry.record_decision(DecisionRecord(
                 now=self.clock(), clerk=clerk, path="face", session_id=inp.session_id, session_checked_at=now,
                 person=person, outcome=decision.outcome, reasons=decision.reasons, scores=dict(decision.scores),
                 phone=phone, quota_limit=limit, consent=consent, stamp=self.stamp,
-                idempotency_key=idempotency_key, response_of=lambda r: self.response(r, decision.scores),
-                templates=self._templates(assessment), template_days=self.settings.template_retention_days)
+                idempotency_key=idempotency_key,
+                templates=self._templates(assessment), template_days=self.settings.template_retention_days),
+                response_of=lambda r: self.response(r, decision.scores))
         except PolicyError as exc:
             if exc.code is ReasonCode.QUOTA_EXCEEDED:  # lost a race with a concurrent registration
                 self.registry.record_event(clerk.clerk_id, self.registry.id_index(key), "registration.refused",
@@ -272,10 +273,10 @@ class RegistrationService:
         phone = normalise_phone(phone_number) if phone_number else None
         self.registry.check_number_available(phone, now)
         person = PersonData(key, doc.kind.value, jurisdiction_of(doc), doc.name or "")
-        recorded = self.registry.record_decision(
+        recorded = self.registry.record_decision(DecisionRecord(
             now=now, clerk=supervisor, path="alternative", session_id=None, session_checked_at=None,
             person=person, outcome=Outcome.APPROVED, reasons=(ReasonCode.DECISION_ALTERNATIVE_PATH.value,),
             scores={}, phone=phone, quota_limit=limit, consent=self._consent(consent), stamp=self.stamp,
-            idempotency_key=idempotency_key, statement=statement, response_of=lambda r: self.response(r, {}))
+            idempotency_key=idempotency_key, statement=statement), response_of=lambda r: self.response(r, {}))
         return recorded.response
 

@@ -4,10 +4,12 @@ rows)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
+from .access import Clerk
 from .reasons import Outcome
 
 
@@ -51,3 +53,27 @@ class Stamp:
     """What every audit entry of a decision carries."""
     model_ids: tuple[str, ...]
     policy_sha256: str
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """Everything a decision stores, in one value: who decided what, for whom, on
+    which session, with which scores, consent, model ids and policy.  The
+    registry writes it whole, with its audit entry, or not at all."""
+    now: datetime
+    clerk: Clerk
+    path: str                          # "face" | "alternative"
+    session_id: str | None
+    session_checked_at: datetime | None
+    person: PersonData
+    outcome: Outcome
+    reasons: Sequence[str]
+    scores: Mapping[str, Any]
+    phone: str | None                  # the number asked for (E.164), or None for the next free one
+    quota_limit: int
+    consent: ConsentData
+    stamp: Stamp
+    idempotency_key: str | None
+    statement: str | None = None       # the supervisor's reason on the alternative path
+    templates: Mapping[str, bytes] | None = None   # live templates to seal (only when configured on)
+    template_days: int = 365

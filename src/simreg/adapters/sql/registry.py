@@ -19,31 +19,35 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from ...domain.access import Clerk
-from ...domain.records import ConsentData, PersonData, Recorded, Stamp  # noqa: F401  (re-exported)
 from ...domain.errors import InputError, PolicyError
 from ...domain.numbers import NumberState, check_transition, mask_phone
 from ...domain.quota import COUNTED_STATES, check_quota
 from ...domain.reasons import Outcome, ReasonCode
+from ...domain.records import ConsentData, DecisionRecord, PersonData, Recorded, Stamp  # noqa: F401  (re-exported)
+from ..crypto import KeyringError, open_sealed, seal
 from . import audit_store
 from .database import for_update, lock_for_write
-from ..crypto import KeyringError, open_sealed, seal
-from .schema import (attempts, consents, idempotency_keys, meta, numbers, person_index_aliases, persons,
-                     registrations)
+from .schema import attempts, consents, idempotency_keys, meta, numbers, person_index_aliases, persons, registrations
 from .schema import templates as templates_t
 from .stores import SessionStore, aware
 
-
 # insert ... on conflict do nothing, on the two supported backends
 _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+_DECISION_FIELDS = ("now", "clerk", "path", "session_id", "session_checked_at", "person", "outcome", "reasons",
+                    "scores", "phone", "quota_limit", "consent", "stamp", "idempotency_key", "statement",
+                    "templates", "template_days")
 
 
 def _id(prefix: str) -> str:
@@ -239,14 +243,14 @@ class Registry:
         return int(n or 0)
 
     # ------------------------------------------------------------------ lockouts
-    def failures(self, id_index_values: Sequence[str], clerk_id: str, since: datetime) -> tuple[list[datetime], list[datetime]]:
+    def failures(self, id_index_values: Sequence[str], clerk_id: str,
+                 since: datetime) -> tuple[list[datetime], list[datetime]]:
         """Failed attempts since ``since``: (for this ID, by this clerk)."""
+        failed = and_(attempts.c.failed.is_(True), attempts.c.at >= since)
         with self.engine.connect() as c:
-            by_id = c.execute(select(attempts.c.at).where(attempts.c.id_index.in_(id_index_values),
-                                                          attempts.c.failed.is_(True), attempts.c.at >= since)).scalars()
+            by_id = c.execute(select(attempts.c.at).where(attempts.c.id_index.in_(id_index_values), failed)).scalars()
             by_id = [aware(t) for t in by_id]
-            by_clerk = c.execute(select(attempts.c.at).where(attempts.c.clerk_id == clerk_id,
-                                                             attempts.c.failed.is_(True), attempts.c.at >= since)).scalars()
+            by_clerk = c.execute(select(attempts.c.at).where(attempts.c.clerk_id == clerk_id, failed)).scalars()
             return by_id, [aware(t) for t in by_clerk]
 
     def record_failed_attempt(self, id_index: str, clerk: Clerk, reason: str, stamp: Stamp, now: datetime) -> None:
@@ -319,16 +323,15 @@ class Registry:
                   .values(state="done", response=sealed))
 
     # ------------------------------------------------------------------ the decision, in one transaction
-    def record_decision(self, *, now: datetime, clerk: Clerk, path: str, session_id: str | None,
-                        session_checked_at: datetime | None, person: PersonData, outcome: Outcome,
-                        reasons: Sequence[str], scores: Mapping[str, Any], phone: str | None, quota_limit: int,
-                        consent: ConsentData, stamp: Stamp, idempotency_key: str | None,
-                        statement: str | None = None, response_of=None,
-                        templates: Mapping[str, bytes] | None = None, template_days: int = 365) -> Recorded:
+    def record_decision(self, record: DecisionRecord, response_of=None) -> Recorded:
         """Consume the session, check the quota again under the person's lock, take
         a number (active when approved, reserved for review), and write the
         registration, consent, attempt, idempotency result and audit entry, all in
-        one transaction: either everything is stored or nothing is."""
+        one transaction: either everything is stored or nothing is.  ``response_of``
+        builds the caller's response from the result, stored with the idempotency key."""
+        (now, clerk, path, session_id, session_checked_at, person, outcome, reasons, scores, phone, quota_limit,
+         consent, stamp, idempotency_key, statement, templates, template_days) = (
+            getattr(record, f) for f in _DECISION_FIELDS)
         registration_id = _id("reg")
         indexes = self.id_indexes(person.holder_key)
         with self.engine.begin() as c:
@@ -517,7 +520,8 @@ class Registry:
                     number_ciphertext=new_keyring.reencrypt(r["number_ciphertext"], aad=nid.encode()),
                     number_index=new_keyring.blind_index(clear, purpose="phone")))
                 counts["numbers"] += 1
-            for r in c.execute(select(idempotency_keys).where(idempotency_keys.c.response.is_not(None))).mappings().all():
+            stored = select(idempotency_keys).where(idempotency_keys.c.response.is_not(None))
+            for r in c.execute(stored).mappings().all():
                 aad = f"idem|{r['clerk_id']}|{r['key']}".encode()
                 c.execute(update(idempotency_keys).where(idempotency_keys.c.clerk_id == r["clerk_id"],
                                                          idempotency_keys.c.key == r["key"])
