@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.engine import Engine
 
 from .adapters.receipts import SignedReceipts
@@ -44,7 +45,7 @@ class Runtime:
     database: Engine | None = None
     video: VideoLimits = VideoLimits()
     keyring: object | None = None   # adapters.crypto.Keyring (or a KMS behind the same port)
-    signing_key: object | None = None  # Ed25519 private key signing receipts' tree heads (optional)
+    signing_key: Ed25519PrivateKey | None = None  # Ed25519 private key signing receipts' tree heads (optional)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # the bound on analyses in flight in this process (admission.py); built from
     # the settings and the engine's pool when not given
@@ -204,7 +205,8 @@ def load_keyring(settings: Settings, create: bool = True):
             return Keyring.from_env(settings.keyring)
         return Keyring.load_or_create(settings.keyring_file) if create else Keyring.load(settings.keyring_file)
     except KeyringError as exc:
-        raise InfraError(ReasonCode.KEYS_UNAVAILABLE, f"the keyring cannot be used ({exc.code}: {exc.message})") from None
+        raise InfraError(ReasonCode.KEYS_UNAVAILABLE,
+                         f"the keyring cannot be used ({exc.code}: {exc.message})") from None
 
 
 def check_keyring_matches(database: Engine, keyring) -> None:

@@ -65,7 +65,7 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> np.ndarray
     # Pillow itself raises DecompressionBombError past twice its MAX_IMAGE_PIXELS;
     # below that our own max_pixels check refuses before any pixel is decoded.
     try:
-        im = Image.open(io.BytesIO(data))
+        im: Image.Image = Image.open(io.BytesIO(data))
         fmt = im.format
         w, h = im.size
     except Image.DecompressionBombError:

@@ -23,6 +23,7 @@ class SignedReceipts:
         if r.audit_shard is not None:  # sharded log: sequenced later; `simreg audit receipt` completes it
             from .sql.audit_sequencer import Enqueued, pending_receipt
 
+            assert r.audit_outbox_id is not None  # a sharded record has its outbox row
             return pending_receipt(Enqueued(r.audit_shard, r.audit_outbox_id))
         cp = None
         if self.signing_key is not None:

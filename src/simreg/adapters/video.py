@@ -8,6 +8,7 @@ metadata is applied.  Every refusal is an :class:`InputError` with its own code.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -91,10 +92,12 @@ class DecodedVideo:
         elif c.duration is not None:
             duration = c.duration / 1_000_000
         if duration > self.limits.max_duration_s:
-            raise _fail(ReasonCode.MEDIA_TOO_LONG, f"the video lasts {duration:.1f} s; the limit is {self.limits.max_duration_s:g} s")
+            raise _fail(ReasonCode.MEDIA_TOO_LONG,
+                        f"the video lasts {duration:.1f} s; the limit is {self.limits.max_duration_s:g} s")
         declared = int(stream.frames or 0)
         if declared > self.limits.max_frames:
-            raise _fail(ReasonCode.MEDIA_TOO_MANY_FRAMES, f"the video declares {declared} frames; the limit is {self.limits.max_frames}")
+            raise _fail(ReasonCode.MEDIA_TOO_MANY_FRAMES,
+                        f"the video declares {declared} frames; the limit is {self.limits.max_frames}")
         stream.thread_type = "AUTO"
         self._stream = stream
         return VideoInfo(fmt, codec, w, h, duration, declared)
@@ -125,7 +128,7 @@ class DecodedVideo:
                 scale = min(1.0, lim.work_side / max(frame.width, frame.height))
                 w = max(2, round(frame.width * scale) // 2 * 2)
                 h = max(2, round(frame.height * scale) // 2 * 2)
-                image = frame.to_ndarray(width=w, height=h, format="rgb24")
+                image: np.ndarray = frame.to_ndarray(width=w, height=h, format="rgb24")
                 rotation = int(getattr(frame, "rotation", 0) or 0) % 360
                 if rotation:
                     # FFmpeg's rotation is counter-clockwise degrees to display upright.
@@ -139,13 +142,12 @@ class DecodedVideo:
                 raise _fail(ReasonCode.MEDIA_UNDECODABLE, "the video data is corrupt") from None
             # A truncated tail: keep what decoded, the liveness checks judge whether it is enough.
         if n < lim.min_frames:
-            raise _fail(ReasonCode.MEDIA_TOO_SHORT, f"the video has {n} decodable frames; at least {lim.min_frames} are needed")
+            raise _fail(ReasonCode.MEDIA_TOO_SHORT,
+                        f"the video has {n} decodable frames; at least {lim.min_frames} are needed")
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing a half-open container must never mask the real error
             self._container.close()
-        except Exception:  # closing a half-open container must never mask the real error
-            pass
 
     def __enter__(self) -> DecodedVideo:
         return self

@@ -25,10 +25,16 @@ from ...domain.media import ImageLimits
 from ...domain.policy import DetectionRules, Policy, TrackingParams
 from ...domain.quality import assess_quality
 from ...domain.reasons import ReasonCode
-from ...domain.types import FaceAnalysis, FaceBox, FaceTrack, Landmarks
-from ..media import decode_image
+from ...domain.types import FaceAnalysis, FaceBox, FaceTrack, Landmarks, TrackPoint
 from ...ports import Embedder, FaceDetector, Landmarker, VideoTrack
+from ..media import decode_image
 from .scaling import upscaled_if_small
+
+
+def _off_frontal(p: TrackPoint) -> float:
+    """``|yaw| + 0.5 |pitch|`` of a point with a pose: smaller is more frontal."""
+    assert p.pose is not None
+    return abs(p.pose.yaw) + 0.5 * abs(p.pose.pitch)
 
 
 class FrameKeeper:
@@ -66,7 +72,7 @@ class FrameKeeper:
         top = max(sharp.values())
         points = [p for p in points if sharp[p.t] >= 0.5 * top] or points
         chosen: list = []
-        for p in sorted(points, key=lambda p: abs(p.pose.yaw) + 0.5 * abs(p.pose.pitch)):
+        for p in sorted(points, key=_off_frontal):
             if all(abs(p.t - c.t) >= min_spacing_s for c in chosen):
                 chosen.append(p)
             if len(chosen) == k:
@@ -108,7 +114,7 @@ def live_template(analyses: Sequence[FaceAnalysis]) -> FaceAnalysis:
         if e.metric != "cosine" or len(vs) == 1:
             embeddings[mid] = e
             continue
-        mean = np.mean([v / max(np.linalg.norm(v), 1e-12) for v in vs], axis=0)
+        mean = np.mean([v / max(float(np.linalg.norm(v)), 1e-12) for v in vs], axis=0)
         embeddings[mid] = Embedding(mid, mean.astype(np.float32), e.metric)
     return replace(head, embeddings=embeddings, reasons=reasons,
                    timings_ms={**head.timings_ms, "template_frames": float(len(used))})
@@ -265,6 +271,7 @@ class FaceEngine:
             frames = keeper.best(track, k=self.template_frames)
             keeper.frames.clear()
             analyses: list[FaceAnalysis] = []
+            assert policy is not None  # a keeper is made only with a policy
             for frame, box in frames:
                 if mirrored:  # analysed un-mirrored, like the portrait; the tracked box flips with it
                     frame = np.ascontiguousarray(frame[:, ::-1])
@@ -281,7 +288,7 @@ class FaceEngine:
         return VideoTrack(track, info, timings, live)
 
     def analyse_with_video(self, image: np.ndarray, video: bytes, limits, policy: Policy,
-                           mirrored: bool = False) -> tuple[FaceAnalysis | SimregError, VideoTrack]:
+                           mirrored: bool = False) -> tuple[FaceAnalysis | SimregError, VideoTrack | None]:
         portrait = self.analyse_each([image], policy)[0]
         if isinstance(portrait, SimregError):  # in one process: no video work for a refused portrait
             return portrait, None

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 import numpy as np
 
@@ -59,23 +60,28 @@ def _release_freed_memory() -> None:
         _LIBC.malloc_trim(0)
 
 
-_LIBC = None
+_LIBC: Any = None  # a ctypes.CDLL once loaded; False where there is no malloc_trim
+
+
+def _worker_engine():
+    assert _ENGINE is not None, "runs in a worker, after _start_worker built the engine"
+    return _ENGINE
 
 
 def _analyse_in_worker(image: np.ndarray, policy: Policy) -> FaceAnalysis:
-    return _ENGINE.analyse_one(image, policy)
+    return _worker_engine().analyse_one(image, policy)
 
 
 def _track_in_worker(data: bytes, limits, rules, policy=None, mirrored=False, tracking=None):
     try:
-        return _ENGINE.track_video(data, limits, rules, policy, mirrored, tracking)
+        return _worker_engine().track_video(data, limits, rules, policy, mirrored, tracking)
     finally:
         del data
         _release_freed_memory()
 
 
 def _describe_in_worker() -> dict:
-    return _ENGINE.describe()
+    return _worker_engine().describe()
 
 
 class EnginePool:
@@ -106,7 +112,7 @@ class EnginePool:
                 broken.shutdown(wait=False, cancel_futures=True)
                 self._pool = self._start()
 
-    def _run(self, calls: Sequence[tuple]) -> list[object]:
+    def _run(self, calls: Sequence[tuple]) -> list[Any]:
         """Run ``(function, *args)`` calls on the workers in parallel; each result is
         the value or the ``SimregError`` it raised.  Every call is waited for, so no
         work is left running for nobody.  A worker that dies is replaced and the
@@ -155,10 +161,11 @@ class EnginePool:
         return portrait, track
 
     def analyse(self, images: Sequence[np.ndarray], policy: Policy) -> list[FaceAnalysis]:
-        results = self.analyse_each(images, policy)
-        for r in results:
+        results: list[FaceAnalysis] = []
+        for r in self.analyse_each(images, policy):
             if isinstance(r, SimregError):
                 raise r
+            results.append(r)
         return results
 
     def decode_image(self, data: bytes, limits: ImageLimits) -> np.ndarray:
