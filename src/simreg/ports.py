@@ -81,7 +81,7 @@ class FaceAnalyser(Protocol):
         ...
 
     def analyse_with_video(self, image: np.ndarray, video: bytes, limits, policy: Policy,
-                           mirrored: bool = False) -> tuple[FaceAnalysis | SimregError, VideoTrack]:
+                           mirrored: bool = False) -> tuple[FaceAnalysis | SimregError, VideoTrack | None]:
         """The portrait's analysis (or its error) and the video's track with its
         live face, computed at once where the implementation can (the track may be
         ``None`` when the portrait was refused)."""

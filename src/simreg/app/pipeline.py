@@ -151,6 +151,7 @@ def assess_registration(engine: FaceAnalyser, policy: Policy, portrait: bytes, v
         if portrait_result.code is ReasonCode.FACE_NOT_FOUND:
             raise InputError(portrait_result.code, "no face was found in the ID portrait")
         raise portrait_result
+    assert vt is not None  # the video is tracked whenever the portrait was accepted
     liveness = judge_liveness(vt, actions, mirrored, prompt_times, params or policy.liveness, pad_params or policy.pad,
                               t1)
     if flash is not None:
