@@ -29,7 +29,7 @@ class CitizenService:
         out = self.desk.record_lookup(holder_key=key, clerk=clerk, session_id=inp.session_id, session_checked_at=now,
                                       passed=d.outcome is Outcome.APPROVED, reasons=list(d.reasons),
                                       stamp=self.reg.stamp, now=self.reg.clock())
-        return {**out, "scores": d.scores}
+        return {**out, "scores": dict(d.scores)}
 
     def dispute(self, token: str, number_ref: str, clerk: Clerk) -> dict:
         return self.desk.raise_dispute(token, number_ref, clerk, self.reg.stamp, self.reg.clock())

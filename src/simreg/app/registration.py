@@ -242,7 +242,7 @@ class RegistrationService:
 
     def response(self, r: Recorded, scores: Any) -> dict:
         return {"registration_id": r.registration_id, "outcome": r.outcome.value, "reasons": list(r.reasons),
-                "phone_number": r.phone_number, "scores": scores, "receipt": self.receipt(r)}
+                "phone_number": r.phone_number, "scores": dict(scores), "receipt": self.receipt(r)}
 
     def receipt(self, r: Recorded) -> dict:
         """Where the decision sits in the audit log, and the signed tree head that

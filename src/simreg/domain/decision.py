@@ -21,8 +21,9 @@ Rules, in order (docs/design/registration.md says why):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from .liveness import LivenessReport
 from .matching import MatchResult
@@ -31,10 +32,78 @@ from .types import FaceAnalysis
 
 
 @dataclass(frozen=True)
+class LivenessEvent:
+    """A challenge action seen in the video, in seconds from its start."""
+    action: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class LivenessScores:
+    passed: bool
+    face_fraction: float
+    identity_min_similarity: float | None
+    events: tuple[LivenessEvent, ...] = ()
+
+
+@dataclass(frozen=True)
+class MatchScores:
+    """The live face against the ID portrait, and the thresholds that applied."""
+    score: float
+    threshold: float
+    target_fmr: float
+    model_id: str
+    threshold_key: str
+    review_threshold: float | None
+
+
+@dataclass(frozen=True, eq=False)
+class Scores(Mapping[str, Any]):
+    """What a decision was made on, rounded as recorded: the liveness challenge,
+    the passive PAD signals (name -> score, ``None`` when one could not be
+    measured) and the match (``None`` when no live face was analysed).
+
+    Typed to read (``scores.match.score``), and a read-only mapping of its JSON
+    form to store and send: ``dict(scores)`` is what the registration records,
+    audits and answers, a section absent when it is ``None`` (so the
+    alternative path, with no scores at all, is ``{}``)."""
+
+    liveness: LivenessScores | None = None
+    pad: Mapping[str, float | None] | None = None
+    match: MatchScores | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.liveness is not None:
+            live = self.liveness
+            out["liveness"] = {"passed": live.passed, "face_fraction": live.face_fraction,
+                               "identity_min_similarity": live.identity_min_similarity,
+                               "events": [{"action": e.action, "start": e.start, "end": e.end} for e in live.events]}
+        if self.pad is not None:
+            out["pad"] = dict(self.pad)
+        if self.match is not None:
+            m = self.match
+            out["match"] = {"score": m.score, "threshold": m.threshold, "target_fmr": m.target_fmr,
+                            "model_id": m.model_id, "threshold_key": m.threshold_key,
+                            "review_threshold": m.review_threshold}
+        return out
+
+    def __getitem__(self, key: str) -> Any:
+        return self.as_dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.as_dict())
+
+    def __len__(self) -> int:
+        return len(self.as_dict())
+
+
+@dataclass(frozen=True)
 class Decision:
     outcome: Outcome
     reasons: tuple[str, ...]
-    scores: Mapping[str, object] = field(default_factory=dict)
+    scores: Scores = field(default_factory=Scores)
 
 
 def decide(liveness: LivenessReport, pad_scores: Mapping[str, float | None], portrait: FaceAnalysis,
@@ -42,18 +111,14 @@ def decide(liveness: LivenessReport, pad_scores: Mapping[str, float | None], por
            review_threshold: float | None, pad_review: tuple[str, ...] = ()) -> Decision:
     """See the module docstring.  ``live_face_error`` is the reason code when no
     live face could be analysed (then ``match`` is ``None``; no code means none was found)."""
-    scores: dict[str, object] = {
-        "liveness": {"passed": liveness.passed, "face_fraction": round(liveness.face_fraction, 4),
-                     "identity_min_similarity": liveness.identity_min_similarity,
-                     "events": [{"action": e.action.value, "start": round(e.start, 2), "end": round(e.end, 2)}
-                                for e in liveness.matched]},
-        "pad": {k: (round(v, 4) if v is not None else None) for k, v in pad_scores.items()},
-    }
-    if match is not None:
-        scores["match"] = {"score": round(match.score, 4), "threshold": round(match.threshold, 4),
-                           "target_fmr": match.target_fmr, "model_id": match.model_id,
-                           "threshold_key": match.threshold_key,
-                           "review_threshold": round(review_threshold, 4) if review_threshold is not None else None}
+    scores = Scores(
+        liveness=LivenessScores(liveness.passed, round(liveness.face_fraction, 4), liveness.identity_min_similarity,
+                                tuple(LivenessEvent(e.action.value, round(e.start, 2), round(e.end, 2))
+                                      for e in liveness.matched)),
+        pad={k: (round(v, 4) if v is not None else None) for k, v in pad_scores.items()},
+        match=None if match is None else MatchScores(
+            round(match.score, 4), round(match.threshold, 4), match.target_fmr, match.model_id, match.threshold_key,
+            round(review_threshold, 4) if review_threshold is not None else None))
     if not liveness.passed:
         return Decision(Outcome.REJECTED, tuple(liveness.reasons), scores)
     if match is None:
