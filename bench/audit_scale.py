@@ -213,7 +213,8 @@ def run_config(base: str, mode: str, writers: int, shards: int, seconds: float, 
                                      .where(audit_shard_entries.c.shard != ROOT)).scalar_one()
                 left = c.execute(select(func.count()).select_from(audit_outbox)).scalar_one()
             rep = verify_shards(list(seq.read_rows(engine, ROOT)), {n: list(seq.read_rows(engine, n)) for n in names})
-            out.update(sequencer_cpu_ms_per_entry=cpu / max(sequenced, 1) * 1e3, batches=batches, mean_batch=statistics.fmean(sizes) if sizes else 0,
+            out.update(sequencer_cpu_ms_per_entry=cpu / max(sequenced, 1) * 1e3, batches=batches,
+                       mean_batch=statistics.fmean(sizes) if sizes else 0,
                        delay_ms_median=statistics.median(delays) * 1e3, delay_ms_p95=pct(delays, 0.95) * 1e3,
                        exactly_once=(sequenced == distinct == total and left == 0), verified=rep.ok,
                        root_entries=rep.root.size)
@@ -256,7 +257,8 @@ def render(meta: dict, rows: list[dict]) -> str:
         "`registration.decided` entry per transaction.",
         "",
         "| log | shards | writer processes | **appends/s** | append tx median ms | p95 ms | sequenced/s in the window "
-        "| writer CPU ms per append | sequencer CPU ms per entry | batches (mean entries) | sequencing delay median / p95 ms | drain after stop s | exactly once, verifies |",
+        "| writer CPU ms per append | sequencer CPU ms per entry | batches (mean entries) "
+        "| sequencing delay median / p95 ms | drain after stop s | exactly once, verifies |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -41,7 +41,7 @@ def _append(engine, n: int, start: int = 0) -> list[int]:
     ids = []
     for i in range(start, start + n):
         with engine.begin() as c:
-            e = audit_store.append(c, now=datetime.now(timezone.utc), actor="clk_1", action="registration.decided",
+            e = audit_store.append(c, now=datetime.now(UTC), actor="clk_1", action="registration.decided",
                                    subject=f"reg_{i}", details={"outcome": "approved", "i": i}, model_ids=("m1",),
                                    policy_sha256=POLICY)
         ids.append(e.outbox_id)
@@ -57,7 +57,8 @@ def test_appends_wait_in_the_outbox_and_are_sequenced_in_batches_exactly_once(db
     engine, _ = db
     key = signing.generate_private_key()
     gd, bj = seq.for_shard(engine, "44"), seq.for_shard(engine, "11")
-    ids_gd, ids_bj = _append(gd, 7), _append(bj, 3, start=100)
+    ids_gd = _append(gd, 7)
+    _append(bj, 3, start=100)
     with engine.connect() as c:  # nothing reached a chain yet, the global one included
         assert c.execute(select(func.count()).select_from(audit_entries)).scalar_one() == 0
         assert c.execute(select(func.count()).select_from(audit_shard_entries)).scalar_one() == 0
@@ -103,7 +104,7 @@ def test_appends_wait_in_the_outbox_and_are_sequenced_in_batches_exactly_once(db
 def test_the_global_chain_is_untouched_by_default(db):
     engine, _ = db
     with engine.begin() as c:
-        e = audit_store.append(c, now=datetime.now(timezone.utc), actor="clk_1", action="session.created",
+        e = audit_store.append(c, now=datetime.now(UTC), actor="clk_1", action="session.created",
                                subject="ses_1", details={}, model_ids=("m1",), policy_sha256=POLICY)
         assert audit_store.tree_head(c)[0] == 1
     assert e.position == 0 and seq.outbox_size(engine) == 0 and not seq.has_shards(engine)
@@ -111,10 +112,9 @@ def test_the_global_chain_is_untouched_by_default(db):
 
 def test_a_bad_entry_fails_the_decision_at_once_not_the_sequencer_later(db):
     engine, _ = db
-    with pytest.raises(ValueError, match="ID number"):
-        with seq.for_shard(engine, "44").begin() as c:
-            audit_store.append(c, now=datetime.now(timezone.utc), actor="clk_1", action="registration.decided",
-                               subject="11010519491231002X", details={}, model_ids=("m1",), policy_sha256=POLICY)
+    with pytest.raises(ValueError, match="ID number"), seq.for_shard(engine, "44").begin() as c:
+        audit_store.append(c, now=datetime.now(UTC), actor="clk_1", action="registration.decided",
+                           subject="11010519491231002X", details={}, model_ids=("m1",), policy_sha256=POLICY)
     assert seq.outbox_size(engine) == 0
 
 
@@ -171,7 +171,7 @@ def test_two_sequencers_racing_on_one_shard_never_fork_it(db):
         try:
             for _ in range(40):
                 seq.sequence_once(other, "44", policy=BatchPolicy(max_entries=4))
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:  # reported below
             errors.append(exc)
         finally:
             other.dispose()

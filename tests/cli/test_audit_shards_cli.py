@@ -154,7 +154,7 @@ def test_without_shards_verify_says_what_it_always_said(sharded, capsys):
 
 
 def test_a_replayed_request_returns_the_pending_receipt_it_first_sent(sharded, capsys):
-    svc, pub, tmp, url = sharded
+    svc = sharded[0]
     first = _alternative(svc, "s-4")
     again = _alternative(svc, "s-4")
     assert again["idempotent_replay"] is True and again["receipt"] == first["receipt"]

@@ -55,7 +55,7 @@ from .schema import audit_outbox, audit_shard_checkpoints, audit_shard_entries, 
 
 #: The engine execution option naming the shard this process writes to.
 SHARD_OPTION = "simreg_audit_shard"
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_INSERTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 _CONTENT = ("timestamp", "actor", "action", "subject", "details", "model_ids", "policy_sha256")
 
 
@@ -141,7 +141,8 @@ def _insert_entries(c: Connection, log: str, pairs: Sequence[tuple[int | None, A
               [{"shard": log, "outbox_id": oid, **entry_to_row(e)} for oid, e in pairs])
 
 
-def _advance(c: Connection, log: str, head: Mapping, entries: Sequence[AuditEntry], key, stamp: str) -> tuple[int, str, str | None]:
+def _advance(c: Connection, log: str, head: Mapping, entries: Sequence[AuditEntry], key,
+             stamp: str) -> tuple[int, str, str | None]:
     """Advance the log's frontier past ``entries``, store its checkpoint; (size, root hex, note)."""
     heads = TreeHeads.from_state(json.loads(head["state"]))
     if heads.size != head["size"] or (entries and entries[0].position != heads.size):
@@ -205,6 +206,7 @@ def _append_root(c: Connection, shard: str, size: int, root: str, note: str | No
     """The shard's checkpoint as the root log's next entry, and the root log's
     own checkpoint; in the caller's transaction (root head row locked until commit)."""
     head = _lock_head(c, ROOT, skip_locked=False)
+    assert head is not None  # waited for, never skipped
     entry = root_entry(_last_entry(c, ROOT, head["size"]), shard=shard, size=size, root_hash=root,
                        timestamp=stamp, checkpoint=note)
     _insert_entries(c, ROOT, [(None, entry)])
@@ -290,7 +292,7 @@ def read_rows(engine: Engine, log: str, batch: int = 20_000) -> Iterator[dict]:
             if not rows:
                 return
             for r in rows:
-                yield dict(zip(ENTRY_FIELDS, r))
+                yield dict(zip(ENTRY_FIELDS, r, strict=True))
             last = rows[-1][0]
 
 
@@ -305,8 +307,9 @@ def inclusion(engine: Engine, log: str, index: int, size: int | None = None) -> 
     rows = list(read_rows(engine, log))
     report = verify_chain(rows)
     if not report.ok:
+        kind = report.kind.value if report.kind else "?"
         raise PolicyError(ReasonCode.AUDIT_BROKEN, f"log {log!r} is broken at position {report.first_bad_position} "
-                                                   f"({report.kind.value}); run `simreg audit verify`")
+                                                   f"({kind}); run `simreg audit verify`")
     size = len(rows) if size is None else size
     if not 0 < size <= len(rows):
         raise InputError(ReasonCode.AUDIT_NO_SUCH_ENTRY, f"log {log!r} has {len(rows)} entries; no tree of size "
