@@ -176,6 +176,8 @@ def sequence_once(engine: Engine, shard: str, *, policy: BatchPolicy = BatchPoli
     ``force=False``: only when the batch is due by ``policy`` (full, or its
     oldest entry has waited ``max_wait_s`` by the writers' timestamps)."""
     check_shard_name(shard)
+    if not force and not _due(engine, shard, policy):  # a cheap look first: no lock, no content read
+        return Batch(shard, 0)
     with engine.begin() as c:
         lock_for_write(c)
         head = _lock_head(c, shard, skip_locked)
@@ -184,11 +186,6 @@ def sequence_once(engine: Engine, shard: str, *, policy: BatchPolicy = BatchPoli
         pending = _pending(c, shard, policy.max_entries)
         if not pending:
             return Batch(shard, 0)
-        if not force:
-            oldest = datetime.fromisoformat(min(p.timestamp for p in pending))
-            waited = (datetime.now(UTC) - oldest).total_seconds()
-            if not policy.due(len(pending), waited):
-                return Batch(shard, 0)
         pairs = sequence(_last_entry(c, shard, head["size"]), pending)
         entries = [e for _, e in pairs]
         _insert_entries(c, shard, pairs)
@@ -200,6 +197,18 @@ def sequence_once(engine: Engine, shard: str, *, policy: BatchPolicy = BatchPoli
                                                         audit_shard_checkpoints.c.size == size)
                   .values(root_position=root_pos))
     return Batch(shard, len(entries), entries[0].position, size, root, root_pos)
+
+
+def _due(engine: Engine, shard: str, policy: BatchPolicy) -> bool:
+    """Is a batch of ``shard`` due: ``max_entries`` pending, or the oldest pending
+    one waited ``max_wait_s`` by its writer's timestamp?"""
+    with engine.connect() as c:
+        stamps = c.execute(select(audit_outbox.c.timestamp).where(audit_outbox.c.shard == shard)
+                           .order_by(audit_outbox.c.outbox_id).limit(policy.max_entries)).scalars().all()
+    if not stamps:
+        return False
+    waited = (datetime.now(UTC) - min(datetime.fromisoformat(t) for t in stamps)).total_seconds()
+    return policy.due(len(stamps), waited)
 
 
 def _append_root(c: Connection, shard: str, size: int, root: str, note: str | None, key, stamp: str) -> int:
