@@ -39,9 +39,10 @@ def _model_and_database_free(request, monkeypatch):
 
     read = _refuse("read a model file")
     # the function itself, and every module that imported it by name
-    unguarded = getattr(model_files.read_verified, "__simreg_unguarded__", model_files.read_verified)
-    for module in list(sys.modules.values()):
-        if getattr(module, "read_verified", None) in (model_files.read_verified, unguarded):
+    current = model_files.read_verified  # (tests/conftest.py's watched one)
+    known = (current, getattr(current, "__simreg_unguarded__", current))
+    for name, module in list(sys.modules.items()):
+        if name.startswith("simreg.") and any(getattr(module, "read_verified", None) is f for f in known):
             monkeypatch.setattr(module, "read_verified", read)
     monkeypatch.setattr(model_files.ModelFile, "verified_path", _refuse("read a model file"))
     connect = _refuse("open a PostgreSQL connection")
