@@ -120,13 +120,15 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
     app.include_router(admin_router)
     install_ui(app)  # the counter's pages at / and /dashboard, their files at /static, GET /v1/me
 
-    @app.get("/healthz", response_model=HealthPublic, summary="Liveness probe", responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
+    @app.get("/healthz", response_model=HealthPublic,
+             summary="Liveness probe", responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
     async def healthz():
         """The process is alive and answers (no dependency is checked: a database
         outage must not make an orchestrator restart every replica)."""
         return {"status": "ok"}
 
-    @app.get("/readyz", response_model=ReadyPublic, summary="Readiness probe: database reachable, models loaded, not saturated",
+    @app.get("/readyz", response_model=ReadyPublic,
+             summary="Readiness probe: database reachable, models loaded, not saturated",
              responses={200: {"content": {"application/json": {"example": {
                  "status": "ready", "database": True, "models": True, "analyses_in_flight": 1,
                  "max_analyses_in_flight": 2}}}},
@@ -154,7 +156,8 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
         return error_response(request, code, "not ready: " + why,
                               retry_after_s=gate.retry_after_s if code is ReasonCode.ENGINE_BUSY else None)
 
-    @app.get("/status", response_model=StatusPublic, summary="Model ids and file hashes, policy version and hash, database status",
+    @app.get("/status", response_model=StatusPublic,
+             summary="Model ids and file hashes, policy version and hash, database status",
              responses={200: {"content": {"application/json": {"example": {
                  "version": "0.1.0", "policy": {"version": "2026-12-04.9", "sha256": "3f1e..."},
                  "models": {"detector": "yunet-2023mar-int8bq", "embedders": ["sface-2021dec-int8bq+flip"]},

@@ -75,7 +75,8 @@ async def raise_dispute(request: Request, body: DisputeRequest, clerk: Clerk = D
                                    body.number_ref, clerk)
 
 
-@router.post("/v1/citizen/consent/withdraw", response_model=ConsentWithdrawnPublic, summary="Withdraw biometric consent",
+@router.post("/v1/citizen/consent/withdraw", response_model=ConsentWithdrawnPublic,
+             summary="Withdraw biometric consent",
              responses=error_responses(401, 403, 404, 410, 422, ok=(200, {"templates_shredded": 2, "consents_withdrawn": 1})))
 async def withdraw_consent(request: Request, body: TokenRequest, clerk: Clerk = Depends(current_clerk)):
     """Within a lookup's validity: the person's face templates are crypto-shredded and
@@ -84,13 +85,15 @@ async def withdraw_consent(request: Request, body: TokenRequest, clerk: Clerk = 
     return await run_in_threadpool(CitizenService(request.app.state.runtime).withdraw_consent, body.lookup_token, clerk)
 
 
-@router.get("/v1/disputes", response_model=list[OpenDisputePublic], summary="Open disputes of my outlet", responses=error_responses(401, 403, ok=(200, [{"dispute_id": "dsp_0b7a51d3c8e6f1a2b4c5d6e7", "number_ref": "num_18a7c2e9f0b1d2c3a4b5c6d7", "phone_number_masked": "+86138****8000", "registration_id": "reg_5a3e7b2a9d40aa114b1f9d1c", "raised_at": "2026-11-29T09:00:00+00:00", "status": "open"}])))
+@router.get("/v1/disputes", response_model=list[OpenDisputePublic],
+            summary="Open disputes of my outlet", responses=error_responses(401, 403, ok=(200, [{"dispute_id": "dsp_0b7a51d3c8e6f1a2b4c5d6e7", "number_ref": "num_18a7c2e9f0b1d2c3a4b5c6d7", "phone_number_masked": "+86138****8000", "registration_id": "reg_5a3e7b2a9d40aa114b1f9d1c", "raised_at": "2026-11-29T09:00:00+00:00", "status": "open"}])))
 async def list_disputes(request: Request, clerk: Clerk = Depends(current_clerk)):
     require(clerk, Role.SUPERVISOR)
     return await run_in_threadpool(CitizenService(request.app.state.runtime).open_disputes, clerk)
 
 
-@router.post("/v1/disputes/{dispute_id}", response_model=DisputePublic, summary="Resolve a dispute", responses=error_responses(401, 403, 404, 409, 422, ok=(200, {"dispute_id": "dsp_0b7a51d3c8e6f1a2b4c5d6e7", "status": "upheld"})))
+@router.post("/v1/disputes/{dispute_id}", response_model=DisputePublic,
+             summary="Resolve a dispute", responses=error_responses(401, 403, 404, 409, 422, ok=(200, {"dispute_id": "dsp_0b7a51d3c8e6f1a2b4c5d6e7", "status": "upheld"})))
 async def resolve_dispute(request: Request, dispute_id: str, body: DisputeResolution, clerk: Clerk = Depends(current_clerk)):
     """Upheld: the number is suspended.  Dismissed: nothing changes.  With a note."""
     require(clerk, Role.SUPERVISOR)

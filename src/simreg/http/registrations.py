@@ -268,7 +268,8 @@ async def decide_review(request: Request, registration_id: str, body: ReviewRequ
                                    body.reason.strip(), svc.stamp, svc.clock())
 
 
-@router.post("/v1/numbers", status_code=201, response_model=NumbersAddedPublic, summary="Add numbers to the pool (admin)",
+@router.post("/v1/numbers", status_code=201, response_model=NumbersAddedPublic,
+             summary="Add numbers to the pool (admin)",
              responses=error_responses(401, 403, 422, ok=(201, {"requested": 2, "added": 2})))
 async def add_numbers(request: Request, body: NumbersRequest, clerk: Clerk = Depends(current_clerk)):
     """Numbers are stored as a blind index and a ciphertext, never in clear."""
@@ -279,7 +280,8 @@ async def add_numbers(request: Request, body: NumbersRequest, clerk: Clerk = Dep
     return {"requested": len(numbers), "added": added}
 
 
-@router.post("/v1/numbers/{phone_number}/state", response_model=NumberStatePublic, summary="Suspend, resume or release a number",
+@router.post("/v1/numbers/{phone_number}/state", response_model=NumberStatePublic,
+             summary="Suspend, resume or release a number",
              responses=error_responses(401, 403, 404, 409, 422, ok=(200, {"number_id": "num_18a7c2e9f0b1d2c3a4b5c6d7", "state": "suspended", "previous_state": "active", "phone_number_masked": "+86138****8000"})))
 async def set_number_state(request: Request, body: NumberStateRequest,
                            phone_number: str = Path(pattern=PHONE_PATTERN, examples=["+8613800138000"]), clerk: Clerk = Depends(current_clerk)):
