@@ -551,6 +551,9 @@ def _verify_sharded(db, args, settings: Settings) -> dict | None:
     shard_rows = {name: list(seq.read_rows(db, name)) for name in seq.logs(db)}
     rep = verify_shards(root_rows, shard_rows)
     ok, messages = rep.ok, [rep.message]
+    pending = seq.outbox_size(db)
+    if pending:  # not in any log yet: nothing to verify, but say so
+        messages.append(f"{pending} entries wait in the outbox for the sequencer")
     pub = getattr(args, "public_key", None) or settings.audit_signing_key_file
     signatures = None
     if ok and pub is not None:
@@ -568,12 +571,12 @@ def _verify_sharded(db, args, settings: Settings) -> dict | None:
                 if d["checkpoint"] is None or signing.open_log_checkpoint(key, d["checkpoint"], origin(d["shard"])) \
                         != (d["size"], d["root_hash"]):
                     bad.append(f"root entry {r['position']} (shard {d['shard']} size {d['size']})")
-            latest = seq.latest_checkpoint(db, ROOT)
+            latest = seq.latest_checkpoint(db, ROOT) if root_rows else None  # an empty root log has none
             opened = None if latest is None or latest["note"] is None else \
                 signing.open_log_checkpoint(key, latest["note"], origin(ROOT))
-            if opened is None:
+            if opened is None and root_rows:
                 bad.append("the root log's latest checkpoint")
-            else:
+            elif opened is not None:
                 root_check = verify_against_checkpoint(root_rows, ShardHead(*opened))
                 if not root_check.ok:
                     bad.append(f"the root log against its signed checkpoint: {root_check.message}")
@@ -581,7 +584,7 @@ def _verify_sharded(db, args, settings: Settings) -> dict | None:
             if bad:
                 ok = False
                 messages.append("signature or checkpoint does not verify: " + ", ".join(bad))
-    return {"ok": ok, "message": "; ".join(messages), "signatures": signatures,
+    return {"ok": ok, "message": "; ".join(messages), "signatures": signatures, "pending": pending,
             "root": {"size": rep.root.size, "root_hash": rep.root.root_hash, "ok": rep.root.ok,
                      "kind": rep.root.kind.value if rep.root.kind else None,
                      "first_bad_position": rep.root.first_bad_position},

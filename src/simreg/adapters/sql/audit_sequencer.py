@@ -276,11 +276,13 @@ def outbox_size(engine: Engine, shard: str | None = None) -> int:
 
 
 def has_shards(engine: Engine) -> bool:
-    """Does this database hold the sharded log's tables (migration 0006) with any log in them?"""
+    """Does this database hold the sharded log's tables (migration 0006) with any
+    log in them, or any entry waiting in the outbox?"""
     with engine.connect() as c:
         if not inspect(c).has_table("audit_shard_heads"):
             return False
-        return c.execute(select(audit_shard_heads.c.shard).limit(1)).first() is not None
+        return (c.execute(select(audit_shard_heads.c.shard).limit(1)).first() is not None
+                or c.execute(select(audit_outbox.c.outbox_id).limit(1)).first() is not None)
 
 
 def logs(engine: Engine) -> list[str]:
