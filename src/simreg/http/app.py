@@ -174,7 +174,8 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
     def openapi() -> dict:
         if app.openapi_schema is None:
             complete_error_statuses(base_openapi())
+        assert app.openapi_schema is not None  # base_openapi() stores what it builds
         return app.openapi_schema
 
-    app.openapi = openapi
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
     return app

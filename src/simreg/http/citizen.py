@@ -7,10 +7,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from ..app.citizen import CitizenService
+from ..app.registration import RegistrationInput
 from ..domain.access import Clerk, Role
 from ..domain.errors import InputError
 from ..domain.reasons import ReasonCode
-from ..app.registration import RegistrationInput
 from .auth import current_clerk, require
 from .multipart import parse_form, read_body, request_cap
 from .registrations import (

@@ -115,7 +115,7 @@ def field_error(locations: list[tuple]) -> Code | None:
         names.add(named[0] if named else None)
     if len(names) == 1:
         (name,) = names
-        return FIELD_ERRORS.get(name)
+        return FIELD_ERRORS.get(name) if name is not None else None
     return None
 
 
@@ -153,7 +153,7 @@ def check_form_shapes(fields: dict[str, str | None]) -> None:
     for name, ok, code, message in checks:
         value = present(name)
         if value is not None and not ok(value):
-            raise InputError(code, message)  # type: ignore[arg-type]
+            raise InputError(code, message)
 
 
 def form_properties(descriptions: dict[str, str]) -> dict[str, dict]:

@@ -9,6 +9,7 @@ it arrives, before it is held), then split into parts held as ``bytes``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -18,6 +19,9 @@ from starlette.requests import Request
 from ..domain.errors import InputError
 from ..domain.reasons import ReasonCode
 from .errors import error_response
+
+if TYPE_CHECKING:  # a TypedDict the package declares for type checkers only
+    from python_multipart.multipart import MultipartCallbacks
 
 
 @dataclass
@@ -138,7 +142,7 @@ def parse_form(body: bytes, content_type: str | None, max_field_bytes: int = 64 
         if part.name not in media_fields and len(part.data) > max_field_bytes:
             raise _invalid(f"field {part.name!r} is longer than {max_field_bytes} bytes")
 
-    callbacks = {"on_part_begin": on_part_begin, "on_header_field": on_header_field,
+    callbacks: MultipartCallbacks = {"on_part_begin": on_part_begin, "on_header_field": on_header_field,
                  "on_header_value": on_header_value, "on_header_end": on_header_end,
                  "on_headers_finished": on_headers_finished, "on_part_data": on_part_data}
     try:  # the constructor checks the boundary too (FormParserError is the base of the parse errors)

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from typing import Literal, overload
 
 from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
+from ..app.registration import Consent, DocumentInput, RegistrationInput, RegistrationService
 from ..domain.access import Clerk, Role
 from ..domain.errors import InputError
 from ..domain.numbers import NumberState, mask_phone, normalise_phone
 from ..domain.reasons import ReasonCode
-from ..app.registration import Consent, DocumentInput, RegistrationInput, RegistrationService
 from .auth import current_clerk, require
 from .contract import PHONE_PATTERN, check_form_shapes, form_properties
 from .multipart import MEDIA_FIELDS, Part, parse_form, read_body, request_cap
@@ -91,7 +92,12 @@ def checked_form(parts: dict[str, Part]) -> dict[str, Part]:
     return parts
 
 
+@overload
+def text_field(parts: dict[str, Part], name: str, required: Literal[True]) -> str: ...
+@overload
+def text_field(parts: dict[str, Part], name: str, required: bool = False) -> str | None: ...
 def text_field(parts: dict[str, Part], name: str, required: bool = False) -> str | None:
+    """A text field, stripped; ``None`` when absent or blank (an error when ``required``)."""
     p = parts.get(name)
     if p is None or (p.filename is None and not p.data.strip()):
         if required:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from ..domain.pii import contains_personal_number
 from .contract import Expiry, IdNumber, IsoDate, Mrz, PhoneNumber, Rfc3339
@@ -93,7 +93,7 @@ class MeResponse(BaseModel):
     role: str = Field(description="clerk | supervisor | auditor | admin", examples=["clerk"])
     outlet_id: str = Field(examples=["out_4b1f9d1c5a3e7b2a"])
     outlet: str | None = Field(description="The outlet's name.", examples=["Counter 7, Xidan"])
-    capture: "CaptureLimitsPublic" = Field(description="Limits a capture must respect: max_video_duration_s, max_video_bytes, "
+    capture: CaptureLimitsPublic = Field(description="Limits a capture must respect: max_video_duration_s, max_video_bytes, "
                                       "max_image_bytes.",
                           examples=[{"max_video_duration_s": 15.0, "max_video_bytes": 20971520,
                                      "max_image_bytes": 15728640}])
@@ -111,7 +111,7 @@ class SessionResponse(BaseModel):
                                  examples=[["turn_left", "blink", "turn_right"]])
     nonce: str = Field(examples=["p1Hq3n1aT0c2Yw8xV4m5Rw"])
     expires_at: datetime
-    flash: "FlashPublic" = Field(description="Colours to light the screen with while recording, one after the "
+    flash: FlashPublic = Field(description="Colours to light the screen with while recording, one after the "
                                              "other; the registration reports when each appeared (flash_times).")
 
 
