@@ -188,3 +188,24 @@ def test_the_decision_carries_the_scores_it_was_made_on():
     assert d.scores["pad"] == {"fused": 0.1235, "rigidity": None}
     assert d.scores["match"]["score"] == 0.5 and d.scores["match"]["review_threshold"] == 0.37
     assert d.scores["liveness"]["passed"] is True
+
+
+# ------------------------------------------------------ number transitions
+
+def test_a_decision_puts_its_number_in_the_state_its_outcome_calls_for():
+    from simreg.domain.decision import number_state_for
+    from simreg.domain.numbers import NumberState
+
+    assert number_state_for(Outcome.APPROVED) is NumberState.ACTIVE
+    assert number_state_for(Outcome.REVIEW) is NumberState.RESERVED
+    with pytest.raises(ValueError):
+        number_state_for(Outcome.REJECTED)
+
+
+def test_closing_a_review_activates_or_returns_the_reserved_number():
+    from simreg.domain.decision import close_review
+    from simreg.domain.numbers import NumberState
+
+    yes, no = close_review(True), close_review(False)
+    assert (yes.outcome, yes.number_state, yes.keeps_number) == (Outcome.APPROVED, NumberState.ACTIVE, True)
+    assert (no.outcome, no.number_state, no.keeps_number) == (Outcome.REJECTED, NumberState.AVAILABLE, False)

@@ -27,6 +27,7 @@ from typing import Any
 
 from .liveness import LivenessReport
 from .matching import MatchResult
+from .numbers import NumberState, check_transition
 from .reasons import MatchOutcome, Outcome, ReasonCode
 from .types import FaceAnalysis
 
@@ -132,3 +133,29 @@ def decide(liveness: LivenessReport, pad_scores: Mapping[str, float | None], por
     if portrait_findings:
         return Decision(Outcome.REVIEW, (ReasonCode.MATCH_BELOW_THRESHOLD.value, *portrait_findings), scores)
     return Decision(Outcome.REJECTED, tuple(match.reasons) or (ReasonCode.MATCH_BELOW_THRESHOLD.value,), scores)
+
+
+def number_state_for(outcome: Outcome) -> NumberState:
+    """The state a decision puts its number in: active when approved, reserved
+    for the supervisor when in review.  A rejection takes no number."""
+    if outcome is Outcome.APPROVED:
+        return NumberState.ACTIVE
+    if outcome is Outcome.REVIEW:
+        return NumberState.RESERVED
+    raise ValueError(f"a {outcome.value} decision takes no number")
+
+
+@dataclass(frozen=True)
+class ReviewClosing:
+    outcome: Outcome
+    number_state: NumberState    # where the reserved number goes
+    keeps_number: bool           # the registration keeps its number (approved) or gives it back
+
+
+def close_review(approve: bool) -> ReviewClosing:
+    """A review decided (by a supervisor, or expired as a rejection): approved,
+    the reserved number becomes active; rejected, it returns to the pool at
+    once (it never reached the customer, so no cooling-off)."""
+    target = NumberState.ACTIVE if approve else NumberState.AVAILABLE
+    check_transition(NumberState.RESERVED, target)
+    return ReviewClosing(Outcome.APPROVED if approve else Outcome.REJECTED, target, approve)
