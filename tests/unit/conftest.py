@@ -1,16 +1,17 @@
-"""The unit tier runs without models, a database server or a browser, in
-seconds: ``.venv/bin/python -m pytest tests/unit``.
+"""The unit tier runs without models, a database server, a browser or the
+shared data set, in seconds: ``.venv/bin/python -m pytest tests/unit``.
 
 Every test here is guarded: reading a face model file or opening a PostgreSQL
 connection fails loudly, and a test whose fixtures would give it the
-``models``, ``postgres`` or ``browser`` marker (tests/conftest.py) fails before
-it runs.  Such a test belongs in tests/adapters, tests/http or tests/data."""
+``models``, ``postgres``, ``browser`` or ``data`` marker (tests/conftest.py)
+fails before it runs.  Such a test belongs in tests/adapters, tests/http or
+tests/data.  (SQLite files in tmp_path are fine: they need no server.)"""
 
 from __future__ import annotations
 
 import pytest
 
-NOT_HERE = ("models", "postgres", "browser")
+NOT_HERE = ("models", "postgres", "browser", "data")
 
 
 class UnitTierViolation(AssertionError):
