@@ -93,10 +93,9 @@ class MeResponse(BaseModel):
     role: str = Field(description="clerk | supervisor | auditor | admin", examples=["clerk"])
     outlet_id: str = Field(examples=["out_4b1f9d1c5a3e7b2a"])
     outlet: str | None = Field(description="The outlet's name.", examples=["Counter 7, Xidan"])
-    capture: CaptureLimitsPublic = Field(description="Limits a capture must respect: max_video_duration_s, max_video_bytes, "
-                                      "max_image_bytes.",
-                          examples=[{"max_video_duration_s": 15.0, "max_video_bytes": 20971520,
-                                     "max_image_bytes": 15728640}])
+    capture: CaptureLimitsPublic = Field(
+        description="Limits a capture must respect: max_video_duration_s, max_video_bytes, max_image_bytes.",
+        examples=[{"max_video_duration_s": 15.0, "max_video_bytes": 20971520, "max_image_bytes": 15728640}])
 
 
 class CaptureLimitsPublic(BaseModel):
