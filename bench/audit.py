@@ -78,12 +78,12 @@ from simreg.adapters.sql.migrate import upgrade_to_head  # noqa: E402
 from simreg.adapters.sql.registry import ConsentData, PersonData, Registry, Stamp  # noqa: E402
 from simreg.adapters.sql.schema import audit_entries, audit_tree  # noqa: E402
 from simreg.adapters.sql.stores import AccessStore, SessionStore  # noqa: E402
-from simreg.domain.records import DecisionRecord
 from simreg.domain.access import Role  # noqa: E402
 from simreg.domain.audit import ENTRY_FIELDS, entry_to_row, merkle_leaf, new_entry, verify_chain  # noqa: E402
 from simreg.domain.challenge import draw_challenge  # noqa: E402
 from simreg.domain.merkle import TreeHeads  # noqa: E402
 from simreg.domain.reasons import Outcome  # noqa: E402
+from simreg.domain.records import DecisionRecord
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 POLICY_SHA256 = hashlib.sha256((REPO / "src/simreg/policy/default.json").read_bytes()).hexdigest()

@@ -124,10 +124,10 @@ def main() -> int:
 
     cv2.setNumThreads(1)
     from simreg.adapters.media import decode_image
+    from simreg.app.pipeline import judge_liveness
     from simreg.config import Settings
     from simreg.domain.challenge import Action
     from simreg.eval.faces import centre_chip_portrait
-    from simreg.app.pipeline import judge_liveness
     from simreg.runtime import build_runtime
 
     rt = build_runtime(Settings(engine_workers=0))

@@ -173,9 +173,9 @@ def cmd_calibrate(args, settings: Settings) -> int:
 
 
 def cmd_liveness(args, settings: Settings) -> int:
+    from .app.pipeline import check_liveness
     from .domain.challenge import parse_actions
     from .domain.errors import SimregError
-    from .app.pipeline import check_liveness
 
     try:
         data = Path(args.video).read_bytes()

@@ -23,12 +23,12 @@ if _MISSING:
 
 from simreg.adapters.faces import mediapipe_mesh  # noqa: E402
 from simreg.adapters.faces.mediapipe_mesh import FACE_MESH, IRIS, MediapipeMeshLandmarker  # noqa: E402
+from simreg.adapters.faces.tracking import box_from_landmarks  # noqa: E402
 from simreg.domain.errors import InfraError  # noqa: E402
 from simreg.domain.face_geometry import eye_aspect_ratio, eye_centres, geometric_yaw  # noqa: E402
 from simreg.domain.reasons import ReasonCode  # noqa: E402
 from simreg.domain.types import FaceBox  # noqa: E402
 from simreg.ports import Landmarker  # noqa: E402
-from simreg.adapters.faces.tracking import box_from_landmarks  # noqa: E402
 
 
 @pytest.fixture(scope="module")

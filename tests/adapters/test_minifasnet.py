@@ -4,8 +4,6 @@ reproduced to the model README's check values on real images, and bad input."""
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -119,8 +117,8 @@ def test_clip_score_is_the_mean_of_the_sampled_frames():
 def test_the_clip_score_in_the_pad_report_is_the_mean_of_the_sampled_frames():
     import dataclasses
 
-    from synthetic_tracks import make_track
     from simreg.domain.pad import PadParams, assess_pad
+    from synthetic_tracks import make_track
 
     track = dataclasses.replace(make_track(2.0), minifasnet_scores=(0.1, 0.3, 0.8))
     report = assess_pad(track, PadParams())
@@ -131,8 +129,8 @@ def test_the_clip_score_in_the_pad_report_is_the_mean_of_the_sampled_frames():
 
 @pytest.mark.data
 def test_the_tracker_scores_a_few_full_frames_of_a_real_clip_and_a_replay(runtime, data_dir):
-    from simreg.adapters.video import VideoLimits
     from simreg.adapters.faces.tracking import TrackingParams
+    from simreg.adapters.video import VideoLimits
 
     limits = VideoLimits(max_duration_s=30.0, max_frames=2000)
     tracks = {}

@@ -47,7 +47,8 @@ def _approve(reg: Registry, barrier: threading.Barrier | None = None):
     if barrier is not None:
         barrier.wait()
     try:
-        r = reg.record_decision(DecisionRecord(now=datetime.now(UTC), clerk=reg.test_clerk, path="face", session_id=None,
+        r = reg.record_decision(DecisionRecord(now=datetime.now(UTC), clerk=reg.test_clerk, path="face",
+                                               session_id=None,
                                 session_checked_at=None, person=PERSON, outcome=Outcome.APPROVED, reasons=(),
                                 scores={}, phone=None, quota_limit=5, consent=CONSENT, stamp=STAMP,
                                 idempotency_key=None))

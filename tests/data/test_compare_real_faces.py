@@ -7,9 +7,9 @@ import io
 import pytest
 from PIL import Image
 
+from simreg.app.pipeline import compare_images
 from simreg.domain.errors import InputError
 from simreg.domain.reasons import MatchOutcome, ReasonCode
-from simreg.app.pipeline import compare_images
 
 
 def _jpeg(img: Image.Image, quality: int = 90) -> bytes:
@@ -53,7 +53,8 @@ def test_id_chip_portrait_of_102x126_matches_a_large_photo_of_the_same_person(ru
     rep = compare_images(runtime.engine, runtime.policy, portrait, large)
     assert rep.match.outcome is MatchOutcome.MATCH
     assert rep.match.band == "id-chip" and rep.match.threshold_key.endswith("@id-chip")
-    other = compare_images(runtime.engine, runtime.policy, portrait, (faces_dir / "fr_Joe_Biden" / "1.jpg").read_bytes())
+    biden = (faces_dir / "fr_Joe_Biden" / "1.jpg").read_bytes()
+    other = compare_images(runtime.engine, runtime.policy, portrait, biden)
     assert other.match.outcome is MatchOutcome.NO_MATCH
     assert rep.a.image_size == (102, 126)
 

@@ -76,12 +76,12 @@ VIDEO_LIMITS: dict = {}   # the capture is cut to 12 s (tests/data/conftest.py):
 def resident_id(first17: str) -> str:
     """A valid resident ID: ISO 7064 MOD 11-2 check character."""
     weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-    return first17 + "10X98765432"[sum(int(d) * w for d, w in zip(first17, weights)) % 11]
+    return first17 + "10X98765432"[sum(int(d) * w for d, w in zip(first17, weights, strict=True)) % 11]
 
 
 OTHER_ID = resident_id("44030419850612003")      # the rejected attempt's card
 ALT_ID = resident_id("31010419770305004")        # the alternative-path customer
-assert RESIDENT_ID == resident_id(RESIDENT_ID[:17])
+assert resident_id(RESIDENT_ID[:17]) == RESIDENT_ID
 
 
 # ====================================================================================== the scanner
@@ -153,7 +153,7 @@ class Embeddings:
                     if len(re.sub(r"[^0-9]", "", t.split("e")[0]).lstrip("0")) >= 12:
                         self.texts.add(t.lstrip("-").encode())
             r = np.round(np.asarray(v, dtype=np.float64) * 1e4).astype(np.int64).tolist()
-            self.triples |= set(zip(r[:-2], r[1:-1], r[2:]))
+            self.triples |= set(zip(r[:-2], r[1:-1], r[2:], strict=True))
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,8 @@ class Finding:
 
 
 class Scanner:
-    def __init__(self, ids: list[str], phones: list[str], embeddings: Embeddings, ciphertexts: set[bytes] = frozenset()):
+    def __init__(self, ids: list[str], phones: list[str], embeddings: Embeddings,
+                 ciphertexts: set[bytes] = frozenset()):
         self.embeddings = embeddings
         self.clear: dict[bytes, str] = {}
         for n in ids:
@@ -194,7 +195,7 @@ class Scanner:
         run = data[lo:hi]
         if len(run) < K or not self.kmers or not all(c in B64_CHARS for c in data[start:end]):
             return False
-        windows = list(range(0, len(run) - K + 1, K // 2)) + [len(run) - K]
+        windows = [*range(0, len(run) - K + 1, K // 2), len(run) - K]
         return all(run[i:i + K] in self.kmers for i in windows)
 
     # ---------------------------------------------------------------- the kinds of needle
@@ -278,11 +279,11 @@ class Scanner:
             if tok in e.texts:
                 yield m.start(), f"an embedding value as text ({tok.decode()})"
             try:
-                r = int(round(float(m.group()) * 1e4))
+                r = round(float(m.group()) * 1e4)
             except (ValueError, OverflowError):
                 continue
             adjacent = prev_end >= 0 and SEPARATORS.fullmatch(data[prev_end:m.start()]) is not None
-            last = (last + (r,))[-3:] if adjacent else (r,)
+            last = (*last, r)[-3:] if adjacent else (r,)
             if len(last) == 3 and last in e.triples:
                 yield m.start(), "three consecutive embedding values as text (4 decimals)"
             run_start, run_len = (run_start, run_len + 1) if adjacent else (m.start(), 1)
@@ -340,12 +341,13 @@ def embeddings(engine_runtime, video, same_person_portrait, other_person_portrai
     """The live face's embeddings from the same video (the pipeline run directly
     on the same inputs) and both portraits' embeddings."""
     from simreg.adapters.media import decode_image
-    from simreg.domain.challenge import parse_actions
     from simreg.app.pipeline import assess_registration
+    from simreg.domain.challenge import parse_actions
     from simreg.runtime import image_limits, video_limits
 
     rt = engine_runtime
-    a = assess_registration(rt.engine, rt.policy, same_person_portrait, video, parse_actions(",".join(CHALLENGE)), False,
+    a = assess_registration(rt.engine, rt.policy, same_person_portrait, video, parse_actions(",".join(CHALLENGE)),
+                            False,
                             None, image_limits(rt.settings), video_limits(rt.settings))
     assert a.decision.outcome.value == "approved" and a.live_embeddings
     vectors = {f"live {mid}": np.asarray(e.vector) for mid, e in a.live_embeddings.items()}
@@ -412,7 +414,8 @@ def test_the_scanner_finds_every_kind_of_needle_it_is_planted_with(embeddings, s
 
     # the real embeddings themselves look like embeddings to the heuristic
     for name, v in embeddings.vectors.items():
-        assert "128 consecutive embedding-like <f4 values" in _kinds(scanner.scan(name, b"\x00" + v.astype("<f4").tobytes()))
+        found = _kinds(scanner.scan(name, b"\x00" + v.astype("<f4").tobytes()))
+        assert "128 consecutive embedding-like <f4 values" in found
 
 
 def test_the_scanner_passes_clean_data_and_excuses_only_magic_bytes_inside_a_ciphertext(embeddings):
@@ -422,7 +425,7 @@ def test_the_scanner_passes_clean_data_and_excuses_only_magic_bytes_inside_a_cip
     envelopes = [kr.encrypt(os.urandom(600), aad=b"x").encode() for _ in range(40)]
     # a ciphertext whose base64 happens to hold "/9j/" ("\xff\xd8\xff" at alignment 0)
     lucky = b"v1.k1.AAAAAAAAAAAAAAAA." + base64.urlsafe_b64encode(os.urandom(30) + b"\xff\xd8\xff\xe0" + os.urandom(30))
-    clean = (b"SQLite format 3\x00" + b"\x00" * 4096 + b"|".join(envelopes + [lucky]) +
+    clean = (b"SQLite format 3\x00" + b"\x00" * 4096 + b"|".join([*envelopes, lucky]) +
              json.dumps({"match": {"score": 0.8731, "threshold": 0.61}, "masked": "+86138****8000",
                          "id_index": "k1:" + "ab" * 32, "times": [0.5, 1.25, 7.5]}).encode())
     ciphertexts = {m.group(2) for m in ENVELOPE.finditer(clean)}
@@ -489,7 +492,8 @@ def _run_every_flow(svc, same_person_portrait, other_person_portrait, video) -> 
 
     sid = svc.session(CHALLENGE)
     form = {k: v for k, v in registration_form(sid).items() if k != "consent"}
-    lookup = svc.client.post("/v1/citizen/lookups", data=form, files=media(same_person_portrait, video), headers=svc.auth())
+    lookup = svc.client.post("/v1/citizen/lookups", data=form, files=media(same_person_portrait, video),
+                             headers=svc.auth())
     assert lookup.status_code == 200 and lookup.json()["outcome"] == "approved", lookup.text
     found = lookup.json()
     assert [n["phone_number_masked"] for n in found["numbers"]] == ["+86138****8000"]
@@ -527,7 +531,8 @@ def _scan_files(scanner: Scanner, paths, label: str) -> list[Finding]:
 
 
 def test_full_registrations_leave_no_image_video_embedding_or_clear_number_behind(
-        svc, database_url, same_person_portrait, other_person_portrait, video, embeddings, engine_runtime, process_tmp, logs,
+        svc, database_url, same_person_portrait, other_person_portrait, video, embeddings, engine_runtime, process_tmp,
+        logs,
         caplog, capfd):
     caplog.set_level(logging.DEBUG)
     logging.getLogger("simreg.leak_scan").debug("sentinel: the scan sees this handler's output")

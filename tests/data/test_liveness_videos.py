@@ -9,9 +9,9 @@ import json
 import pytest
 
 from simreg.adapters.video import VideoLimits
+from simreg.app.pipeline import check_liveness
 from simreg.domain.challenge import Action
 from simreg.domain.reasons import ReasonCode
-from simreg.app.pipeline import check_liveness
 
 LIMITS = VideoLimits(max_duration_s=30.0, max_frames=2000)
 

@@ -7,8 +7,8 @@ import cv2
 
 from simreg.adapters.faces.screen_pad import screen_cues
 from simreg.adapters.video import VideoLimits
-from simreg.domain.challenge import Action
 from simreg.app.pipeline import check_liveness
+from simreg.domain.challenge import Action
 
 LIMITS = VideoLimits(max_duration_s=30.0, max_frames=2000)
 

@@ -33,7 +33,7 @@ from simreg.adapters.sql.registry import ConsentData, PersonData, Stamp  # noqa:
 from simreg.domain.access import Role  # noqa: E402
 from simreg.domain.id_document import resident_id_check_char  # noqa: E402
 from simreg.domain.reasons import Outcome  # noqa: E402
-from simreg.domain.records import DecisionRecord
+from simreg.domain.records import DecisionRecord  # noqa: E402
 
 
 def seed(svc) -> None:

@@ -38,12 +38,12 @@ from sqlalchemy import select
 
 from service_support import RESIDENT_ID, make_service
 from simreg.adapters.sql.schema import capture_sessions, consents, registrations
+from simreg.app.registration import document_kind
 from simreg.domain.access import Role
 from simreg.domain.flash import flash_plan
 from simreg.domain.id_document import IdDocumentError, resident_id_check_char, validate_document
-from simreg.eval.faces import centre_chip_portrait
-from simreg.app.registration import document_kind
 from simreg.domain.records import DecisionRecord
+from simreg.eval.faces import centre_chip_portrait
 
 pytestmark = pytest.mark.data
 
@@ -170,7 +170,8 @@ def _number_cases() -> list[tuple[str, str]]:
     wrong = RESIDENT_ID[:-1] + ("0" if RESIDENT_ID[-1] != "0" else "1")
     return [
         ("cn_resident", RESIDENT_ID), ("cn_resident", RESIDENT_ID.lower()), ("cn_resident", " 1101 0519 4912 3100 2X "),
-        ("cn_resident", "１１０１０５１９４９１２３１００２Ｘ"), ("cn_resident", wrong), ("cn_resident", "110105491231002"),
+        ("cn_resident", "１１０１０５１９４９１２３１００２Ｘ"), ("cn_resident", wrong),
+        ("cn_resident", "110105491231002"),
         ("cn_resident", RESIDENT_ID[:17]), ("cn_resident", "11010519491231002Y"), ("cn_resident", ""),
         ("cn_resident", "11010519491231002X1"), ("cn_resident", "١١٠١٠٥١٩٤٩١٢٣١٠٠٢X"),
         ("cn_resident", with_check("81000019900101123")), ("cn_resident", with_check("71000019900101123")),
@@ -250,7 +251,8 @@ def test_a_clerk_registers_a_customer_from_login_to_the_recorded_outcome(browser
         window.__prompts = [];
         new MutationObserver(() => { const p = document.querySelector('[data-testid=prompt]');
             if (p.textContent) window.__prompts.push([p.textContent, p.getAttribute('data-action')]); })
-          .observe(document.querySelector('[data-testid=prompt]'), {childList: true, characterData: true, subtree: true});
+          .observe(document.querySelector('[data-testid=prompt]'),
+                   {childList: true, characterData: true, subtree: true});
         window.__flashes = [];
         new MutationObserver(() => { const f = document.querySelector('[data-testid=flash]');
             if (!f.hidden && f.style.backgroundColor) window.__flashes.push(f.style.backgroundColor); })
@@ -291,7 +293,7 @@ def test_a_clerk_registers_a_customer_from_login_to_the_recorded_outcome(browser
             .where(registrations.c.registration_id == reg_id)).one()
     shown = [s for i, s in enumerate(browser.execute_script("return window.__flashes"))
              if i == 0 or browser.execute_script("return window.__flashes")[i - 1] != s]
-    expected = ["rgb(%d, %d, %d)" % tuple(int(h[i:i + 2], 16) for i in (1, 3, 5))
+    expected = ["rgb({}, {}, {})".format(*(int(h[i:i + 2], 16) for i in (1, 3, 5)))
                 for h in flash_plan(row.nonce).hex()]
     assert shown == expected
     # the fake camera's picture never saw that light: a low response (report-only, so no outcome depends on it)
@@ -386,7 +388,8 @@ def test_an_auditor_reads_the_outlet_report_outcomes_per_day_and_the_audit_head(
     assert tid(browser, "audit-root").text == proof["root_hash"]
     bars = browser.find_elements(By.CSS_SELECTOR, '[data-testid="chart-svg"] rect[data-outcome]')
     today = browser.execute_script("const d = new Date(); return d.getFullYear() + '-' + "
-                                   "String(d.getMonth() + 1).padStart(2, '0') + '-' + String(d.getDate()).padStart(2, '0')")
+                                   "String(d.getMonth() + 1).padStart(2, '0') + '-' + "
+                                   "String(d.getDate()).padStart(2, '0')")
     assert sum(int(b.get_attribute("data-count")) for b in bars if b.get_attribute("data-day") == today) \
         == api[svc.outlet_id]["registrations"]
     log_out(browser)

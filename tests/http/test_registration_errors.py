@@ -330,7 +330,8 @@ def test_a_deeply_nested_consent_is_refused_not_crashed_on(svc):
 def test_a_boundary_the_parser_refuses_is_a_client_error(svc):
     b = "b" * 300
     r = svc.client.post("/v1/registrations", content=f"--{b}\r\n\r\n--{b}--\r\n".encode(),
-                        headers={**svc.auth(), "Idempotency-Key": "k", "Content-Type": f"multipart/form-data; boundary={b}"})
+                        headers={**svc.auth(), "Idempotency-Key": "k",
+                                 "Content-Type": f"multipart/form-data; boundary={b}"})
     _assert_error(r, 400, "REGISTRATION.FIELD")
 
 
@@ -382,6 +383,7 @@ def test_free_text_that_would_reach_the_audit_log_with_a_phone_number_is_refused
                         headers=svc.auth(Role.SUPERVISOR))
     _assert_error(r, 422, "REQUEST.INVALID")
     r = svc.client.post("/v1/registrations/alternative", headers={**svc.auth(Role.SUPERVISOR), "Idempotency-Key": "a"},
-                        json={"id_type": "cn_resident", "id_number": RESIDENT_ID, "name": "王芳", "id_expiry": "long_term",
-                              "consent": json.loads(CONSENT), "statement": f"declines; ID {RESIDENT_ID} checked"})
+                        json={"id_type": "cn_resident", "id_number": RESIDENT_ID, "name": "王芳",
+                              "id_expiry": "long_term", "consent": json.loads(CONSENT),
+                              "statement": f"declines; ID {RESIDENT_ID} checked"})
     _assert_error(r, 422, "REQUEST.INVALID")

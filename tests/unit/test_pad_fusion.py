@@ -27,7 +27,7 @@ def _track(points_at, n=60, fps=15.0, skin=()):
     pts = []
     for i in range(n):
         t = i / fps
-        pts.append(TrackPoint(t, None, Landmarks("ibug68", points_at(t) + [320, 240]), None, 0.3, True, 1))
+        pts.append(TrackPoint(t, None, Landmarks("ibug68", points_at(t) + np.array([320, 240])), None, 0.3, True, 1))
     return FaceTrack(tuple(pts), (), (640, 480), pts[-1].t, n, skin_rgb=tuple(skin))
 
 

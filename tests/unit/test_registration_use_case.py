@@ -11,9 +11,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from memory_ports import MemoryKeyring, MemoryReceipts, MemoryRegistry, MemorySessions
 
 import simreg.app.pipeline as pipeline
+from memory_ports import MemoryKeyring, MemoryReceipts, MemoryRegistry, MemorySessions
 from simreg.app.admission import AnalysisGate
 from simreg.app.registration import Consent, DocumentInput, RegistrationInput, RegistrationService
 from simreg.config import Settings
