@@ -3,7 +3,7 @@ shared data set, in seconds: ``.venv/bin/python -m pytest tests/unit``.
 
 Every test here is guarded: reading a face model file or opening a PostgreSQL
 connection fails loudly, and a test whose fixtures would give it the
-``models``, ``postgres``, ``browser`` or ``data`` marker (tests/conftest.py)
+``models``, ``postgres``, ``browser`` or ``data`` marker (tests/tiers.py)
 fails before it runs.  Such a test belongs in tests/adapters, tests/http or
 tests/data.  (SQLite files in tmp_path are fine: they need no server.)"""
 
@@ -40,7 +40,7 @@ def _model_and_database_free(request, monkeypatch):
 
     read = _refuse("read a model file")
     # the function itself, and every module that imported it by name
-    current = model_files.read_verified  # (tests/conftest.py's watched one)
+    current = model_files.read_verified  # (tests/tiers.py watches it)
     known = (current, getattr(current, "__simreg_unguarded__", current))
     for name, module in list(sys.modules.items()):
         if name.startswith("simreg.") and any(getattr(module, "read_verified", None) is f for f in known):
