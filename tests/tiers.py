@@ -39,7 +39,8 @@ DATA_FIXTURES = {"data_dir"}
 SLOW = {
     "tests/data/test_accuracy_regression.py": "embeds every image of the shared face set and held-out LFW",
     "tests/data/test_liveness_videos.py": "tracks every bona fide and attack video of the shared set",
-    "tests/data/test_leak_scan.py": "spawns its own engine workers and runs whole registrations",
+    "tests/data/test_leak_scan.py::test_the_scanner": "spawns its own engine workers",
+    "tests/data/test_leak_scan.py::test_full_registrations": "spawns its own engine workers, whole registrations",
     "tests/e2e/test_counter_browser.py": "a real chromium on a fake camera",
     "tests/http/test_api_contract.py::test_schemathesis_finds_nothing": "schemathesis drives every operation, per role",
 }
