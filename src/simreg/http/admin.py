@@ -37,9 +37,11 @@ async def create_outlet(request: Request, body: OutletRequest, clerk: Clerk = De
     return {"outlet_id": outlet.outlet_id}
 
 
+_CREATE_CLERK_EXAMPLE = {"clerk_id": "clk_1f9d1c5a3e7b2a9d", "token": "shown once: store it in the terminal"}
+
 @router.post("/v1/admin/clerks", status_code=201, response_model=ClerkCreatedPublic,
              summary="Create a member of staff (admin)",
-             responses=error_responses(401, 403, 404, 422, ok=(201, {"clerk_id": "clk_1f9d1c5a3e7b2a9d", "token": "shown once: store it in the terminal"})))
+             responses=error_responses(401, 403, 404, 422, ok=(201, _CREATE_CLERK_EXAMPLE)))
 async def create_clerk(request: Request, body: ClerkRequest, clerk: Clerk = Depends(current_clerk)):
     """The bearer token is in this response only; the service keeps its SHA-256."""
     require(clerk, Role.ADMIN)
@@ -48,17 +50,25 @@ async def create_clerk(request: Request, body: ClerkRequest, clerk: Clerk = Depe
     return {"clerk_id": new.clerk_id, "token": token}
 
 
+_DEACTIVATE_CLERK_EXAMPLE = {"clerk_id": "clk_1f9d1c5a3e7b2a9d", "active": False}
+
 @router.post("/v1/admin/clerks/{clerk_id}/deactivate", response_model=ClerkDeactivatedPublic,
              summary="Revoke a member of staff (admin)",
-             responses=error_responses(401, 403, 404, 422, ok=(200, {"clerk_id": "clk_1f9d1c5a3e7b2a9d", "active": False})))
+             responses=error_responses(401, 403, 404, 422, ok=(200, _DEACTIVATE_CLERK_EXAMPLE)))
 async def deactivate_clerk(request: Request, clerk_id: str, clerk: Clerk = Depends(current_clerk)):
     require(clerk, Role.ADMIN)
     await run_in_threadpool(request.app.state.runtime.access.deactivate_clerk, clerk_id, clerk.clerk_id)
     return {"clerk_id": clerk_id, "active": False}
 
 
+_AUDIT_ENTRIES_PAGE_EXAMPLE = [{"position": 0, "timestamp": "2026-11-29T08:00:00.000000Z", "actor": "admin-cli",
+                                "action": "admin.outlet_created", "subject": "out_4b1f9d1c5a3e7b2a",
+                                "details": "{\"name_length\":9}", "model_ids": "[\"none\"]",
+                                "policy_sha256": "0000...", "prev_hash": "0000...", "entry_hash": "9f2c..."}]
+
 @router.get("/v1/audit/entries", response_model=list[AuditEntryPublic],
-            summary="Read the audit log (auditor)", responses=error_responses(401, 403, 422, ok=(200, [{"position": 0, "timestamp": "2026-11-29T08:00:00.000000Z", "actor": "admin-cli", "action": "admin.outlet_created", "subject": "out_4b1f9d1c5a3e7b2a", "details": "{\"name_length\":9}", "model_ids": "[\"none\"]", "policy_sha256": "0000...", "prev_hash": "0000...", "entry_hash": "9f2c..."}])))
+            summary="Read the audit log (auditor)",
+            responses=error_responses(401, 403, 422, ok=(200, _AUDIT_ENTRIES_PAGE_EXAMPLE)))
 async def audit_entries_page(request: Request,
                              after: Annotated[int, Query(ge=-1, le=2**62, description="last position already read"),
                                               DIGITS] = -1,
@@ -71,8 +81,11 @@ async def audit_entries_page(request: Request,
     return [AuditEntryPublic.model_validate(e, from_attributes=True) for e in entries]
 
 
+_AUDIT_PROOF_EXAMPLE = {"index": 1041, "size": 1042, "leaf_hash": "ab12...", "entry_hash": "9f2c...",
+                        "root_hash": "77e1...", "proof": ["5d0c...", "e3a9..."]}
+
 @router.get("/v1/audit/proof/{index}", response_model=InclusionProofPublic, summary="Inclusion proof of an audit entry",
-            responses=error_responses(401, 403, 404, 422, ok=(200, {"index": 1041, "size": 1042, "leaf_hash": "ab12...", "entry_hash": "9f2c...", "root_hash": "77e1...", "proof": ["5d0c...", "e3a9..."]})))
+            responses=error_responses(401, 403, 404, 422, ok=(200, _AUDIT_PROOF_EXAMPLE)))
 async def audit_proof(request: Request, index: Annotated[int, Path(ge=0, le=2**62), DIGITS],
                       size: Annotated[int | None, Query(ge=1, le=2**62, description="tree size"), DIGITS] = None,
                       clerk: Clerk = Depends(current_clerk)):
@@ -82,9 +95,15 @@ async def audit_proof(request: Request, index: Annotated[int, Path(ge=0, le=2**6
     return await run_in_threadpool(audit_store.inclusion, request.app.state.runtime.database, index, size)
 
 
+_OUTLETS_REPORT_EXAMPLE = [{"outlet_id": "out_4b1f9d1c5a3e7b2a", "outlet": "Counter 7", "registrations": 120,
+                            "face_attempts": 131, "alternative_path": 3,
+                            "outcomes": {"approved": 112, "rejected": 16, "review": 3},
+                            "top_reasons": {"LIVENESS.TURN_MISSING": 7, "MATCH.BELOW_THRESHOLD": 5},
+                            "disputes": {"open": 1}, "flags": []}]
+
 @router.get("/v1/reports/outlets", response_model=list[OutletReportPublic],
             summary="Per-outlet statistics and anomaly flags",
-            responses=error_responses(401, 403, 422, ok=(200, [{"outlet_id": "out_4b1f9d1c5a3e7b2a", "outlet": "Counter 7", "registrations": 120, "face_attempts": 131, "alternative_path": 3, "outcomes": {"approved": 112, "rejected": 16, "review": 3}, "top_reasons": {"LIVENESS.TURN_MISSING": 7, "MATCH.BELOW_THRESHOLD": 5}, "disputes": {"open": 1}, "flags": []}])))
+            responses=error_responses(401, 403, 422, ok=(200, _OUTLETS_REPORT_EXAMPLE)))
 async def outlets_report(request: Request, since: Annotated[Rfc3339 | None, Query(
         description="only activity from this instant on (RFC 3339 with its offset)")] = None,
         clerk: Clerk = Depends(current_clerk)):

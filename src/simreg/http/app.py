@@ -88,7 +88,8 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
             # a URL never reaches the log.
             route = request.scope.get("route")
             access.info("%s %s %s", request.method, getattr(route, "path", "-"),
-                        response.status_code if response is not None else 500, extra={"request_id": rid, "duration_ms": round((time.perf_counter() - t0) * 1e3, 1)})
+                        response.status_code if response is not None else 500,
+                        extra={"request_id": rid, "duration_ms": round((time.perf_counter() - t0) * 1e3, 1)})
             reset_request_id(token)
         response.headers["x-request-id"] = rid
         return response
@@ -97,7 +98,8 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
 
     @app.post("/v1/sessions", status_code=201, response_model=SessionResponse, summary="Open a capture session",
               responses=error_responses(401, 403, 422))
-    async def create_session(request: Request, body: SessionRequest | None = None, clerk: Clerk = Depends(current_clerk)):
+    async def create_session(request: Request, body: SessionRequest | None = None,
+                             clerk: Clerk = Depends(current_clerk)):
         """Draw a random challenge (2-4 actions, at least one turn and one blink) with a
         nonce and an expiry, bound to the calling clerk; a registration uses it once."""
         require(clerk, Role.CLERK)  # sessions serve the counter: registrations and citizen lookups
@@ -121,7 +123,8 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
     install_ui(app)  # the counter's pages at / and /dashboard, their files at /static, GET /v1/me
 
     @app.get("/healthz", response_model=HealthPublic,
-             summary="Liveness probe", responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
+             summary="Liveness probe",
+             responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
     async def healthz():
         """The process is alive and answers (no dependency is checked: a database
         outage must not make an orchestrator restart every replica)."""
@@ -162,7 +165,8 @@ def create_app(settings: Settings | None = None, runtime=None) -> FastAPI:
                  "version": "0.1.0", "policy": {"version": "2026-12-04.9", "sha256": "3f1e..."},
                  "models": {"detector": "yunet-2023mar-int8bq", "embedders": ["sface-2021dec-int8bq+flip"]},
                  "database": {"backend": "sqlite", "ok": True},
-                 "audit": {"checkpoint_public_key": {"key_id": "5d0c9e3a77e1ab12", "pem": "-----BEGIN PUBLIC KEY-----..."},
+                 "audit": {"checkpoint_public_key": {"key_id": "5d0c9e3a77e1ab12",
+                                                     "pem": "-----BEGIN PUBLIC KEY-----..."},
                            "entries": 1042}}}}}} | error_responses(503))
     async def status(request: Request):
         return request.app.state.runtime.status()

@@ -66,8 +66,10 @@ async def lookup(request: Request, clerk: Clerk = Depends(current_clerk)):
     return await run_in_threadpool(CitizenService(request.app.state.runtime).lookup, inp, clerk)
 
 
+_RAISE_DISPUTE_EXAMPLE = {"dispute_id": "dsp_0b7a51d3c8e6f1a2b4c5d6e7", "status": "open"}
+
 @router.post("/v1/citizen/disputes", status_code=201, response_model=DisputePublic, summary="Flag a number as not mine",
-             responses=error_responses(401, 403, 404, 410, 422, ok=(201, {"dispute_id": "dsp_0b7a51d3c8e6f1a2b4c5d6e7", "status": "open"})))
+             responses=error_responses(401, 403, 404, 410, 422, ok=(201, _RAISE_DISPUTE_EXAMPLE)))
 async def raise_dispute(request: Request, body: DisputeRequest, clerk: Clerk = Depends(current_clerk)):
     """Within a lookup's validity: the number goes to the registering outlet's supervisors."""
     require(clerk, Role.CLERK)
@@ -75,9 +77,11 @@ async def raise_dispute(request: Request, body: DisputeRequest, clerk: Clerk = D
                                    body.number_ref, clerk)
 
 
+_WITHDRAW_CONSENT_EXAMPLE = {"templates_shredded": 2, "consents_withdrawn": 1}
+
 @router.post("/v1/citizen/consent/withdraw", response_model=ConsentWithdrawnPublic,
              summary="Withdraw biometric consent",
-             responses=error_responses(401, 403, 404, 410, 422, ok=(200, {"templates_shredded": 2, "consents_withdrawn": 1})))
+             responses=error_responses(401, 403, 404, 410, 422, ok=(200, _WITHDRAW_CONSENT_EXAMPLE)))
 async def withdraw_consent(request: Request, body: TokenRequest, clerk: Clerk = Depends(current_clerk)):
     """Within a lookup's validity: the person's face templates are crypto-shredded and
     their consent records marked withdrawn; audited."""
@@ -85,16 +89,24 @@ async def withdraw_consent(request: Request, body: TokenRequest, clerk: Clerk = 
     return await run_in_threadpool(CitizenService(request.app.state.runtime).withdraw_consent, body.lookup_token, clerk)
 
 
+_LIST_DISPUTES_EXAMPLE = [{"dispute_id": "dsp_0b7a51d3c8e6f1a2b4c5d6e7", "number_ref": "num_18a7c2e9f0b1d2c3a4b5c6d7",
+                           "phone_number_masked": "+86138****8000", "registration_id": "reg_5a3e7b2a9d40aa114b1f9d1c",
+                           "raised_at": "2026-11-29T09:00:00+00:00", "status": "open"}]
+
 @router.get("/v1/disputes", response_model=list[OpenDisputePublic],
-            summary="Open disputes of my outlet", responses=error_responses(401, 403, ok=(200, [{"dispute_id": "dsp_0b7a51d3c8e6f1a2b4c5d6e7", "number_ref": "num_18a7c2e9f0b1d2c3a4b5c6d7", "phone_number_masked": "+86138****8000", "registration_id": "reg_5a3e7b2a9d40aa114b1f9d1c", "raised_at": "2026-11-29T09:00:00+00:00", "status": "open"}])))
+            summary="Open disputes of my outlet", responses=error_responses(401, 403, ok=(200, _LIST_DISPUTES_EXAMPLE)))
 async def list_disputes(request: Request, clerk: Clerk = Depends(current_clerk)):
     require(clerk, Role.SUPERVISOR)
     return await run_in_threadpool(CitizenService(request.app.state.runtime).open_disputes, clerk)
 
 
+_RESOLVE_DISPUTE_EXAMPLE = {"dispute_id": "dsp_0b7a51d3c8e6f1a2b4c5d6e7", "status": "upheld"}
+
 @router.post("/v1/disputes/{dispute_id}", response_model=DisputePublic,
-             summary="Resolve a dispute", responses=error_responses(401, 403, 404, 409, 422, ok=(200, {"dispute_id": "dsp_0b7a51d3c8e6f1a2b4c5d6e7", "status": "upheld"})))
-async def resolve_dispute(request: Request, dispute_id: str, body: DisputeResolution, clerk: Clerk = Depends(current_clerk)):
+             summary="Resolve a dispute",
+             responses=error_responses(401, 403, 404, 409, 422, ok=(200, _RESOLVE_DISPUTE_EXAMPLE)))
+async def resolve_dispute(request: Request, dispute_id: str, body: DisputeResolution,
+                          clerk: Clerk = Depends(current_clerk)):
     """Upheld: the number is suspended.  Dismissed: nothing changes.  With a note."""
     require(clerk, Role.SUPERVISOR)
     if len(body.note.strip()) < 3:

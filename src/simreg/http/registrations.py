@@ -182,7 +182,8 @@ def prompt_times_field(value: str | None) -> tuple[float, ...] | None:
 
 def document_fields(parts: dict[str, Part]) -> DocumentInput:
     return DocumentInput(
-        id_type=text_field(parts, "id_type", True), id_number=text_field(parts, "id_number"), mrz=text_field(parts, "mrz"),
+        id_type=text_field(parts, "id_type", True), id_number=text_field(parts, "id_number"),
+        mrz=text_field(parts, "mrz"),
         name=text_field(parts, "name", True), id_expiry=text_field(parts, "id_expiry"),
         birth_date=date_field(text_field(parts, "birth_date"), "birth_date"), sex=text_field(parts, "sex"))
 
@@ -206,7 +207,8 @@ async def register(request: Request, idempotency_key: str | None = Header(
     del body
     inp = RegistrationInput(
         session_id=text_field(parts, "session_id", True), document=document_fields(parts),
-        portrait=file_field(parts, "portrait"), video=file_field(parts, "video"), mirrored=bool_field(text_field(parts, "mirrored")),
+        portrait=file_field(parts, "portrait"), video=file_field(parts, "video"),
+        mirrored=bool_field(text_field(parts, "mirrored")),
         consent=parse_consent(text_field(parts, "consent")), phone_number=text_field(parts, "phone_number"),
         prompt_times=prompt_times_field(text_field(parts, "prompt_times")),
         flash_times=times_field(text_field(parts, "flash_times"), "flash_times", MAX_FLASHES))
@@ -229,9 +231,19 @@ async def register_alternative(request: Request, body: AlternativeRequest, idemp
                                    idempotency_key, body.phone_number)
 
 
+_GET_REGISTRATION_EXAMPLE = {"registration_id": "reg_5a3e7b2a9d40aa114b1f9d1c", "path": "face", "outcome": "review",
+                             "decided_outcome": "review", "reasons": ["MATCH.GREY_ZONE"],
+                             "scores": {"match": {"score": 0.4012, "threshold": 0.4287, "review_threshold": 0.3707}},
+                             "clerk_id": "clk_1f9d1c5a3e7b2a9d", "outlet_id": "out_4b1f9d1c5a3e7b2a",
+                             "session_id": "ses_4b1f9d1c5a3e7b2a9d40aa11", "person_id": "per_9d40aa114b1f9d1c5a3e7b2a",
+                             "model_ids": ["sface-2021dec-int8bq+flip"], "policy_sha256": "3f1e...", "statement": None,
+                             "reviewed_by": None, "reviewed_at": None, "review_reason": None,
+                             "created_at": "2026-11-29T08:15:04+00:00", "audit_position": 1041,
+                             "phone_number": "+8613800138000", "phone_number_masked": "+86138****8000"}
+
 @router.get("/v1/registrations/{registration_id}", response_model=RegistrationView,
             summary="One registration (its decision, reasons and scores)",
-            responses=error_responses(401, 403, 404, 422, ok=(200, {"registration_id": "reg_5a3e7b2a9d40aa114b1f9d1c", "path": "face", "outcome": "review", "decided_outcome": "review", "reasons": ["MATCH.GREY_ZONE"], "scores": {"match": {"score": 0.4012, "threshold": 0.4287, "review_threshold": 0.3707}}, "clerk_id": "clk_1f9d1c5a3e7b2a9d", "outlet_id": "out_4b1f9d1c5a3e7b2a", "session_id": "ses_4b1f9d1c5a3e7b2a9d40aa11", "person_id": "per_9d40aa114b1f9d1c5a3e7b2a", "model_ids": ["sface-2021dec-int8bq+flip"], "policy_sha256": "3f1e...", "statement": None, "reviewed_by": None, "reviewed_at": None, "review_reason": None, "created_at": "2026-11-29T08:15:04+00:00", "audit_position": 1041, "phone_number": "+8613800138000", "phone_number_masked": "+86138****8000"})))
+            responses=error_responses(401, 403, 404, 422, ok=(200, _GET_REGISTRATION_EXAMPLE)))
 async def get_registration(request: Request, registration_id: str, clerk: Clerk = Depends(current_clerk)):
     """Clerks see their own registrations, supervisors their outlet's; auditors see
     every registration with the phone number masked."""
@@ -253,8 +265,18 @@ async def get_registration(request: Request, registration_id: str, clerk: Clerk 
     return view
 
 
+_LIST_REVIEWS_EXAMPLE = [{"registration_id": "reg_5a3e7b2a9d40aa114b1f9d1c", "path": "face", "outcome": "review",
+                          "decided_outcome": "review", "reasons": ["MATCH.GREY_ZONE"],
+                          "scores": {"match": {"score": 0.4012, "threshold": 0.4287, "review_threshold": 0.3707}},
+                          "clerk_id": "clk_1f9d1c5a3e7b2a9d", "outlet_id": "out_4b1f9d1c5a3e7b2a",
+                          "session_id": "ses_4b1f9d1c5a3e7b2a9d40aa11", "person_id": "per_9d40aa114b1f9d1c5a3e7b2a",
+                          "model_ids": ["sface-2021dec-int8bq+flip"], "policy_sha256": "3f1e...", "statement": None,
+                          "reviewed_by": None, "reviewed_at": None, "review_reason": None,
+                          "created_at": "2026-11-29T08:15:04+00:00", "audit_position": 1041,
+                          "phone_number": "+8613800138000", "phone_number_masked": "+86138****8000"}]
+
 @router.get("/v1/reviews", response_model=list[RegistrationView], summary="Registrations awaiting review",
-            responses=error_responses(401, 403, ok=(200, [{"registration_id": "reg_5a3e7b2a9d40aa114b1f9d1c", "path": "face", "outcome": "review", "decided_outcome": "review", "reasons": ["MATCH.GREY_ZONE"], "scores": {"match": {"score": 0.4012, "threshold": 0.4287, "review_threshold": 0.3707}}, "clerk_id": "clk_1f9d1c5a3e7b2a9d", "outlet_id": "out_4b1f9d1c5a3e7b2a", "session_id": "ses_4b1f9d1c5a3e7b2a9d40aa11", "person_id": "per_9d40aa114b1f9d1c5a3e7b2a", "model_ids": ["sface-2021dec-int8bq+flip"], "policy_sha256": "3f1e...", "statement": None, "reviewed_by": None, "reviewed_at": None, "review_reason": None, "created_at": "2026-11-29T08:15:04+00:00", "audit_position": 1041, "phone_number": "+8613800138000", "phone_number_masked": "+86138****8000"}])))
+            responses=error_responses(401, 403, ok=(200, _LIST_REVIEWS_EXAMPLE)))
 async def list_reviews(request: Request, clerk: Clerk = Depends(current_clerk)):
     """The supervisor's outlet's queue, oldest first."""
     require(clerk, Role.SUPERVISOR)
@@ -262,9 +284,13 @@ async def list_reviews(request: Request, clerk: Clerk = Depends(current_clerk)):
     return [RegistrationView.model_validate(v) for v in pending]
 
 
+_DECIDE_REVIEW_EXAMPLE = {"registration_id": "reg_5a3e7b2a9d40aa114b1f9d1c", "outcome": "approved",
+                          "reasons": ["MATCH.GREY_ZONE", "DECISION.SUPERVISOR_APPROVED"], "audit_position": 1050}
+
 @router.post("/v1/reviews/{registration_id}", response_model=ReviewResponse, summary="Decide a review",
-             responses=error_responses(401, 403, 404, 409, 422, ok=(200, {"registration_id": "reg_5a3e7b2a9d40aa114b1f9d1c", "outcome": "approved", "reasons": ["MATCH.GREY_ZONE", "DECISION.SUPERVISOR_APPROVED"], "audit_position": 1050})))
-async def decide_review(request: Request, registration_id: str, body: ReviewRequest, clerk: Clerk = Depends(current_clerk)):
+             responses=error_responses(401, 403, 404, 409, 422, ok=(200, _DECIDE_REVIEW_EXAMPLE)))
+async def decide_review(request: Request, registration_id: str, body: ReviewRequest,
+                        clerk: Clerk = Depends(current_clerk)):
     """Approve (the reserved number becomes active) or reject (it returns to the pool), with a reason."""
     require(clerk, Role.SUPERVISOR)
     if len(body.reason.strip()) < 3:
@@ -286,11 +312,15 @@ async def add_numbers(request: Request, body: NumbersRequest, clerk: Clerk = Dep
     return {"requested": len(numbers), "added": added}
 
 
+_SET_NUMBER_STATE_EXAMPLE = {"number_id": "num_18a7c2e9f0b1d2c3a4b5c6d7", "state": "suspended",
+                             "previous_state": "active", "phone_number_masked": "+86138****8000"}
+
 @router.post("/v1/numbers/{phone_number}/state", response_model=NumberStatePublic,
              summary="Suspend, resume or release a number",
-             responses=error_responses(401, 403, 404, 409, 422, ok=(200, {"number_id": "num_18a7c2e9f0b1d2c3a4b5c6d7", "state": "suspended", "previous_state": "active", "phone_number_masked": "+86138****8000"})))
+             responses=error_responses(401, 403, 404, 409, 422, ok=(200, _SET_NUMBER_STATE_EXAMPLE)))
 async def set_number_state(request: Request, body: NumberStateRequest,
-                           phone_number: str = Path(pattern=PHONE_PATTERN, examples=["+8613800138000"]), clerk: Clerk = Depends(current_clerk)):
+                           phone_number: str = Path(pattern=PHONE_PATTERN, examples=["+8613800138000"]),
+                           clerk: Clerk = Depends(current_clerk)):
     """`suspended`, `active` (resume) or `released` (back to the pool after the cooling-off period)."""
     require(clerk, Role.SUPERVISOR, Role.ADMIN)
     e164 = normalise_phone(phone_number)
