@@ -14,7 +14,6 @@ registration, and an audit chain that verifies."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -28,6 +27,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from cli_support import checkout_env
 from service_support import CONSENT, RESIDENT_ID, fresh_postgres_schema, registration_form
 from simreg.adapters.crypto import Keyring
 from simreg.adapters.sql import audit_store
@@ -71,7 +71,7 @@ def _wait_ready(proc: subprocess.Popen, url: str) -> None:
 def cluster(tmp_path):
     url, drop = fresh_postgres_schema()
     Keyring.generate().save(tmp_path / "keyring.json")  # one keyring for every replica, as in a deployment
-    env = {**os.environ, "SIMREG_DATABASE_URL": url, "SIMREG_KEYRING_FILE": str(tmp_path / "keyring.json"),
+    env = {**checkout_env(), "SIMREG_DATABASE_URL": url, "SIMREG_KEYRING_FILE": str(tmp_path / "keyring.json"),
            "SIMREG_ENV": "development", "SIMREG_QUOTA_DEFAULT": str(QUOTA),
            # the stubbed analyses take no time; the bound is not what is under test here
            "SIMREG_MAX_ANALYSES_IN_FLIGHT": str(REQUESTS)}

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_support import checkout_env
 from simreg.domain import regions_gbt2260
 from simreg.domain.errors import InputError
 from simreg.domain.id_document import (
@@ -415,7 +416,7 @@ def test_region_table_is_read_once_and_is_read_only():
 def test_importing_the_domain_reads_no_file():
     code = ("import simreg.domain.id_document; from simreg.domain import regions_gbt2260 as r; "
             "assert r._table is None; r.divisions(); assert r._table is not None")
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=checkout_env())
     assert run.returncode == 0, run.stderr
 
 
