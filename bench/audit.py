@@ -83,7 +83,7 @@ from simreg.domain.audit import ENTRY_FIELDS, entry_to_row, merkle_leaf, new_ent
 from simreg.domain.challenge import draw_challenge  # noqa: E402
 from simreg.domain.merkle import TreeHeads  # noqa: E402
 from simreg.domain.reasons import Outcome  # noqa: E402
-from simreg.domain.records import DecisionRecord
+from simreg.domain.records import DecisionRecord  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 POLICY_SHA256 = hashlib.sha256((REPO / "src/simreg/policy/default.json").read_bytes()).hexdigest()
@@ -367,7 +367,8 @@ def bench_registrations(backend: str, url: str, n: int, sqlite_path: Path | None
             sess_append = inst.append_s
             inst.reset()
             t2 = time.perf_counter()
-            r = reg.record_decision(DecisionRecord(now=now(), clerk=clerk, path="face", session_id=sid, session_checked_at=now(),
+            r = reg.record_decision(DecisionRecord(now=now(), clerk=clerk, path="face", session_id=sid,
+                                    session_checked_at=now(),
                                     person=person, outcome=Outcome.APPROVED, reasons=(),
                                     scores=decision_scores(rng), phone=None, quota_limit=5, consent=consent,
                                     stamp=STAMP, idempotency_key=None))
@@ -391,7 +392,8 @@ def bench_registrations(backend: str, url: str, n: int, sqlite_path: Path | None
     for i in range(n + WARMUP):
         s = decision_scores(rng)
         details = {"outlet_id": outlet.outlet_id, "outcome": "approved", "reasons": [],
-                   "scores": {"match": {k: s["match"][k] for k in ("score", "threshold", "target_fmr", "threshold_key")},
+                   "scores": {"match": {k: s["match"][k]
+                                        for k in ("score", "threshold", "target_fmr", "threshold_key")},
                               "pad": s["pad"], "liveness": {"passed": True,
                                                             "face_fraction": s["liveness"]["face_fraction"]}},
                    "person_id": f"per_{uuid.uuid4().hex[:24]}", "number_id": f"num_{uuid.uuid4().hex[:24]}",
@@ -638,7 +640,8 @@ def render(meta: dict, regs: list[dict], sig: dict, verify: list[dict], baseline
         A, S = res["audit"], res["stub"]
         reg_with = [x + y for x, y in zip(A["session"], A["decision"], strict=False)]
         reg_without = [x + y for x, y in zip(S["session"], S["decision"], strict=False)]
-        audit_in = [x + y + z for x, y, z in zip(A["session_append"], A["decision_append"], A["tree_head"], strict=False)]
+        audit_in = [x + y + z
+                    for x, y, z in zip(A["session_append"], A["decision_append"], A["tree_head"], strict=False)]
         a(f"### {r['backend']}")
         a("")
         a(f"Load average: {r['load'][0]} before, {r['load'][1]} after the registrations, "
@@ -689,7 +692,8 @@ def render(meta: dict, regs: list[dict], sig: dict, verify: list[dict], baseline
               + ", ".join(f"{k} {v:.0f} B" for k, v in sorted(st_a["row_by_action"].items())) + ".")
         a("")
         a("Text stored per entry (the sum of the column lengths, by action): "
-          + ", ".join(f"`{k}` {v[1]:.0f} B ({v[0]} {'entry' if v[0] == 1 else 'entries'})" for k, v in sorted(st_a["text_by_action"].items()))
+          + ", ".join(f"`{k}` {v[1]:.0f} B ({v[0]} {'entry' if v[0] == 1 else 'entries'})"
+                      for k, v in sorted(st_a["text_by_action"].items()))
           + ".")
         a("")
     s, v = ms(sig["sign"]), ms(sig["verify"])
@@ -877,7 +881,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in regs:
         A = r["res"]["audit"]
         reg_with = [x + y for x, y in zip(A["session"], A["decision"], strict=False)]
-        audit_in = [x + y + z for x, y, z in zip(A["session_append"], A["decision_append"], A["tree_head"], strict=False)]
+        audit_in = [x + y + z
+                    for x, y, z in zip(A["session_append"], A["decision_append"], A["tree_head"], strict=False)]
         summary.append(
             f"{r['backend']}: a registration's two transactions take a median of "
             f"{statistics.median(reg_with) * 1e3:.2f} ms (p95 {pct(reg_with, .95) * 1e3:.2f} ms). "

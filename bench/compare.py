@@ -119,7 +119,8 @@ def main() -> int:
                 score = fr_compare(fr, pa, pb)
             else:
                 try:
-                    score = compare_images(rt.engine, rt.policy, pa.read_bytes(), pb.read_bytes(), rt.limits).match.score
+                    compared = compare_images(rt.engine, rt.policy, pa.read_bytes(), pb.read_bytes(), rt.limits)
+                    score = compared.match.score
                 except InputError:
                     score = None
             row[tool] = {"wall": time.perf_counter() - w0, "cpu": cpu_now() - c0, "score": score}
@@ -148,18 +149,27 @@ def main() -> int:
     res["stamp"] = stamp(rt)
     if args.out:
         fr_, sr = res["face_recognition"], res["simreg"]
+
+        def table_row(name, s):
+            return (f"| {name} | {s['median_ms']:.1f} | {s['p90_ms']:.1f} | {s['median_cpu_ms']:.1f} | "
+                    f"{s['eer_on_these_pairs'] * 100:.2f} % | {s['failed_pairs']} | {s['cold_start_s']:.2f} | "
+                    f"{s['peak_rss_mb']:.0f} |")
+        pairs_opt = ' --pairs ' + str(args.pairs) if args.pairs else ''
+        ratios = (f"simreg / face_recognition: **{res['ratio_median_wall']:.2f}x** the median wall time, "
+                  f"{res['ratio_median_cpu']:.2f}x the CPU time.")
+        rss = f"main {sr.get('peak_rss_main_mb', 0):.0f} MB + workers {sr.get('peak_rss_workers_mb', 0):.0f} MB"
         Path(args.out).write_text(f"""# Speed of 1:1 compare, side by side with face_recognition
 
-Made by `python bench/compare.py{' --pairs ' + str(args.pairs) if args.pairs else ''} --out {args.out}` on {res['stamp']['machine']}
+Made by `python bench/compare.py{pairs_opt} --out {args.out}` on {res['stamp']['machine']}
 (policy `{res['stamp']['policy_version']}`). {res['pairs']} pairs of `faces/pairs.tsv`, both tools
 alternating pair by pair; each does the whole job from the two image files.
 
 | | median ms / pair | p90 ms | median CPU ms / pair | EER on these pairs | pairs failed | cold start s | peak RSS MB |
 |---|---|---|---|---|---|---|---|
-| face_recognition 1.3.0 | {fr_['median_ms']:.1f} | {fr_['p90_ms']:.1f} | {fr_['median_cpu_ms']:.1f} | {fr_['eer_on_these_pairs'] * 100:.2f} % | {fr_['failed_pairs']} | {fr_['cold_start_s']:.2f} | {fr_['peak_rss_mb']:.0f} |
-| simreg | {sr['median_ms']:.1f} | {sr['p90_ms']:.1f} | {sr['median_cpu_ms']:.1f} | {sr['eer_on_these_pairs'] * 100:.2f} % | {sr['failed_pairs']} | {sr['cold_start_s']:.2f} | {sr['peak_rss_mb']:.0f} |
+{table_row('face_recognition 1.3.0', fr_)}
+{table_row('simreg', sr)}
 
-simreg / face_recognition: **{res['ratio_median_wall']:.2f}x** the median wall time, {res['ratio_median_cpu']:.2f}x the CPU time.
+{ratios}
 
 What the numbers mean:
 - simreg analyses the two faces of a pair at once in two worker processes (YuNet, 68 landmarks
@@ -168,18 +178,20 @@ What the numbers mean:
 - "pairs failed": the tool found no face in one of the images (HOG misses turned and small
   faces). A failed pair counts as a non-match.
 - Peak RSS of simreg is its main process plus both workers (each holds its own models;
-  shared library pages are counted in each): main {sr.get('peak_rss_main_mb', 0):.0f} MB + workers {sr.get('peak_rss_workers_mb', 0):.0f} MB.
+  shared library pages are counted in each): {rss}.
 - Cold start = import + model load (+ starting the workers), in a fresh process.
 """, encoding="utf-8")
     if args.json:
         print(json.dumps(res, indent=2))
     else:
         print(f"pairs: {res['pairs']} (faces/pairs.tsv, interleaved)")
-        print(f"{'':18s} {'median ms':>10s} {'p90 ms':>8s} {'cpu ms':>8s} {'EER':>7s} {'fail':>5s} {'cold s':>7s} {'RSS MB':>7s}")
+        print(f"{'':18s} {'median ms':>10s} {'p90 ms':>8s} {'cpu ms':>8s} {'EER':>7s} {'fail':>5s} "
+              f"{'cold s':>7s} {'RSS MB':>7s}")
         for name in ("face_recognition", "simreg"):
             s = res[name]
             print(f"{name:18s} {s['median_ms']:10.1f} {s['p90_ms']:8.1f} {s['median_cpu_ms']:8.1f} "
-                  f"{s['eer_on_these_pairs'] * 100:6.2f}% {s['failed_pairs']:5d} {s['cold_start_s']:7.2f} {s['peak_rss_mb']:7.0f}")
+                  f"{s['eer_on_these_pairs'] * 100:6.2f}% {s['failed_pairs']:5d} {s['cold_start_s']:7.2f} "
+                  f"{s['peak_rss_mb']:7.0f}")
         if "peak_rss_workers_mb" in res["simreg"]:
             print(f"simreg peak RSS: main {res['simreg']['peak_rss_main_mb']:.0f} MB + workers "
                   f"{res['simreg']['peak_rss_workers_mb']:.0f} MB (shared pages counted in each)")

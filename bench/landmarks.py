@@ -99,7 +99,8 @@ def _match_events(entry: dict, events) -> dict:
         (extra_unc if near_unc else extra_b).append(round(b.peak, 2))
 
     def overlaps(e, lab):
-        return e.action.value == lab["direction"] and e.start <= lab["end"] + TURN_TOL_S and e.end >= lab["start"] - TURN_TOL_S
+        return (e.action.value == lab["direction"] and e.start <= lab["end"] + TURN_TOL_S
+                and e.end >= lab["start"] - TURN_TOL_S)
 
     hit_t = [lab for lab in entry["turns"] if any(overlaps(e, lab) for e in turns)]
     extra_t = [f"{e.action.value}@{e.start:.1f}-{e.end:.1f}s ({e.strength:.0f} deg)"
@@ -387,7 +388,8 @@ def report(results: list[dict], root: Path, command: str, seconds: float) -> str
             s["extra_t"] += len(e["turns_extra"])
         t += (f"| {f} | {ev[0]['blinks']} | "
               + " | ".join(f"{e['blinks_found']} / {len(e['blinks_extra'])}"
-                           + (f" (+{len(e['blinks_extra_uncertain'])} uncertain)" if e["blinks_extra_uncertain"] else "")
+                           + (f" (+{len(e['blinks_extra_uncertain'])} uncertain)"
+                              if e["blinks_extra_uncertain"] else "")
                            for e in ev)
               + f" | {ev[0]['turns']} | " + " | ".join(f"{e['turns_found']} / {len(e['turns_extra'])}" for e in ev)
               + " |\n")
@@ -442,7 +444,8 @@ def report(results: list[dict], root: Path, command: str, seconds: float) -> str
         if not all(r["box_source"].get(k, {}).get("n") for r in results):
             continue
         t += (f"| {label}: median abs(1 - ratio) / share under 0.65 | "
-              + " | ".join(f"{r['box_source'][k]['median_abs_dev']:.3f} / {r['box_source'][k]['below_0_65'] * 100:.1f} % "
+              + " | ".join(f"{r['box_source'][k]['median_abs_dev']:.3f} / "
+                           f"{r['box_source'][k]['below_0_65'] * 100:.1f} % "
                            f"(n={r['box_source'][k]['n']})" for r in results) + " |\n")
     L.append("Eye aspect ratio of each frame of the bona fide clips over the median of its +/-3 neighbours (frames "
              "with the face). Real blinks are in there too (55 labelled, about 2 frames each); the rest is the "
@@ -454,8 +457,10 @@ def report(results: list[dict], root: Path, command: str, seconds: float) -> str
     ps = [planarity_separation(r) for r in results]
     t += "| bona fide clips: median (n) | " + " | ".join(
         f"{np.median(p['bona_fide']):.3f} ({len(p['bona_fide'])})" if p["bona_fide"] else "n/a" for p in ps) + " |\n"
-    t += "| video attacks: values | " + " | ".join(", ".join(f"{v:.3f}" for v in p["attacks"]) or "n/a" for p in ps) + " |\n"
-    t += "| AUC (attack below bona fide) | " + " | ".join("n/a" if p["auc"] is None else f"{p['auc']:.2f}" for p in ps) + " |\n"
+    t += ("| video attacks: values | "
+          + " | ".join(", ".join(f"{v:.3f}" for v in p["attacks"]) or "n/a" for p in ps) + " |\n")
+    t += ("| AUC (attack below bona fide) | "
+          + " | ".join("n/a" if p["auc"] is None else f"{p['auc']:.2f}" for p in ps) + " |\n")
     L.append("`domain/pad.py`'s planarity score (homography residual of rigid landmarks between views of "
              "different yaw, in inter-eye distances; no threshold is shipped, so it decides nothing today):\n\n" + t)
 
@@ -478,8 +483,10 @@ def report(results: list[dict], root: Path, command: str, seconds: float) -> str
 
     L.append("## CPU time of the landmarker\n")
     t = head
-    t += "| per video frame, tracker (median / mean / p90) | " + " | ".join(_cpu(r["track_cpu_ms"]) for r in results) + " |\n"
-    t += "| per photo (median / mean / p90) | " + " | ".join(_cpu(r["quality"]["photo_cpu_ms"]) for r in results) + " |\n"
+    t += ("| per video frame, tracker (median / mean / p90) | "
+          + " | ".join(_cpu(r["track_cpu_ms"]) for r in results) + " |\n")
+    t += ("| per photo (median / mean / p90) | "
+          + " | ".join(_cpu(r["quality"]["photo_cpu_ms"]) for r in results) + " |\n")
     t += "| building the landmarker: files read, sha256 checked, loaded (wall) | " + " | ".join(
         f"{r['load_s'] * 1e3:.0f} ms" for r in results) + " |\n"
     t += "| the whole liveness protocol (wall, shared machine) | " + " | ".join(
@@ -612,7 +619,8 @@ def main() -> int:
     if args.out:
         out = Path(args.out)
         old = out.read_text(encoding="utf-8") if out.is_file() else ""
-        above = old.split(MARKER)[0] if MARKER in old else "# Landmarks: dlib 68-point vs MediaPipe Face Mesh + Iris\n\n"
+        title = "# Landmarks: dlib 68-point vs MediaPipe Face Mesh + Iris\n\n"
+        above = old.split(MARKER)[0] if MARKER in old else title
         out.write_text(above + MARKER + "\n\n" + text + "\n", encoding="utf-8")
         print(f"wrote {args.out}")
     else:

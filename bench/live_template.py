@@ -243,7 +243,8 @@ def main() -> int:
                 yaw = {q.t: (q.pose.yaw, q.pose.pitch) for q in track.points if q.pose is not None}
                 ti, tj = track.embeddings[i][0], track.embeddings[j][0]
                 continuity[v] = {"n": len(embs), "min": float(S.min()), "duration": track.duration_s,
-                                 "pair_t": (ti, tj), "pair_pose": (yaw.get(ti, (np.nan,) * 2), yaw.get(tj, (np.nan,) * 2))}
+                                 "pair_t": (ti, tj),
+                                 "pair_pose": (yaw.get(ti, (np.nan,) * 2), yaw.get(tj, (np.nan,) * 2))}
             if v not in videos:      # hamilton: continuity only
                 continue
             keyframes[v] = np.stack(embs) if embs else np.zeros((0, 128))
@@ -386,7 +387,8 @@ def main() -> int:
       f"(sha256 {info['policy_sha256'][:12]}), matcher `{M}`; models "
       + ", ".join(f"`{m}` {h}" for m, h in info["models"].items()) + ".\n")
     w(f"Thresholds (portraits are 102x126, band `{band}`): match `{match_key}` = **{thr_match:.4f}** "
-      f"(FMR {match_e.target_fmr:g}), review `{M}@{band}@review` = **{thr_review:.4f}** (FMR {review_e.target_fmr:g}).\n")
+      f"(FMR {match_e.target_fmr:g}), review `{M}@{band}@review` = **{thr_review:.4f}** "
+      f"(FMR {review_e.target_fmr:g}).\n")
 
     w("## Protocol\n")
     w(f"* **Videos**: the {len(videos)} single-person bona fide clips of `videos/` (events.json `single_face`); "
@@ -456,7 +458,8 @@ def main() -> int:
       f"{np.median(list(b.track_cpu_ms.values())):.0f} ms CPU (median over the clips).  Extra CPU per registration = "
       "(frames analysed − 1) × the per-frame cost, with the mean number of frames the whole-clip choice gave.\n")
     w("| variant | max impostor | pair | 99.9th pct | >= 0.30 | >= review | >= match | impostor mean shift vs k=1 "
-      "| frontal genuine mean gain vs k=1 | net gain | d' | frontal genuine min − max impostor | frames | extra CPU ms |")
+      "| frontal genuine mean gain vs k=1 | net gain | d' | frontal genuine min − max impostor "
+      "| frames | extra CPU ms |")
     w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     base = imp[VARIANTS[0][0]]
     gbase = np.array([r[VARIANTS[0][0]] for r in frontal])
@@ -470,7 +473,8 @@ def main() -> int:
         tail[label] = (int((s >= 0.30).sum()), int((s >= thr_review).sum()), int((s >= thr_match).sum()))
         w(f"| {label} | {top:.3f} | {pair} | {np.nanpercentile(s, 99.9):.3f} | {tail[label][0]} | "
           f"{tail[label][1]} | {tail[label][2]} | {np.nanmean(s - base):+.4f} | "
-          f"{np.mean(g - gbase):+.4f} | {net[label]:+.4f} | {dprime[label]:.2f} | {g.min() - top:.3f} | {frames_used[k]:.2f} | "
+          f"{np.mean(g - gbase):+.4f} | {net[label]:+.4f} | {dprime[label]:.2f} | {g.min() - top:.3f} | "
+          f"{frames_used[k]:.2f} | "
           f"{(frames_used[k] - 1) * per_frame:.0f} |")
     w("")
 
@@ -506,7 +510,8 @@ def main() -> int:
     w(f"* **Cost**: each extra frame is one `analyse_one`, a median {per_frame:.0f} ms CPU; k=3 adds "
       f"{(frames_used[3] - 1) * per_frame:.0f} ms and k=5 {(frames_used[5] - 1) * per_frame:.0f} ms per registration, "
       f"against about {np.median(list(b.track_cpu_ms.values())):.0f} ms for tracking the clip.  Going from k=3 to "
-      f"k=5 adds {gain(M5) - gain(M3):+.3f} to the frontal genuine mean ({(gain(M5) - gain(M3)) / max(gain(M5), 1e-9):.0%} "
+      f"k=5 adds {gain(M5) - gain(M3):+.3f} to the frontal genuine mean "
+      f"({(gain(M5) - gain(M3)) / max(gain(M5), 1e-9):.0%} "
       f"of the k=5 gain) for {(frames_used[5] - frames_used[3]) * per_frame:.0f} ms more, and clips shorter than "
       "about 4 s cannot give 5 frames 1 s apart.")
     w(f"* **Limits**: 6 cross-source pairs from one person, 4 frontal stills from the same recording; the "
@@ -533,12 +538,14 @@ def main() -> int:
     w("Keyframe embeddings are taken every 1.5 s on detection frames by the matcher's embedder; "
       "`domain/liveness.py` fails a clip whose least similar pair of keyframes is under "
       "`identity_min_similarity = 0.35` (a FaceNet-era value, unchanged here).\n")
-    w("| clip | duration s | keyframes | min similarity | least similar pair (s) | their yaw, pitch (deg, 68-point estimate) |")
+    w("| clip | duration s | keyframes | min similarity | least similar pair (s) "
+      "| their yaw, pitch (deg, 68-point estimate) |")
     w("|---|---|---|---|---|---|")
     for v, c in sorted(continuity.items(), key=lambda kv: kv[1]["min"]):
         tag = " (several people, shot cuts)" if "hamilton" in v else ""
         w(f"| {v}{tag} | {c['duration']:.1f} | {c['n']} | {c['min']:.3f} | "
-          f"{c['pair_t'][0]:.1f} / {c['pair_t'][1]:.1f} | {c['pair_pose'][0][0]:.0f}, {c['pair_pose'][0][1]:.0f} / {c['pair_pose'][1][0]:.0f}, {c['pair_pose'][1][1]:.0f} |")
+          f"{c['pair_t'][0]:.1f} / {c['pair_t'][1]:.1f} | {c['pair_pose'][0][0]:.0f}, {c['pair_pose'][0][1]:.0f} / "
+          f"{c['pair_pose'][1][0]:.0f}, {c['pair_pose'][1][1]:.0f} |")
     bona = [c["min"] for v, c in continuity.items() if v in videos]
     w("")
     w(f"* Bona fide minimum: **{min(bona):.3f}** (median of the per-clip minima {np.median(bona):.3f}).")
@@ -557,7 +564,8 @@ def main() -> int:
     w("")
     w(f"**Reading.**  On SFace the bona fide clips keep their keyframes at {min(bona):.3f} or more, and that minimum "
       f"is one pair of one clip: pad_tranvanluyt_real, whose keyframes at 3.0 s and 13.5 s show, by eye, a head "
-      f"turned well to the side and a head bowed steeply down (the 68-point estimate calls the first near frontal); the "
+      f"turned well to the side and a head bowed steeply down (the 68-point estimate calls the first near "
+      f"frontal); the "
       f"next clip's minimum is {second:.3f}.  Different people reach {cross_max:.3f} on their single most similar "
       f"keyframe pair.  The data thus put the threshold between {cross_max:.3f} and {min(bona):.3f}: the policy's "
       f"FMR 1e-3 photo threshold {photo_review:.4f} falls in that gap ({photo_review - cross_max:+.3f} above the "
@@ -572,7 +580,8 @@ def main() -> int:
                       "genuine": {label: [min(r[label] for r in gen_ok), float(np.median([r[label] for r in gen_ok]))]
                                   for label, _, _ in VARIANTS},
                       "imp_max": {k: v[0] for k, v in imp_top.items()},
-                      "continuity_min": min(bona), "cross_max": cross_max, "swap_half_max": swap_half_max, "elapsed_s": elapsed}, indent=1))
+                      "continuity_min": min(bona), "cross_max": cross_max, "swap_half_max": swap_half_max,
+                      "elapsed_s": elapsed}, indent=1))
     return 0
 
 

@@ -234,10 +234,12 @@ def main() -> int:
         "| set | presentations | errors | rate | metric |", "|---|---|---|---|---|",
         f"| bona fide (own actions as challenge) | {summary['bona-fide']['n']} | {summary['bona-fide']['errors']} | "
         f"{summary['bona-fide']['rate'] * 100:.1f} % | BPCER |",
-        f"| attacks, challenge as drawn (a turn and a blink) | {summary['attack']['n']} | {summary['attack']['errors']} | "
+        f"| attacks, challenge as drawn (a turn and a blink) | {summary['attack']['n']} | "
+        f"{summary['attack']['errors']} | "
         f"{summary['attack']['rate'] * 100:.1f} % | APCER |",
         f"| attacks, challenge of only the imitated actions | {summary['attack-imitated']['n']} | "
-        f"{summary['attack-imitated']['errors']} | {summary['attack-imitated']['rate'] * 100:.1f} % | APCER (passive signals alone) |",
+        f"{summary['attack-imitated']['errors']} | {summary['attack-imitated']['rate'] * 100:.1f} % | "
+        "APCER (passive signals alone) |",
         f"| wrong challenge (missing action, reversed order) | {summary['wrong-challenge']['n']} | "
         f"{summary['wrong-challenge']['errors']} | {summary['wrong-challenge']['rate'] * 100:.1f} % | APCER |",
         "", "Errors: " + "; ".join(f"{k}: {', '.join(v['cases']) or 'none'}" for k, v in summary.items()), "",

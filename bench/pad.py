@@ -215,7 +215,8 @@ def main() -> int:
              "faces of about 200 px, the input its README says ruins it.",
              "* `simulated/replay/replay_00.mp4` has no sampled frame (no detection at the sampling confidence), so "
              "no sampled signal measures it; planarity needs a head turn and is measured on few clips.",
-             "* **No threshold on MiniFASNet alone is shipped** (it enters the fused score, docs/pad-fusion.md).  Calibrated at BPCER 0 on "
+             "* **No threshold on MiniFASNet alone is shipped** (it enters the fused score, docs/pad-fusion.md).  "
+             "Calibrated at BPCER 0 on "
              "the bona fide videos and reported on the stills it refuses 48 of 72 bona fide stills; left out "
              "by source, a threshold from the other bona fide generators refuses 3 of the 11 LivePortrait clips.  "
              "16 bona fide videos from four talking-head generators, with no counter footage, cannot fix a "

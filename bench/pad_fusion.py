@@ -251,10 +251,13 @@ def main() -> int:
             hold, p, rev, rej, strong = loso[r[0]]
             lines.append(f"| {hold} | {r[0]} | {'attack' if r[2] else 'bona fide'} | {p:.3f} | {rev:.3f} | "
                          f"{rej:.3f} | {verdict(p, rev, rej)} | {strong} |")
+    def in_sample(v, a):  # clips of kind a (attack or not) the full model gives verdict v
+        return sum(verdict(full.probability(r[1]), full.review_at, full.reject_at) == v for r in rows if r[2] == a)
+
     lines += ["", "## The shipped model (fitted on every source)", "", "```json",
               json.dumps(full.as_policy(), indent=1), "```", "",
               "In sample (optimistic, for reference): " + ", ".join(
-                  f"{v} {sum(verdict(full.probability(r[1]), full.review_at, full.reject_at) == v for r in rows if r[2] == a)}"
+                  f"{v} {in_sample(v, a)}"
                   f"/{sum(r[2] == a for r in rows)} {'attacks' if a else 'bona fide'}"
                   for a in (False, True) for v in ("pass", "review", "reject")) + ".", "",
               "## What each signal costs", "",

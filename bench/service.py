@@ -483,7 +483,8 @@ def bench_backend(backend: str, levels: list[int], requests: int, media: Media, 
                     s["cpu_per_reg"] = cpu / s["completed"] if s["completed"] else None
                     s["load"] = (load0, os.getloadavg()[0])
                     s["raw"] = [{"clip": r.clip, "status": r.status, "outcome": r.outcome, "reasons": r.reasons,
-                                 "error": r.error, "request_ids": (r.session_request_id, r.request_id), "t_session": r.t_session, "t_registration": r.t_registration,
+                                 "error": r.error, "request_ids": (r.session_request_id, r.request_id),
+                                 "t_session": r.t_session, "t_registration": r.t_registration,
                                  "scores": r.scores} for r in results]
                     s["failed_requests"] = [(r.status, r.error, r.request_id) for r in results if r.error][:10]
                     out["levels"].append(s)
@@ -564,7 +565,8 @@ def bench_processes(n: int, workers: int | None, round_no: int, requests: int, m
     engine_workers = workers or (args.engine_workers if args.engine_workers is not None else max(1, cores // n))
     clients = n * engine_workers
     label = f"{n}" if workers is None else f"{n} ({workers} engine workers)"
-    out: dict = {"processes": n, "config": label, "round": round_no, "engine_workers": engine_workers, "clients": clients,
+    out: dict = {"processes": n, "config": label, "round": round_no, "engine_workers": engine_workers,
+                 "clients": clients,
                  "server_problems": []}
     app_name = f"simreg_bench_{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix=f"simreg-bench-p{n}-") as tmp:
@@ -726,7 +728,8 @@ def report_processes(levels: list[dict], media: Media, args, command: str, start
     pooled = {}
     for n in configs:
         ss = [s for s in levels if s["config"] == n]
-        done, cpu, wall = sum(s["completed"] for s in ss), sum(s["server_cpu_s"] for s in ss), sum(s["wall_s"] for s in ss)
+        done = sum(s["completed"] for s in ss)
+        cpu, wall = sum(s["server_cpu_s"] for s in ss), sum(s["wall_s"] for s in ss)
         db = sum(s["db_cpu_s"] for s in ss)
         rss = [m for s in ss for m in s["rss_mb_each"]]
         pss = statistics.fmean(sum(s["pss_mb_each"]) for s in ss)
@@ -856,7 +859,8 @@ def code_description(args) -> str:
     sha = head_commit()
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "src"], cwd=REPO,
                            capture_output=True, text=True).stdout.strip()
-    return f"the checkout at commit `{(sha or 'unknown')[:12]}`" + (" with uncommitted changes in src/" if dirty else "")
+    changes = " with uncommitted changes in src/" if dirty else ""
+    return f"the checkout at commit `{(sha or 'unknown')[:12]}`" + changes
 
 
 def report(runs: list[dict], skipped: dict[str, str], media: Media, args, command: str, started: str,
@@ -867,6 +871,8 @@ def report(runs: list[dict], skipped: dict[str, str], media: Media, args, comman
     workers = models.get("worker_processes", args.engine_workers if args.engine_workers is not None
                          else min(4, cores or 1))
     policy = status.get("policy", {})
+    workers_env = ("=" + str(args.engine_workers) if args.engine_workers is not None
+                   else "unset: one per usable CPU, at most 4")
     L = ["# Registration service: throughput and latency", "",
          f"Made by `{command}` on {started}; code: {code_description(args)}. The whole run took "
          f"{elapsed / 60:.1f} min.", "",
@@ -874,7 +880,7 @@ def report(runs: list[dict], skipped: dict[str, str], media: Media, args, comman
          f"{platform.system()} {platform.release()}. The bench's client threads run on the same 2 cores as the "
          "server.",
          f"- Server: `simreg serve` (one uvicorn process) on 127.0.0.1; face analysis in **{workers} engine worker "
-         f"process(es)** (`SIMREG_ENGINE_WORKERS` {'=' + str(args.engine_workers) if args.engine_workers is not None else 'unset: one per usable CPU, at most 4'}). "
+         f"process(es)** (`SIMREG_ENGINE_WORKERS` {workers_env}). "
          "Settings changed from the defaults: " + ", ".join(f"`{k}={v}`" for k, v in SERVER_ENV.items()) + ".",
          f"- Policy {policy.get('version', '?')}, sha256 `{policy.get('sha256', '?')}`; models "
          + ", ".join(f"`{m}`" for m in models.get("embedders", [])) + f"; detector `{models.get('detector', '?')}`.",
@@ -960,7 +966,8 @@ def report(runs: list[dict], skipped: dict[str, str], media: Media, args, comman
           "One registration's video is tracked by one engine worker while the portrait goes to the other, so "
           "one client keeps at most about one core busy; two clients can use both workers; more clients than "
           "workers only queue for them: latency grows with the number of clients, and throughput cannot pass the "
-          "CPU cap above, whatever the concurrency. The server CPU use column (CPU-seconds of the server and its workers over the level's wall "
+          "CPU cap above, whatever the concurrency. The server CPU use column (CPU-seconds of the server and its "
+          "workers over the level's wall "
           "time) shows how much of the 2 cores the server actually got. "
           "The work scales with the clip's length (the 20.7 s tranvanluyt clip costs far more than the 5.3 s "
           f"one), so these figures hold for this mix only. With {args.requests} requests per level, the "

@@ -385,7 +385,8 @@ def main() -> None:
     print(f"LOSO: AUC {loso['AUC_all']:.3f}  APCER {loso['APCER']:.3f}  BPCER {loso['BPCER']:.3f}", flush=True)
     for k, v in per.items():
         print(f"  {k}: AUC {v['AUC']:.3f} APCER {v['APCER']} BPCER {v['BPCER']}", flush=True)
-    print(f"  video level: AUC {loso['video']['AUC']:.3f} APCER {loso['video']['APCER']} BPCER {loso['video']['BPCER']}")
+    print(f"  video level: AUC {loso['video']['AUC']:.3f} APCER {loso['video']['APCER']} "
+          f"BPCER {loso['video']['BPCER']}")
     for k, v in vrows.items():
         print(f"    {v['label']:9s} {k:50s} median {v['median']:.3f} max {v['max_frame']:.3f} thr {v['threshold']:.3f}"
               f"{'  FLAGGED' if v['flagged'] else ''}")
@@ -434,7 +435,8 @@ def main() -> None:
     report["final"] = {"held_out_subject": HOLDOUT_FINAL, "threshold": thr,
                        "hamilton_stage_clip_median": float(np.median(hs)) if hs else None,
                        "in_sample_AUC (not a performance claim)": auc(y[tr], final_scores[tr])}
-    print(f"final model: threshold {thr:.3f}; stage clip (never trained on) median {report['final']['hamilton_stage_clip_median']}")
+    print(f"final model: threshold {thr:.3f}; stage clip (never trained on) median "
+          f"{report['final']['hamilton_stage_clip_median']}")
     doc = {"model_id": MODEL_ID, "feature_version": FEATURE_VERSION, "kind": "logistic_regression",
            "score": "sigmoid(((x - mean) / scale) . coef + intercept); higher = attack",
            "threshold": round(thr, 4), "threshold_rule": f"median over LOSO folds of the inner-CV bona fide "
