@@ -8,7 +8,10 @@ from typing import Annotated, Any, Literal, NotRequired
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 from typing_extensions import TypedDict
 
+from ..domain.access import Role
+from ..domain.numbers import NumberState
 from ..domain.pii import contains_personal_number
+from ..domain.reasons import Outcome
 from .contract import Expiry, IdNumber, IsoDate, Mrz, PhoneNumber, Rfc3339
 
 
@@ -90,7 +93,7 @@ class SessionRequest(BaseModel):
 class MeResponse(BaseModel):
     clerk_id: str = Field(examples=["clk_1f9d1c5a3e7b2a9d"])
     name: str = Field(examples=["王芳"])
-    role: str = Field(description="clerk | supervisor | auditor | admin", examples=["clerk"])
+    role: Role = Field(description="clerk | supervisor | auditor | admin", examples=["clerk"])
     outlet_id: str = Field(examples=["out_4b1f9d1c5a3e7b2a"])
     outlet: str | None = Field(description="The outlet's name.", examples=["Counter 7, Xidan"])
     capture: CaptureLimitsPublic = Field(
@@ -162,7 +165,7 @@ class Receipt(BaseModel):
 
 class RegistrationResponse(BaseModel):
     registration_id: str = Field(examples=["reg_5a3e7b2a9d40aa114b1f9d1c"])
-    outcome: str = Field(description="approved | rejected | review", examples=["approved"])
+    outcome: Outcome = Field(description="approved | rejected | review", examples=["approved"])
     reasons: list[str] = Field(description="Stable reason codes (empty when approved on the face path).",
                                examples=[[]])
     phone_number: str | None = Field(description="E.164; the number activated (approved) or reserved (review).",
@@ -177,8 +180,8 @@ class RegistrationResponse(BaseModel):
 class RegistrationView(BaseModel):
     registration_id: str
     path: str = Field(description="face | alternative")
-    outcome: str = Field(description="approved | rejected | review (current, after any review)")
-    decided_outcome: str = Field(description="what the pipeline decided")
+    outcome: Outcome = Field(description="approved | rejected | review (current, after any review)")
+    decided_outcome: Outcome = Field(description="what the pipeline decided")
     reasons: list[str]
     scores: ScoresPublic
     clerk_id: str
@@ -205,7 +208,7 @@ class ReviewRequest(BaseModel):
 
 class ReviewResponse(BaseModel):
     registration_id: str
-    outcome: str
+    outcome: Outcome
     reasons: list[str]
     audit_position: int | None = Field(description="null in a sharded audit log (SIMREG_AUDIT_SHARD), where the "
                                                    "sequencer places the entry later.")
@@ -248,13 +251,13 @@ class NumberStateRequest(BaseModel):
 class LookupNumber(BaseModel):
     number_ref: str = Field(description="Opaque reference for a dispute.", examples=["num_18a7c2e9f0b1d2c3a4b5c6d7"])
     phone_number_masked: str = Field(examples=["+86138****8000"])
-    state: str = Field(examples=["active"])
+    state: NumberState = Field(examples=["active"])
     outlet: str | None = Field(examples=["Counter 7"])
     registered_at: str | None
 
 
 class LookupResponse(BaseModel):
-    outcome: str = Field(description="approved: identity proven; rejected: see reasons", examples=["approved"])
+    outcome: Outcome = Field(description="approved: identity proven; rejected: see reasons", examples=["approved"])
     reasons: list[str]
     numbers: list[LookupNumber]
     lookup_token: str | None = Field(description="For a dispute or a consent withdrawal, until expires_at.")
@@ -298,8 +301,9 @@ class NumbersAddedPublic(BaseModel):
 
 class NumberStatePublic(BaseModel):
     number_id: str = Field(examples=["num_18a7c2e9f0b1d2c3a4b5c6d7"])
-    state: str = Field(description="available | reserved | active | suspended | released", examples=["suspended"])
-    previous_state: str = Field(examples=["active"])
+    state: NumberState = Field(description="available | reserved | active | suspended | released",
+                               examples=["suspended"])
+    previous_state: NumberState = Field(examples=["active"])
     phone_number_masked: str = Field(examples=["+86138****8000"])
 
 
