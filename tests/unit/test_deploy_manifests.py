@@ -53,6 +53,12 @@ def by_kind(docs, kind: str) -> list[dict]:
     return [d for d in docs if d.get("kind") == kind]
 
 
+def api_deployments(docs) -> list[dict]:
+    """The Deployments that serve the API (the audit sequencer is a Deployment too)."""
+    return [d for d in by_kind(docs, "Deployment")
+            if d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "api"]
+
+
 def pod_specs(docs) -> list[tuple[str, dict]]:
     """(owner name, pod spec) of every Deployment and CronJob."""
     out = []
@@ -134,7 +140,7 @@ def served_port(command: list[str]) -> tuple[str, int]:
 
 def check_ports(docs) -> list[str]:
     problems = []
-    deployments = by_kind(docs, "Deployment")
+    deployments = api_deployments(docs)
     if not deployments:
         return ["no Deployment"]
     for dep in deployments:
@@ -167,7 +173,7 @@ def check_ports(docs) -> list[str]:
 
 def probe_paths(docs) -> set[str]:
     paths = set()
-    for dep in by_kind(docs, "Deployment"):
+    for dep in api_deployments(docs):
         for c in dep["spec"]["template"]["spec"]["containers"]:
             for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
                 if kind in c:
@@ -177,7 +183,7 @@ def probe_paths(docs) -> set[str]:
 
 def check_probes(docs, get_routes: set[str]) -> list[str]:
     problems = []
-    for dep in by_kind(docs, "Deployment"):
+    for dep in api_deployments(docs):
         c = dep["spec"]["template"]["spec"]["containers"][0]
         for kind, want in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
             if c.get(kind, {}).get("httpGet", {}).get("path") != want:
@@ -276,7 +282,7 @@ def _cpu(q) -> float:
 
 def check_scaling(docs) -> list[str]:
     problems = []
-    for dep in by_kind(docs, "Deployment"):
+    for dep in api_deployments(docs):
         name = dep["metadata"]["name"]
         labels = dep["spec"]["template"]["metadata"]["labels"]
         if dep["spec"]["selector"]["matchLabels"].items() - labels.items():
@@ -393,7 +399,7 @@ def test_engine_workers_follow_the_cpu_limit_and_scaling_selects_the_pods(docs):
 # --- the checks can fail ------------------------------------------------------------
 
 def _deployment_container(docs):
-    return by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+    return api_deployments(docs)[0]["spec"]["template"]["spec"]["containers"][0]
 
 
 def test_a_misspelt_env_name_is_reported(docs):
