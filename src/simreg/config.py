@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGED_POLICY = Path(__file__).parent / "policy" / "default.json"
@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     # `simreg audit sequencer` gives them positions in batches.  By convention the
     # province's two-digit GB/T 2260 code ("44").  Unset: the one global chain.
     audit_shard: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
+
+    @field_validator("audit_shard")
+    @classmethod
+    def _not_the_root_log(cls, v: str | None) -> str | None:
+        if v == "root":  # domain/audit_shards.ROOT: the log of the shards' checkpoints
+            raise ValueError("'root' names the root log of the shards' checkpoints, not a shard")
+        return v
     # Where the shared evaluation data lives (tests and benchmarks only); a relative
     # path is taken from the checkout's root.
     data_dir: Path = Path("../shared/data")

@@ -158,3 +158,13 @@ def test_a_log_checkpoint_opens_only_with_its_key_and_its_origin():
     assert signing.open_log_checkpoint(key.public_key(), note.replace("\n256\n", "\n255\n"), origin("44")) is None
     with pytest.raises(ValueError):
         signing.checkpoint_text("simreg audit", 1, root)
+
+
+def test_the_root_log_s_name_is_not_a_shard_setting():
+    import pydantic
+
+    from simreg.config import Settings
+
+    assert Settings(audit_shard="44").audit_shard == "44"
+    with pytest.raises(pydantic.ValidationError, match="root log"):
+        Settings(audit_shard="root")
