@@ -176,3 +176,18 @@ def test_a_replayed_request_returns_the_pending_receipt_it_first_sent(sharded, c
     capsys.readouterr()
     code, receipt = _run(capsys, "audit", "receipt", "44", str(first["receipt"]["outbox_id"]))
     assert code == 0 and receipt["status"] == "sequenced"
+
+
+def test_the_clerk_s_terminal_completes_a_pending_receipt_over_http(sharded, capsys):
+    svc, _pub, _tmp, _url = sharded
+    pending = _alternative(svc, "s-http")["receipt"]
+    url = f"/v1/audit/receipts/44/{pending['outbox_id']}"
+    r = svc.client.get(url, headers=svc.auth(Role.CLERK))
+    assert r.status_code == 200 and r.json()["status"] == "pending" and r.json()["audit_position"] is None
+    assert _run(capsys, "audit", "sequence")[0] == 0
+    done = svc.client.get(url, headers=svc.auth(Role.AUDITOR)).json()
+    code, by_cli = _run(capsys, "audit", "receipt", "44", str(pending["outbox_id"]))
+    assert code == 0 and done == by_cli and done["status"] == "sequenced" and done["root"]["proof"] is not None
+    assert svc.client.get(url, headers=svc.auth(Role.ADMIN)).status_code == 403
+    missing = svc.client.get("/v1/audit/receipts/44/999999", headers=svc.auth(Role.CLERK))
+    assert missing.status_code == 404 and missing.json()["code"] == "AUDIT.NO_SUCH_ENTRY"

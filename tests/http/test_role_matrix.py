@@ -120,6 +120,9 @@ MATRIX: list[Endpoint] = [
     # auditor's, like the log.  The customer already holds the receipt from the registration's
     # response; the issue has `simreg audit prove` and an offline verifier, not a counter role.
     _e("GET", "/v1/audit/proof/{index}", {AU}, url="/v1/audit/proof/0"),
+    # A pending receipt of the sharded log is asked again by the clerk's terminal that gave it
+    # to the customer, or by an auditor: hashes and positions, no personal data.
+    _e("GET", "/v1/audit/receipts/{shard}/{outbox_id}", {C, AU}, url="/v1/audit/receipts/44/1"),
     # Aggregate reports are the auditor's, and only the auditor's in the table.
     _e("GET", "/v1/reports/outlets", {AU}),
 ]

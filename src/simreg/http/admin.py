@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from ..adapters.sql import audit_store
+from ..adapters.sql.audit_sequencer import receipt as audit_receipt_of
 from ..adapters.sql.reports import outlet_report
 from ..domain.access import Clerk, Role
 from .auth import current_clerk, require
@@ -22,6 +23,7 @@ from .schemas import (
     OutletCreatedPublic,
     OutletReportPublic,
     OutletRequest,
+    ShardReceiptPublic,
     error_responses,
 )
 
@@ -93,6 +95,27 @@ async def audit_proof(request: Request, index: Annotated[int, Path(ge=0, le=2**6
     check it offline with `simreg audit verify-receipt`."""
     require(clerk, Role.AUDITOR)
     return await run_in_threadpool(audit_store.inclusion, request.app.state.runtime.database, index, size)
+
+
+_RECEIPT_EXAMPLE = {"status": "pending", "shard": "44", "outbox_id": 5120, "audit_position": None,
+                    "entry_hash": None, "leaf_hash": None, "tree_size": None, "root_hash": None,
+                    "checkpoint": None}
+
+
+@router.get("/v1/audit/receipts/{shard}/{outbox_id}", response_model=ShardReceiptPublic,
+            summary="The receipt of a decision in the sharded audit log",
+            responses=error_responses(401, 403, 404, 422, ok=(200, _RECEIPT_EXAMPLE)))
+async def audit_receipt(request: Request,
+                        shard: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$", examples=["44"])],
+                        outbox_id: Annotated[int, Path(ge=1, le=2**62), DIGITS],
+                        clerk: Clerk = Depends(current_clerk)):
+    """With a sharded audit log a registration's receipt is pending until the
+    shard's sequencer places the entry (a fraction of a second).  The clerk's
+    terminal, or an auditor, asks again here with the shard and outbox id the
+    pending receipt names; the complete receipt carries the batch checkpoint
+    and its link into the root log.  Hashes and positions only: no personal data."""
+    require(clerk, Role.CLERK, Role.AUDITOR)
+    return await run_in_threadpool(audit_receipt_of, request.app.state.runtime.database, shard, outbox_id)
 
 
 _OUTLETS_REPORT_EXAMPLE = [{"outlet_id": "out_4b1f9d1c5a3e7b2a", "outlet": "Counter 7", "registrations": 120,

@@ -163,6 +163,24 @@ class Receipt(BaseModel):
     outbox_id: int | None = Field(None, description="Sharded audit log only: the entry's id while it waits.")
 
 
+class ShardReceiptPublic(BaseModel):
+    """A receipt of the sharded audit log, asked again by its shard and outbox id."""
+    status: Literal["pending", "sequenced"] = Field(description="pending: still in the outbox; ask again.")
+    shard: str = Field(examples=["44"])
+    outbox_id: int
+    audit_position: int | None = Field(description="The entry's position in its shard's log; null while pending.")
+    entry_hash: str | None
+    leaf_hash: str | None
+    tree_size: int | None = Field(description="Size of the first batch checkpoint that covers the entry.")
+    root_hash: str | None
+    checkpoint: dict[str, Any] | None = Field(description="That batch checkpoint: a C2SP signed note, its origin, "
+                                                          "size and root.")
+    root_position: int | None = Field(None, description="Where that checkpoint sits in the root log.")
+    root: dict[str, Any] | None = Field(None, description="The root log's entry for it, the signed root checkpoint "
+                                                          "and the entry's inclusion proof; check the whole chain "
+                                                          "offline with `simreg audit verify-receipt`.")
+
+
 class RegistrationResponse(BaseModel):
     registration_id: str = Field(examples=["reg_5a3e7b2a9d40aa114b1f9d1c"])
     outcome: Outcome = Field(description="approved | rejected | review", examples=["approved"])
