@@ -157,8 +157,9 @@ class Receipt(BaseModel):
         description="Ed25519-signed (size, root) of that tree; null when no signing key is configured. Check with "
                     "`simreg audit prove INDEX --size SIZE` and `simreg audit verify-receipt`.")
     status: str | None = Field(None, description="Sharded audit log only (SIMREG_AUDIT_SHARD): \"pending\" until "
-                                                 "the shard's sequencer has placed the entry; then `simreg audit "
-                                                 "receipt SHARD OUTBOX_ID` gives the complete receipt.")
+                                                 "the shard's sequencer has placed the entry; then GET "
+                                                 "/v1/audit/receipts/{shard}/{outbox_id} (or `simreg audit receipt "
+                                                 "SHARD OUTBOX_ID`) gives the complete receipt.")
     shard: str | None = Field(None, description="Sharded audit log only: the entry's shard.", examples=["44"])
     outbox_id: int | None = Field(None, description="Sharded audit log only: the entry's id while it waits.")
 
