@@ -25,6 +25,7 @@ from .domain.access import Clerk
 from .domain.challenge import Challenge
 from .domain.errors import SimregError
 from .domain.media import ImageLimits
+from .domain.numbers import NumberState
 from .domain.policy import DetectionRules, Policy, TrackingParams
 from .domain.records import DecisionRecord, Recorded, Stamp
 from .domain.types import Embedding, FaceAnalysis, FaceBox, FaceTrack, Landmarks
@@ -174,6 +175,15 @@ class RegistryPort(Protocol):
         """Use the session, check the quota again under the person's lock, take a number,
         and write the decision with its audit entry, all or nothing."""
         ...
+
+    # used by the review and number routes (http/registrations.py) through the service
+    def review(self, registration_id: str, supervisor: Clerk, approve: bool, reason: str, stamp: Stamp,
+               now: datetime) -> dict: ...
+
+    def add_numbers(self, e164_numbers: Sequence[str], actor: str, stamp: Stamp, now: datetime) -> int: ...
+
+    def set_number_state(self, e164: str, target: NumberState, actor: str, reason: str, stamp: Stamp,
+                         now: datetime) -> dict: ...
 
 
 class CitizenDeskPort(Protocol):

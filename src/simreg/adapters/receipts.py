@@ -25,6 +25,7 @@ class SignedReceipts:
 
             assert r.audit_outbox_id is not None  # a sharded record has its outbox row
             return pending_receipt(Enqueued(r.audit_shard, r.audit_outbox_id))
+        assert r.audit_entry_hash is not None  # the global log: sequenced at once
         cp = None
         if self.signing_key is not None:
             from .signing import sign_checkpoint

@@ -203,7 +203,7 @@ class RegistrationService:
                                                     now)
             raise
 
-    def _register(self, inp: RegistrationInput, clerk: Clerk, idempotency_key: str, now: datetime) -> dict:
+    def _register(self, inp: RegistrationInput, clerk: Clerk, idempotency_key: str | None, now: datetime) -> dict:
         consent = self._consent(inp.consent)  # before any biometrics
         doc, key, challenge = self.open_identity_check(inp, clerk, now)
         limit = self.precheck_quota(key, doc)
@@ -226,6 +226,7 @@ class RegistrationService:
                                            {"reason": exc.code.value, "outlet_id": clerk.outlet_id},
                                            self.stamp, self.clock())
             raise
+        assert isinstance(recorded.response, dict)  # what self.response made
         return recorded.response
 
     def _templates(self, assessment) -> dict[str, bytes] | None:
@@ -266,7 +267,7 @@ class RegistrationService:
                                                                    idempotency_key, phone_number, now))
 
     def _register_alternative(self, d: DocumentInput, consent: Consent, statement: str, supervisor: Clerk,
-                              idempotency_key: str, phone_number: str | None, now: datetime) -> dict:
+                              idempotency_key: str | None, phone_number: str | None, now: datetime) -> dict:
         doc = self.validate(d, now.date())
         key = holder_key(doc)
         limit = self.precheck_quota(key, doc)
@@ -278,5 +279,6 @@ class RegistrationService:
             person=person, outcome=Outcome.APPROVED, reasons=(ReasonCode.DECISION_ALTERNATIVE_PATH.value,),
             scores={}, phone=phone, quota_limit=limit, consent=self._consent(consent), stamp=self.stamp,
             idempotency_key=idempotency_key, statement=statement), response_of=lambda r: self.response(r, {}))
+        assert isinstance(recorded.response, dict)  # what self.response made
         return recorded.response
 

@@ -37,8 +37,8 @@ class Recorded:
     outcome: Outcome
     reasons: tuple[str, ...]
     phone_number: str | None
-    audit_position: int
-    audit_entry_hash: str
+    audit_position: int | None  # None: sharded, not sequenced yet (below)
+    audit_entry_hash: str | None
     tree_size: int = 0          # the Merkle tree of the log right after this entry
     root_hash: str = ""
     # Sharded audit log (SIMREG_AUDIT_SHARD): the entry waits in the outbox; the

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -15,7 +15,9 @@ from sqlalchemy.engine import Engine
 from ..stores import aware
 
 # insert ... on conflict do nothing, on the two supported backends
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+# the dialect's INSERT, which has on_conflict_do_nothing
+_INSERTS: dict[str, Callable[[Any], postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 _DECISION_FIELDS = ("now", "clerk", "path", "session_id", "session_checked_at", "person", "outcome", "reasons",

@@ -40,8 +40,8 @@ class DecisionRepository(Repository):
         """Failed attempts since ``since``: (for this ID, by this clerk)."""
         failed = and_(attempts.c.failed.is_(True), attempts.c.at >= since)
         with self.engine.connect() as c:
-            by_id = c.execute(select(attempts.c.at).where(attempts.c.id_index.in_(id_index_values), failed)).scalars()
-            by_id = [aware(t) for t in by_id]
+            by_id = [aware(t) for t in c.execute(select(attempts.c.at)
+                                                 .where(attempts.c.id_index.in_(id_index_values), failed)).scalars()]
             by_clerk = c.execute(select(attempts.c.at).where(attempts.c.clerk_id == clerk_id, failed)).scalars()
             return by_id, [aware(t) for t in by_clerk]
 
@@ -91,6 +91,7 @@ class DecisionRepository(Repository):
                 number_id, clear_phone = self.numbers.take_number(c, phone, target, person_id, registration_id,
                                                            clerk.outlet_id, now)
             if templates and outcome is Outcome.APPROVED:
+                assert person_id is not None  # an approved registration has its person
                 expires = now + timedelta(days=template_days)
                 self.persons.seal_templates(c, person_id, registration_id, templates, now, expires)
             c.execute(insert(registrations).values(
@@ -125,6 +126,7 @@ class DecisionRepository(Repository):
             if response_of is not None:
                 recorded = replace(recorded, response=response_of(recorded))
                 if idempotency_key is not None:
+                    assert recorded.response is not None  # response_of just made it
                     self.idempotency.finish(c, clerk.clerk_id, idempotency_key, recorded.response)
         return recorded
 
@@ -138,6 +140,7 @@ class DecisionRepository(Repository):
             out = _registration_view(row)
             if row["number_id"] is not None:
                 n = c.execute(select(numbers).where(numbers.c.number_id == row["number_id"])).mappings().first()
+                assert n is not None  # registrations.number_id references numbers
                 out["phone_number"] = self.keyring.decrypt(n["number_ciphertext"], aad=n["number_id"].encode()).decode()
                 out["phone_number_masked"] = n["number_masked"]
                 out["number_state"] = n["state"]

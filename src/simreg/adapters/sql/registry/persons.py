@@ -56,6 +56,7 @@ class PersonRepository(Repository):
             c.execute(_INSERTS[c.dialect.name](persons).values(**values)
                       .on_conflict_do_nothing(index_elements=["id_index"]))
             pid = self.person_for(c, indexes)
+            assert pid is not None  # inserted just now, or by the concurrent registration
         c.execute(for_update(select(persons.c.person_id).where(persons.c.person_id == pid), c))
         return pid
 
