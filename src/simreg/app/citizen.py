@@ -16,7 +16,7 @@ from .registration import RegistrationInput, RegistrationService
 
 
 class CitizenService:
-    def __init__(self, runtime):
+    def __init__(self, runtime) -> None:
         self.rt = runtime
         self.reg = RegistrationService(runtime)
         self.desk: CitizenDeskPort = runtime.citizen_desk

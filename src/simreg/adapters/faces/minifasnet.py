@@ -114,7 +114,7 @@ class _Shared:
     """One scorer per process, loaded on first use and serialised by a lock (the
     tracker samples a few frames per clip; engines in one process share it)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         import threading
 
         self._lock = threading.Lock()
