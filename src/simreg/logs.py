@@ -225,7 +225,7 @@ def configure_logging(level: str | int = "INFO", json: bool = True, *,
         root.removeHandler(old)
         old.close()
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
-    handler._simreg_handler = True  # type: ignore[attr-defined]
+    handler._simreg_handler = True  # type: ignore[attr-defined]  # our mark, to find our handler again
     handler.addFilter(RedactingFilter())
     handler.setFormatter(JsonFormatter() if json else TextFormatter())
     root.addHandler(handler)

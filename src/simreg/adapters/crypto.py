@@ -555,7 +555,7 @@ class Keyring:
         return (self.fingerprint() == other.fingerprint()
                 and self._active_enc == other._active_enc and self._active_idx == other._active_idx)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # unhashable, as a class with __eq__ is by default
 
     def __reduce__(self):
         # Pickling would copy every key into whatever the pickle reaches

@@ -32,7 +32,9 @@ Number = Annotated[int | float, WithJsonSchema({"type": "number"})]
 
 # --------------------------------------------------------------------------- scores
 # TypedDicts, not models: a key the decision did not produce stays absent (a
-# model would add it as null), and keys a newer stage adds pass through.
+# model would add it as null), and keys a newer stage adds pass through.  Their
+# __pydantic_config__ is pydantic's documented way to configure a TypedDict, which
+# a TypedDict body does not otherwise allow (hence the `type: ignore[misc]`).
 
 class LivenessEventPublic(TypedDict, total=False):
     """One challenge action seen in the video, in seconds from its start."""
