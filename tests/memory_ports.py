@@ -63,6 +63,7 @@ class Decided:
     reasons: tuple[str, ...]
     phone: str | None
     consent: ConsentData
+    outlet_id: str = ""
 
 
 class MemoryRegistry:
@@ -75,6 +76,7 @@ class MemoryRegistry:
         self.attempts: list[tuple[str, str, datetime]] = []   # (id_index, clerk_id, at) of failed attempts
         self.events: list[tuple[str, str, str]] = []           # (actor, action, subject): the audit trail
         self.claims: dict[tuple[str, str], tuple[str, dict | None]] = {}
+        self.states: dict[str, Any] = {}            # number -> its NumberState once taken
         self._ids = (f"reg_{i:04d}" for i in itertools.count())
 
     def id_index(self, holder_key: str) -> str:
@@ -140,9 +142,13 @@ class MemoryRegistry:
         if session_id is not None:
             self.sessions.used.add(session_id)
         if number is not None:
+            from simreg.domain.decision import number_state_for
+
             self.free.remove(number)
             self.held.setdefault(person.holder_key, []).append(number)
-        self.decisions.append(Decided(registration_id, person, outcome, tuple(r.reasons), number, r.consent))
+            self.states[number] = number_state_for(outcome)
+        self.decisions.append(Decided(registration_id, person, outcome, tuple(r.reasons), number, r.consent,
+                                      clerk.outlet_id))
         if r.path == "face" and outcome is Outcome.REJECTED:
             self.attempts.append((self.id_index(person.holder_key), clerk.clerk_id, now))
         self.events.append((clerk.clerk_id, "registration.decided", registration_id))
@@ -157,6 +163,41 @@ class MemoryRegistry:
                 self.claims[(clerk.clerk_id, idempotency_key)] = (self.claims[(clerk.clerk_id, idempotency_key)][0],
                                                                    recorded.response)
         return recorded
+
+
+    # ------------------------------------------------------------------ reviews and the pool
+    def review(self, registration_id: str, supervisor: Clerk, approve: bool, reason: str, stamp: Stamp,
+               now: datetime) -> dict:
+        """As the SQL registry: only a registration in review of the supervisor's outlet;
+        the domain says what happens to the reserved number."""
+        from simreg.domain.decision import close_review
+
+        d = next((x for x in self.decisions if x.registration_id == registration_id), None)
+        if d is None or d.outlet_id != supervisor.outlet_id:
+            raise InputError(ReasonCode.REGISTRATION_UNKNOWN, "no such registration in your outlet")
+        if d.outcome is not Outcome.REVIEW:
+            raise PolicyError(ReasonCode.REVIEW_NOT_PENDING, "this registration is not awaiting review")
+        closing = close_review(approve)
+        code = ReasonCode.DECISION_SUPERVISOR_APPROVED if approve else ReasonCode.DECISION_SUPERVISOR_REJECTED
+        d.outcome, d.reasons = closing.outcome, (*d.reasons, code.value)
+        if d.phone is not None:
+            self.states[d.phone] = closing.number_state
+            if not closing.keeps_number:
+                self.held[d.person.holder_key].remove(d.phone)
+                self.free.append(d.phone)
+                d.phone = None
+        self.events.append((supervisor.clerk_id, "registration.reviewed", registration_id))
+        return {"registration_id": registration_id, "outcome": d.outcome.value, "reasons": list(d.reasons),
+                "audit_position": len(self.events) - 1}
+
+    def add_numbers(self, e164_numbers: Sequence[str], actor: str, stamp: Stamp, now: datetime) -> int:
+        new = [n for n in e164_numbers if n not in self.free and n not in self.states]
+        self.free.extend(new)
+        self.events.append((actor, "numbers.added", "pool"))
+        return len(new)
+
+    def set_number_state(self, e164: str, target, actor: str, reason: str, stamp: Stamp, now: datetime) -> dict:
+        raise NotImplementedError("the in-memory registry keeps no admin state changes")
 
 
 class MemoryReceipts:

@@ -192,3 +192,28 @@ def test_a_registration_that_loses_the_quota_race_is_refused_and_audited(world, 
     assert exc.value.code is ReasonCode.QUOTA_EXCEEDED
     assert len(world.registry.decisions) == 1 and inp.session_id not in world.sessions.used
     assert world.registry.events[-1][1] == "registration.refused"
+
+
+SUPERVISOR = Clerk("clk_s", "out_1", "Supervisor", Role.SUPERVISOR)
+
+
+def test_a_review_approved_activates_the_reserved_number_and_rejected_returns_it(world):
+    from simreg.domain.numbers import NumberState
+
+    world.outcome["next"] = Decision(Outcome.REVIEW, (ReasonCode.MATCH_GREY_ZONE.value,), {})
+    first = world.svc.register(_input(world), CLERK, "k-1")
+    second = world.svc.register(_input(world, id_number=OTHER_ID), CLERK, "k-2")
+    assert world.registry.states[first["phone_number"]] is NumberState.RESERVED
+    stamp = world.svc.stamp
+    approved = world.registry.review(first["registration_id"], SUPERVISOR, True, "matches the card", stamp, NOW)
+    assert approved["outcome"] == "approved"
+    assert world.registry.states[first["phone_number"]] is NumberState.ACTIVE
+    rejected = world.registry.review(second["registration_id"], SUPERVISOR, False, "another person", stamp, NOW)
+    assert rejected["outcome"] == "rejected" and rejected["reasons"][-1] == "DECISION.SUPERVISOR_REJECTED"
+    assert second["phone_number"] in world.registry.free            # back in the pool at once
+    with pytest.raises(PolicyError) as twice:
+        world.registry.review(first["registration_id"], SUPERVISOR, False, "changed my mind", stamp, NOW)
+    assert twice.value.code is ReasonCode.REVIEW_NOT_PENDING
+    elsewhere = Clerk("clk_x", "out_2", "Other outlet", Role.SUPERVISOR)
+    with pytest.raises(InputError):
+        world.registry.review(second["registration_id"], elsewhere, True, "not mine to decide", stamp, NOW)
