@@ -55,15 +55,10 @@ LOWER_IS_ATTACK = {"rigidity", "planarity", "rppg"}
 
 
 def source_of(name: str) -> str:
-    if name.startswith("generated/"):
-        return "generated"
-    if "tranvanluyt" in name or ("replay_01" in name and "simulated" in name):
-        return "TVL"
-    if "manikantha" in name:
-        return "MK"
-    if "simulated" in name:
-        return "shared simulated"
-    return Path(name).name.split("_")[0]
+    """bench/liveness.py's leave-one-source-out groups, and our generated attacks as one more."""
+    from liveness import source_of as recorded_by
+
+    return "generated" if name.startswith("generated/") else recorded_by(name)
 
 
 def items(d: Path, attacks: Path | None) -> list[tuple[str, Path, bool, str, list[str]]]:

@@ -265,15 +265,7 @@ async def get_registration(request: Request, registration_id: str, clerk: Clerk 
     return view
 
 
-_LIST_REVIEWS_EXAMPLE = [{"registration_id": "reg_5a3e7b2a9d40aa114b1f9d1c", "path": "face", "outcome": "review",
-                          "decided_outcome": "review", "reasons": ["MATCH.GREY_ZONE"],
-                          "scores": {"match": {"score": 0.4012, "threshold": 0.4287, "review_threshold": 0.3707}},
-                          "clerk_id": "clk_1f9d1c5a3e7b2a9d", "outlet_id": "out_4b1f9d1c5a3e7b2a",
-                          "session_id": "ses_4b1f9d1c5a3e7b2a9d40aa11", "person_id": "per_9d40aa114b1f9d1c5a3e7b2a",
-                          "model_ids": ["sface-2021dec-int8bq+flip"], "policy_sha256": "3f1e...", "statement": None,
-                          "reviewed_by": None, "reviewed_at": None, "review_reason": None,
-                          "created_at": "2026-11-29T08:15:04+00:00", "audit_position": 1041,
-                          "phone_number": "+8613800138000", "phone_number_masked": "+86138****8000"}]
+_LIST_REVIEWS_EXAMPLE = [_GET_REGISTRATION_EXAMPLE]  # the queue lists registration views
 
 @router.get("/v1/reviews", response_model=list[RegistrationView], summary="Registrations awaiting review",
             responses=error_responses(401, 403, ok=(200, _LIST_REVIEWS_EXAMPLE)))
