@@ -61,7 +61,7 @@ def test_a_face_that_reflects_the_sessions_colours_scores_high_and_one_that_does
     for kind in ("reflected", "recorded before"):
         sid, flash = _session(svc)
         colours = flash["colours"]
-        assert len(colours) == 10 and flash["segment_s"] > 0
+        assert len(colours) == 20 and flash["segment_s"] > 0
         clip = _with_reflection(video, colours if kind == "reflected" else None, flash["segment_s"])
         times = ",".join(f"{FLASH_START_S + k * flash['segment_s']:.3f}" for k in range(len(colours)))
         r = svc.client.post("/v1/registrations", data=registration_form(sid, flash_times=times),
@@ -72,7 +72,9 @@ def test_a_face_that_reflects_the_sessions_colours_scores_high_and_one_that_does
         assert body["outcome"] == "approved", body   # report-only: the flash decides nothing
         scores[kind] = body["scores"]["pad"]["flash"]
     assert scores["reflected"] > 0.8, scores
-    assert scores["recorded before"] < 0.5, scores
+    # without a reflection the score is chance: on this capture, over 1,000 random plans,
+    # p99 0.37 and at most 0.53 (domain/flash.py); 0.7 leaves that tail out
+    assert scores["recorded before"] < 0.7, scores
 
 
 def test_flash_times_that_do_not_fit_the_sessions_colours_are_refused(svc, video, same_person_portrait):
@@ -80,4 +82,4 @@ def test_flash_times_that_do_not_fit_the_sessions_colours_are_refused(svc, video
     r = svc.client.post("/v1/registrations", data=registration_form(sid, flash_times="0.3,0.7,1.1"),
                         files=media(same_person_portrait, video), headers={**svc.auth(), "Idempotency-Key": "f-3"})
     assert r.status_code == 422 and r.json()["code"] == "REGISTRATION.FIELD"
-    assert "flash_times has 3 values for 10 colours" in r.json()["message"]
+    assert "flash_times has 3 values for 20 colours" in r.json()["message"]

@@ -43,8 +43,8 @@ SEXES = ("M", "F", "X", "男", "女")
 ID_TYPES = ("cn_resident", "passport", "hk_macau_taiwan")
 #: Seconds from the video's start, comma-separated (at most 8).
 PROMPT_TIMES_PATTERN = r"^[0-9]{1,5}(\.[0-9]{1,6})?(,[0-9]{1,5}(\.[0-9]{1,6})?){0,7}$"
-#: The same for the flash colours (at most 16).
-FLASH_TIMES_PATTERN = r"^[0-9]{1,5}(\.[0-9]{1,6})?(,[0-9]{1,5}(\.[0-9]{1,6})?){0,15}$"
+#: The same for the flash colours (at most 32).
+FLASH_TIMES_PATTERN = r"^[0-9]{1,5}(\.[0-9]{1,6})?(,[0-9]{1,5}(\.[0-9]{1,6})?){0,31}$"
 NAME_MAX = 200
 
 
@@ -147,7 +147,7 @@ def check_form_shapes(fields: dict[str, str | None]) -> None:
         ("prompt_times", lambda v: _matches(PROMPT_TIMES_PATTERN, v), ReasonCode.REGISTRATION_FIELD,
          "prompt_times must be comma-separated seconds (at most 8)"),
         ("flash_times", lambda v: _matches(FLASH_TIMES_PATTERN, v), ReasonCode.REGISTRATION_FIELD,
-         "flash_times must be comma-separated seconds (at most 16)"),
+         "flash_times must be comma-separated seconds (at most 32)"),
         ("name", lambda v: len(v) <= NAME_MAX, IdReason.NAME_TOO_LONG, f"name is longer than {NAME_MAX} characters"),
     ]
     for name, ok, code, message in checks:

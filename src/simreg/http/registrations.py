@@ -154,9 +154,9 @@ def consent_of(body: ConsentBody) -> Consent:
     return Consent(text_version, body.accepted_at)
 
 
-#: At most this many prompts (a challenge has 2-4 actions) and flash colours (a plan has 10).
+#: At most this many prompts (a challenge has 2-4 actions) and flash colours (a plan has 20).
 MAX_PROMPTS = 8
-MAX_FLASHES = 16
+MAX_FLASHES = 32
 
 
 def times_field(value: str | None, name: str = "prompt_times", most: int = MAX_PROMPTS) -> tuple[float, ...] | None:
