@@ -196,3 +196,20 @@ def test_the_shipped_policy_carries_a_pad_fusion_in_its_hash():
     assert policy.pad.fusion.review_at < policy.pad.fusion.reject_at
     doc["pad"]["fusion"]["reject_at"] += 0.01
     assert parse_policy(json.dumps(doc)).sha256 != policy.sha256
+
+
+@pytest.mark.parametrize("change", [
+    lambda f: f.update(weights=f["weights"][:-1]),            # a feature without its weight
+    lambda f: f.update(features=[*f["features"][:-1], "log:heartbeat"]),   # no such signal
+    lambda f: f.update(features=[*f["features"][:-1], "sqrt:rigidity"]),   # no such transform
+    lambda f: f.update(scale=[0.0, *f["scale"][1:]]),
+    lambda f: f.update(review_at=f["reject_at"] + 0.1),       # the review band above the refusal
+])
+def test_a_malformed_fusion_makes_the_policy_invalid(change):
+    from simreg.domain.errors import PolicyError
+
+    path = Path(__file__).resolve().parents[2] / "src" / "simreg" / "policy" / "default.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    change(doc["pad"]["fusion"])
+    with pytest.raises(PolicyError):
+        parse_policy(json.dumps(doc))

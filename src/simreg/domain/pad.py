@@ -334,7 +334,7 @@ class PadFusion:
     def contributions(self, scores: dict[str, float | None]) -> dict[str, float]:
         """Each signal's push on the logit (positive: toward "attack")."""
         out: dict[str, float] = {}
-        for spec, m, s, w in zip(self.features, self.mean, self.scale, self.weights, strict=False):
+        for spec, m, s, w in zip(self.features, self.mean, self.scale, self.weights, strict=True):
             v = feature_value(spec, scores)
             name = spec.split(":")[-1]
             out[name] = out.get(name, 0.0) + (0.0 if v is None else w * (v - m) / s)
@@ -359,8 +359,19 @@ class PadFusion:
 
     @classmethod
     def from_policy(cls, d: dict) -> PadFusion:
-        return cls(tuple(d["features"]), tuple(d["mean"]), tuple(d["scale"]), tuple(d["weights"]),
-                   float(d["bias"]), float(d["reject_at"]), float(d["review_at"]))
+        """From the policy's ``pad.fusion``; ``ValueError`` (an invalid policy) unless
+        every feature has its mean, scale and weight, the scales are positive, every
+        feature names a known signal, and 0 <= review_at <= reject_at <= 1."""
+        f = cls(tuple(str(x) for x in d["features"]), tuple(float(x) for x in d["mean"]),
+                tuple(float(x) for x in d["scale"]), tuple(float(x) for x in d["weights"]),
+                float(d["bias"]), float(d["reject_at"]), float(d["review_at"]))
+        if not len(f.features) == len(f.mean) == len(f.scale) == len(f.weights):
+            raise ValueError("pad.fusion: features, mean, scale and weights differ in length")
+        unknown = [x for x in f.features if x.split(":")[-1] not in SIGNAL_REASONS
+                   or x.rpartition(":")[0] not in ("", "log", "logit")]
+        if unknown or not all(v > 0 for v in f.scale) or not 0 <= f.review_at <= f.reject_at <= 1:
+            raise ValueError(f"pad.fusion: unknown features {unknown} or invalid scales or edges")
+        return f
 
 
 def fit_fusion(features: tuple[str, ...], rows: list[dict[str, float | None]], y, bpcer: float = 0.05,
