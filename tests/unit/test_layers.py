@@ -148,9 +148,6 @@ PLACES = [
 
 # (file, imported module) -> the item of issue 14 that removes it.
 KNOWN = {
-    ("http/ui.py", "sqlalchemy"): "item 1: the counter page looks an outlet's name up itself (a repository)",
-    ("http/errors.py", "sqlalchemy.exc"): "item 1: storage errors are mapped from SQLAlchemy's classes "
-                                          "(the adapter should raise InfraError(STORAGE.*) instead)",
     ("domain/errors.py", "simreg.http.errors"): "item 5: SimregError.http_status reads the HTTP layer's table "
                                                 "(callers can ask http.errors.status_of)",
 }

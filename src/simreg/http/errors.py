@@ -13,8 +13,10 @@ The tree of exception classes (``domain/errors.py`` unless named)::
     │   └── InfraError          a fault of ours (models, keys, engine): 503 + Retry-After
     │       └── Busy                at the bound of analyses in flight, with retry_after_s
     ├── KeyringError            adapters/crypto.py: a KeyCode (KEYS.*); the client sees 503 KEYS.UNAVAILABLE
-    ├── sqlalchemy DataError    the database refused a value: 422 REQUEST.INVALID
-    ├── sqlalchemy SQLAlchemyError (any other)   the database failed or dropped: 503 STORAGE.UNAVAILABLE
+    ├── REFUSED_VALUE_ERRORS    adapters/sql/database.py (SQLAlchemy's DataError): the database
+    │                           refused a value: 422 REQUEST.INVALID
+    ├── STORAGE_ERRORS          adapters/sql/database.py (any other SQLAlchemyError): the database
+    │                           failed or dropped: 503 STORAGE.UNAVAILABLE
     ├── RequestValidationError  FastAPI's field checks: 400/415/422 (http/contract.py names the field's code)
     └── starlette HTTPException the router's refusals: 404 ROUTE.NOT_FOUND, 405 ROUTE.METHOD_NOT_ALLOWED, ...
 
@@ -42,10 +44,10 @@ from collections.abc import Mapping
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..adapters.crypto import KeyringError
+from ..adapters.sql.database import REFUSED_VALUE_ERRORS, STORAGE_ERRORS
 from ..domain.errors import SimregError
 from ..domain.reasons import CliCode, Code, IdReason, KeyCode, ReasonCode, family
 from .contract import field_error
@@ -167,18 +169,22 @@ def install_error_handlers(app: FastAPI) -> None:
         log.error("keyring error: %s", exc.code)
         return error_response(request, *_KEYS_PUBLIC)
 
-    @app.exception_handler(DataError)
-    async def data_error(request: Request, exc: DataError):
+    async def data_error(request: Request, exc: Exception):
         # the database refused a value (a NUL byte, an out-of-range number): the
         # client's input, not an outage; the transaction was rolled back
         return error_response(request, R.REQUEST_INVALID, "a value in the request cannot be stored")
 
-    @app.exception_handler(SQLAlchemyError)
-    async def storage_error(request: Request, exc: SQLAlchemyError):
+    async def storage_error(request: Request, exc: Exception):
         # the transaction was rolled back (or the connection is gone, which the
         # database rolls back): nothing of the request was stored
         log.error("storage error: %s", type(exc).__name__)
         return error_response(request, R.STORAGE_UNAVAILABLE, "the database is unavailable; retry")
+
+    # the more specific classes first: Starlette picks the handler by the exception's MRO
+    for cls in REFUSED_VALUE_ERRORS:
+        app.add_exception_handler(cls, data_error)
+    for cls in STORAGE_ERRORS:
+        app.add_exception_handler(cls, storage_error)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):

@@ -23,10 +23,8 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from sqlalchemy import select
 from starlette.routing import Route, Router
 
-from ..adapters.sql.schema import outlets
 from ..domain.access import Clerk
 from ..domain.reasons import ReasonCode
 from .auth import current_clerk
@@ -139,7 +137,7 @@ def build_router(files: dict[str, Asset], version: str) -> APIRouter:
         (any role), the outlet's name, and the capture limits the page must respect
         (a recording is stopped before the service's duration limit)."""
         rt = request.app.state.runtime
-        outlet = await run_in_threadpool(_outlet_name, rt.database, clerk.outlet_id)
+        outlet = await run_in_threadpool(rt.access.outlet_name, clerk.outlet_id)
         s = rt.settings
         return MeResponse(clerk_id=clerk.clerk_id, name=clerk.name, role=clerk.role.value,
                           outlet_id=clerk.outlet_id, outlet=outlet,
@@ -147,11 +145,6 @@ def build_router(files: dict[str, Asset], version: str) -> APIRouter:
                                    "max_video_bytes": s.max_video_bytes, "max_image_bytes": s.max_image_bytes})
 
     return router
-
-
-def _outlet_name(engine, outlet_id: str) -> str | None:
-    with engine.connect() as c:
-        return c.execute(select(outlets.c.name).where(outlets.c.outlet_id == outlet_id)).scalar_one_or_none()
 
 
 def install_ui(app: FastAPI, directory: Path = STATIC_DIR) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 
 def open_database(url: str, read_only: bool = False) -> Engine:
@@ -61,3 +61,12 @@ def for_update(query, conn, skip_locked: bool = False):
     """``query`` locking the rows it reads until commit (PostgreSQL's FOR UPDATE;
     on SQLite :func:`lock_for_write` already serialises writers)."""
     return query.with_for_update(skip_locked=skip_locked) if conn.dialect.name == "postgresql" else query
+
+
+#: The storage's own exceptions, for the HTTP layer's one mapping point
+#: (http/errors.py), so that it knows what they mean without importing the
+#: database library: the database refused a value the client sent (a NUL byte,
+#: an out-of-range number), and any other failure (down, dropped, timed out).
+#: Either way the transaction was rolled back and nothing was stored.
+REFUSED_VALUE_ERRORS: tuple[type[Exception], ...] = (DataError,)
+STORAGE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError,)

@@ -46,6 +46,11 @@ class AccessStore:
         self.engine = engine
         self._stamp: dict[str, Any] = {"model_ids": model_ids, "policy_sha256": policy_sha256}
 
+    def outlet_name(self, outlet_id: str) -> str | None:
+        """The outlet's name, for the counter's pages (``None``: no such outlet)."""
+        with self.engine.connect() as c:
+            return c.execute(select(outlets.c.name).where(outlets.c.outlet_id == outlet_id)).scalar_one_or_none()
+
     def create_outlet(self, name: str, actor: str = "admin-cli") -> Outlet:
         name = _staff_name(name)
         outlet = Outlet("out_" + secrets.token_hex(8), name)
