@@ -568,8 +568,9 @@ def _verify_sharded(db, args, settings: Settings) -> dict | None:
             bad = []
             for r in root_rows:  # every shard checkpoint the root log holds
                 d = json.loads(r["details"])
-                if d["checkpoint"] is None or signing.open_log_checkpoint(key, d["checkpoint"], origin(d["shard"])) \
-                        != (d["size"], d["root_hash"]):
+                note, shard = d.get("checkpoint"), d.get("shard")
+                if not isinstance(note, str) or not isinstance(shard, str) \
+                        or signing.open_log_checkpoint(key, note, origin(shard)) != (d.get("size"), d.get("root_hash")):
                     bad.append(f"root entry {r['position']} (shard {d['shard']} size {d['size']})")
             latest = seq.latest_checkpoint(db, ROOT) if root_rows else None  # an empty root log has none
             opened = None if latest is None or latest["note"] is None else \

@@ -191,3 +191,32 @@ def test_the_clerk_s_terminal_completes_a_pending_receipt_over_http(sharded, cap
     assert svc.client.get(url, headers=svc.auth(Role.ADMIN)).status_code == 403
     missing = svc.client.get("/v1/audit/receipts/44/999999", headers=svc.auth(Role.CLERK))
     assert missing.status_code == 404 and missing.json()["code"] == "AUDIT.NO_SUCH_ENTRY"
+
+
+def test_verify_finds_a_well_chained_entry_appended_by_hand_and_a_shard_without_a_head(sharded, capsys):
+    from sqlalchemy import insert, select
+
+    from simreg.adapters.sql.schema import audit_shard_entries
+    from simreg.domain.audit import ENTRY_FIELDS, entry_from_row, entry_to_row, new_entry
+
+    svc, _pub, _tmp, _url = sharded
+    _alternative(svc, "s-forge")
+    assert main(["audit", "sequence"]) == 0
+    capsys.readouterr()
+    db = svc.rt.database
+    with db.begin() as c:
+        last = c.execute(select(*[audit_shard_entries.c[n] for n in ENTRY_FIELDS])
+                         .where(audit_shard_entries.c.shard == "44")
+                         .order_by(audit_shard_entries.c.position.desc()).limit(1)).mappings().one()
+        prev = entry_from_row(dict(last))
+        forged = new_entry(prev, timestamp=prev.timestamp, actor="clk_evil", action="registration.decided",
+                           subject="reg_forged", details={"outcome": "approved"}, model_ids=prev.model_ids,
+                           policy_sha256=prev.policy_sha256)
+        c.execute(insert(audit_shard_entries).values(shard="44", outbox_id=None, **entry_to_row(forged)))
+        stray = new_entry(None, timestamp=prev.timestamp, actor="clk_evil", action="registration.decided",
+                          subject="reg_stray", details={}, model_ids=prev.model_ids, policy_sha256=prev.policy_sha256)
+        c.execute(insert(audit_shard_entries).values(shard="99", outbox_id=None, **entry_to_row(stray)))
+    code, out = _run(capsys, "audit", "verify", "--json")
+    assert code == 3 and out["ok"] is False
+    assert out["sharded"]["shards"]["44"]["kind"] == "inserted"
+    assert out["sharded"]["shards"]["99"]["kind"] == "inserted"

@@ -168,3 +168,16 @@ def test_the_root_log_s_name_is_not_a_shard_setting():
     assert Settings(audit_shard="44").audit_shard == "44"
     with pytest.raises(pydantic.ValidationError, match="root log"):
         Settings(audit_shard="root")
+
+
+def test_entries_past_what_the_root_log_recorded_or_a_shard_it_never_mentions_are_inserted():
+    a = shard_log(10)
+    root = _root_log([("44", 10, root_of(a))])
+    # a well-chained entry appended by hand after the sequencer's last batch
+    forged = [e for _, e in sequence(a[-1], [pending(99, subject="reg_forged")])]
+    rep = verify_shards(root, {"44": [entry_to_row(e) for e in a + forged]})
+    assert not rep.ok and rep.shards["44"].kind.value == "inserted"
+    assert rep.shards["44"].first_bad_position == 10 and "past the last size" in rep.message
+    # a whole shard the root log never heard of
+    stray = verify_shards(root, {"44": [entry_to_row(e) for e in a], "99": [entry_to_row(e) for e in shard_log(3)]})
+    assert not stray.ok and stray.shards["99"].kind.value == "inserted" and stray.shards["44"].ok

@@ -163,10 +163,13 @@ def verify_shards(root_rows: Sequence[Mapping[str, Any] | AuditEntry],
                   shard_rows: Mapping[str, Sequence[Mapping[str, Any] | AuditEntry]]) -> ShardedReport:
     """Verify the root log's chain, then every shard's chain against each
     (size, root) the root log recorded for it: a shard cut short is
-    ``truncated``, one rewritten with recomputed hashes ``rewritten``.  A shard
-    the root log never mentions is still chain-checked; a shard the root log
-    mentions that has no rows is ``truncated``.  Signatures (the root's
-    checkpoints, the notes in root entries) are the caller's to check."""
+    ``truncated``, one rewritten with recomputed hashes ``rewritten``; a shard
+    the root log mentions that has no rows is ``truncated``.  The sequencer
+    writes a batch, its checkpoint and the root entry in one transaction, so
+    every stored entry is covered by a size the root log recorded: entries past
+    the last one (appended by hand, however well chained), and a shard the root
+    log never mentions, are ``inserted``.  Signatures (the root's checkpoints,
+    the notes in root entries) are the caller's to check."""
     root = verify_chain(root_rows)
     shards: dict[str, ChainReport] = {}
     if not root.ok:
@@ -183,6 +186,12 @@ def verify_shards(root_rows: Sequence[Mapping[str, Any] | AuditEntry],
     for name in sorted(set(shard_rows) | set(heads)):
         rows = shard_rows.get(name, ())
         report = verify_against_checkpoints(rows, heads.get(name, []))
+        recorded = max((h.size for h in heads.get(name, [])), default=0)
+        if report.ok and report.size > recorded:
+            report = ChainReport(False, report.size, report.head_hash, recorded, Tampering.INSERTED,
+                                 f"{report.size - recorded} entries past the last size the root log recorded "
+                                 f"for this shard ({recorded}): no sequencer batch wrote them",
+                                 report.verified_size, report.root_hash)
         shards[name] = report
         if not report.ok:
             assert report.kind is not None  # a failed report names its kind

@@ -286,9 +286,12 @@ def has_shards(engine: Engine) -> bool:
 
 
 def logs(engine: Engine) -> list[str]:
-    """The shards with a head row (the root log excluded)."""
+    """Every shard with a head row or with stored entries (the root log excluded):
+    a shard that has rows but no head must be seen by ``audit verify`` too."""
     with engine.connect() as c:
-        return sorted(r[0] for r in c.execute(select(audit_shard_heads.c.shard)) if r[0] != ROOT)
+        named = {r[0] for r in c.execute(select(audit_shard_heads.c.shard))}
+        named |= {r[0] for r in c.execute(select(audit_shard_entries.c.shard).distinct())}
+    return sorted(n for n in named if n != ROOT)
 
 
 def read_rows(engine: Engine, log: str, batch: int = 20_000) -> Iterator[dict]:
