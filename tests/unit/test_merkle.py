@@ -334,3 +334,15 @@ def test_consistency_proof_refuses_sizes_outside_the_tree():
 
 def test_hash_size_is_sha256s():
     assert merkle.HASH_SIZE == 32 == len(root(LEAVES[:3]))
+
+
+def test_the_frontier_is_the_proof_of_the_next_leaf():
+    from simreg.domain.merkle import TreeHeads, inclusion_proof, verify_inclusion
+
+    leaves = [bytes([i]) * 32 for i in range(70)]
+    heads = TreeHeads()
+    for n, leaf in enumerate(leaves):
+        expected = inclusion_proof(n, leaves[: n + 1])
+        assert heads.proof_of_next() == expected, n
+        heads.append(leaf)
+        assert verify_inclusion(leaf_hash(leaf), n, n + 1, expected, heads.root())

@@ -117,6 +117,13 @@ class TreeHeads:
         t.size = size
         return t
 
+    def proof_of_next(self) -> list[bytes]:
+        """RFC 6962 ``PATH(size, D[size + 1])``: the inclusion proof of the next
+        leaf appended, in the tree that it completes, deepest first.  The last
+        leaf's path is the roots of the complete subtrees to its left, that is
+        this frontier, smallest first."""
+        return list(reversed(self._hashes))
+
     def root(self) -> bytes:
         if not self._hashes:
             return EMPTY_ROOT

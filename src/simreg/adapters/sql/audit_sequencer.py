@@ -143,11 +143,13 @@ def _insert_entries(c: Connection, log: str, pairs: Sequence[tuple[int | None, A
 
 def _advance(c: Connection, log: str, head: Mapping, entries: Sequence[AuditEntry], key,
              stamp: str) -> tuple[int, str, str | None]:
-    """Advance the log's frontier past ``entries``, store its checkpoint; (size, root hex, note)."""
+    """Advance the log's frontier past ``entries``, store its checkpoint; (size, root hex, note).
+    With one entry (the root log's step), the checkpoint keeps that entry's inclusion proof."""
     heads = TreeHeads.from_state(json.loads(head["state"]))
     if heads.size != head["size"] or (entries and entries[0].position != heads.size):
         raise PolicyError(ReasonCode.AUDIT_BROKEN, f"the stored head of log {log!r} does not fit its entries; "
                                                    "run `simreg audit verify`")
+    proof = json.dumps([h.hex() for h in heads.proof_of_next()]) if len(entries) == 1 else None
     for e in entries:
         heads.append(merkle_leaf(e))
     root = heads.root().hex()
@@ -159,7 +161,7 @@ def _advance(c: Connection, log: str, head: Mapping, entries: Sequence[AuditEntr
 
         note = sign_log_checkpoint(key, origin(log), heads.size, root)
     c.execute(insert(audit_shard_checkpoints).values(shard=log, size=heads.size, root_hash=root, timestamp=stamp,
-                                                     note=note))
+                                                     note=note, proof=proof if log == ROOT else None))
     return heads.size, root, note
 
 
@@ -374,15 +376,18 @@ def root_link(engine: Engine, position: int) -> dict:
     """How a shard checkpoint sits in the root log: the root entry at ``position``
     (as stored: every field its hash covers), the root checkpoint made with it
     (size ``position + 1``, signed note), and the entry's inclusion proof under it."""
-    proof = inclusion(engine, ROOT, position, position + 1)
     with engine.connect() as c:
         entry = c.execute(select(*[audit_shard_entries.c[n] for n in ENTRY_FIELDS]).where(
             audit_shard_entries.c.shard == ROOT, audit_shard_entries.c.position == position)).mappings().one()
         cp = c.execute(select(audit_shard_checkpoints).where(audit_shard_checkpoints.c.shard == ROOT,
                                                              audit_shard_checkpoints.c.size == position + 1)
                        ).mappings().one()
+    if cp["proof"] is not None:  # kept by the sequencer: one row, whatever the root log's length
+        path = json.loads(cp["proof"])
+    else:  # a checkpoint made before migration 0007
+        path = inclusion(engine, ROOT, position, position + 1)["proof"]
     return {"position": position, "entry": dict(entry), "tree_size": int(cp["size"]), "root_hash": cp["root_hash"],
-            "checkpoint": _checkpoint_doc(ROOT, cp), "proof": proof["proof"]}
+            "checkpoint": _checkpoint_doc(ROOT, cp), "proof": path}
 
 
 def pending_receipt(e: Enqueued) -> dict:

@@ -260,4 +260,7 @@ audit_shard_checkpoints = Table(
     Column("timestamp", Text, nullable=False),
     Column("note", Text, nullable=True),
     Column("root_position", BigInteger, nullable=True),
+    # root checkpoints only: the inclusion proof of the root entry they were made
+    # with (migration 0007), JSON list of hex hashes
+    Column("proof", Text, nullable=True),
 )
