@@ -704,12 +704,27 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--database", help="database URL (default SIMREG_DATABASE_URL)")
     ap.set_defaults(func=cmd_audit_prove)
 
+    def shard_name(text: str) -> str:  # argparse reports a ValueError as "invalid shard_name value"
+        from .domain.audit_shards import check_shard_name
+
+        return check_shard_name(text)
+
+    def positive_int(text: str) -> int:
+        if int(text) < 1:
+            raise ValueError(text)
+        return int(text)
+
+    def non_negative(text: str) -> float:
+        if not float(text) >= 0:
+            raise ValueError(text)
+        return float(text)
+
     def sequencer_args(q):
-        q.add_argument("--shard", action="append", help="a shard to sequence (repeatable; default: every shard "
-                                                        "with pending entries)")
-        q.add_argument("--max-entries", type=int, default=256, help="entries per batch at most (default 256)")
-        q.add_argument("--max-wait-ms", type=float, default=250, help="cut a batch once its oldest entry waited "
-                                                                       "this long (default 250)")
+        q.add_argument("--shard", action="append", type=shard_name,
+                       help="a shard to sequence (repeatable; default: every shard with pending entries)")
+        q.add_argument("--max-entries", type=positive_int, default=256, help="entries per batch at most (default 256)")
+        q.add_argument("--max-wait-ms", type=non_negative, default=250,
+                       help="cut a batch once its oldest entry waited this long (default 250)")
         q.add_argument("--key", help="Ed25519 private key PEM signing the batch checkpoints "
                                      "(default SIMREG_AUDIT_SIGNING_KEY_FILE; none: unsigned)")
         q.add_argument("--database", help="database URL (default SIMREG_DATABASE_URL)")

@@ -234,3 +234,24 @@ def test_simreg_audit_sequencer_runs_until_sigterm_and_sequences_what_arrives(db
     batches = [json.loads(line) for line in out.splitlines()]
     assert sum(b["count"] for b in batches) == 4 and batches[-1]["size"] == 4
     assert _sharded_report(engine).ok
+
+
+def test_the_sequencer_loop_outlives_a_database_error_and_loses_nothing(db, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    engine, _ = db
+    _append(seq.for_shard(engine, "44"), 4)
+    real, calls = seq.sequence_once, []
+
+    def flaky(*a, **k):  # the first pass finds the database gone
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(seq, "sequence_once", flaky)
+    monkeypatch.setattr(seq.time, "sleep", lambda s: None)  # no real back-off in a test
+    seq.run_sequencer(engine, ["44"], policy=BatchPolicy(max_entries=4, max_wait_s=0),
+                      stop=lambda: len(calls) >= 2)
+    assert len(calls) == 2 and seq.outbox_size(engine) == 0
+    assert len(list(seq.read_rows(engine, "44"))) == 4 and _sharded_report(engine).ok

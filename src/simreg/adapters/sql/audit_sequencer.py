@@ -23,6 +23,7 @@ proofs, receipts) of every shard and of the root log.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from ...domain import merkle
 from ...domain.audit import (
@@ -52,6 +54,8 @@ from ...domain.merkle import TreeHeads
 from ...domain.reasons import ReasonCode
 from .database import lock_for_write
 from .schema import audit_outbox, audit_shard_checkpoints, audit_shard_entries, audit_shard_heads
+
+log = logging.getLogger(__name__)
 
 #: The engine execution option naming the shard this process writes to.
 SHARD_OPTION = "simreg_audit_shard"
@@ -248,15 +252,25 @@ def run_sequencer(engine: Engine, shards: Sequence[str] | None = None, *, policy
     ``max_entries`` are pending or the oldest has waited ``max_wait_s``.  Polls
     every ``max_wait_s / 4`` (at most 0.5 s) when there is nothing to do."""
     idle = min(max(policy.max_wait_s / 4, 0.005), 0.5)
+    backoff = 0.0
     while not stop():
-        names = list(shards) if shards is not None else pending_shards(engine)
         busy = False
-        for name in names:
-            b = sequence_once(engine, name, policy=policy, signing_key=signing_key, force=False)
-            if b.count:
-                busy = True
-                if on_batch is not None:
-                    on_batch(b)
+        try:
+            names = list(shards) if shards is not None else pending_shards(engine)
+            for name in names:
+                b = sequence_once(engine, name, policy=policy, signing_key=signing_key, force=False)
+                if b.count:
+                    busy = True
+                    if on_batch is not None:
+                        on_batch(b)
+            backoff = 0.0
+        except SQLAlchemyError as exc:
+            # the database is down or dropped the connection: the batch rolled back
+            # (nothing sequenced, nothing lost); wait and carry on rather than exit
+            backoff = min(max(2 * backoff, 0.5), 30.0)
+            log.warning("sequencer: database error (%s); retrying in %.1f s", type(exc).__name__, backoff)
+            time.sleep(backoff)
+            continue
         if not busy:
             time.sleep(idle)
 
