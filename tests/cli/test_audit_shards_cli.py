@@ -180,8 +180,12 @@ def test_a_replayed_request_returns_the_pending_receipt_it_first_sent(sharded, c
 
 def test_the_clerk_s_terminal_completes_a_pending_receipt_over_http(sharded, capsys):
     svc, _pub, _tmp, _url = sharded
-    pending = _alternative(svc, "s-http")["receipt"]
+    reg = _alternative(svc, "s-http")
+    pending = reg["receipt"]
     url = f"/v1/audit/receipts/44/{pending['outbox_id']}"
+    # the registration remembers where its entry waits, for whoever reads it later
+    view = svc.client.get(f"/v1/registrations/{reg['registration_id']}", headers=svc.auth(Role.SUPERVISOR)).json()
+    assert (view["audit_shard"], view["audit_outbox_id"], view["audit_position"]) == ("44", pending["outbox_id"], None)
     r = svc.client.get(url, headers=svc.auth(Role.CLERK))
     assert r.status_code == 200 and r.json()["status"] == "pending" and r.json()["audit_position"] is None
     assert _run(capsys, "audit", "sequence")[0] == 0

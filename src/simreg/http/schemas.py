@@ -217,6 +217,9 @@ class RegistrationView(BaseModel):
     review_reason: str | None
     created_at: str
     audit_position: int | None
+    audit_shard: str | None = Field(None, description="Sharded audit log only: the decision entry's shard "
+                                                      "(GET /v1/audit/receipts/{shard}/{outbox_id} gives its receipt).")
+    audit_outbox_id: int | None = Field(None, description="Sharded audit log only: the decision entry's outbox id.")
     phone_number: str | None
     phone_number_masked: str | None
 
@@ -233,6 +236,10 @@ class ReviewResponse(BaseModel):
     reasons: list[str]
     audit_position: int | None = Field(description="null in a sharded audit log (SIMREG_AUDIT_SHARD), where the "
                                                    "sequencer places the entry later.")
+    audit_shard: str | None = Field(None, description="Sharded audit log only: the review entry's shard; with "
+                                                      "audit_outbox_id, GET /v1/audit/receipts/{shard}/{outbox_id} "
+                                                      "gives its receipt.")
+    audit_outbox_id: int | None = Field(None, description="Sharded audit log only: the review entry's outbox id.")
 
 
 class ConsentBody(BaseModel):

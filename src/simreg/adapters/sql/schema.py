@@ -114,6 +114,9 @@ registrations = Table(
     Column("review_reason", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
     Column("audit_position", Integer, nullable=True),
+    # a sharded audit log (migration 0007): the decision entry's shard and outbox id
+    Column("audit_shard", String(32), nullable=True),
+    Column("audit_outbox_id", BigInteger, nullable=True),
 )
 
 consents = Table(

@@ -55,7 +55,8 @@ def _registration_view(row) -> dict:
             "statement": row["statement"], "reviewed_by": row["reviewed_by"],
             "reviewed_at": aware(row["reviewed_at"]).isoformat() if row["reviewed_at"] else None,
             "review_reason": row["review_reason"], "created_at": aware(row["created_at"]).isoformat(),
-            "audit_position": row["audit_position"], "phone_number": None, "phone_number_masked": None}
+            "audit_position": row["audit_position"], "audit_shard": row["audit_shard"],
+            "audit_outbox_id": row["audit_outbox_id"], "phone_number": None, "phone_number_masked": None}
 
 
 

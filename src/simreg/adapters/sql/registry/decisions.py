@@ -118,7 +118,8 @@ class DecisionRepository(Repository):
                          **({"statement": statement[:500]} if statement else {})},
                 model_ids=stamp.model_ids, policy_sha256=stamp.policy_sha256)
             c.execute(update(registrations).where(registrations.c.registration_id == registration_id)
-                      .values(audit_position=entry.position))
+                      .values(audit_position=entry.position, audit_shard=getattr(entry, "shard", None),
+                              audit_outbox_id=getattr(entry, "outbox_id", None)))
             size, root = audit_store.tree_head(c)
             recorded = Recorded(registration_id, outcome, tuple(reasons), clear_phone, entry.position,
                                 entry.entry_hash, size, root, getattr(entry, "shard", None),
@@ -171,7 +172,8 @@ class DecisionRepository(Repository):
                 c, row, approve=approve, code=code, actor=supervisor.clerk_id, reason=reason,
                 action="registration.reviewed", details={"outlet_id": supervisor.outlet_id}, stamp=stamp, now=now)
         return {"registration_id": registration_id, "outcome": outcome.value, "reasons": reasons,
-                "audit_position": entry.position}
+                "audit_position": entry.position, "audit_shard": getattr(entry, "shard", None),
+                "audit_outbox_id": getattr(entry, "outbox_id", None)}
 
     def expire_reviews(self, c: Connection, now: datetime, timeout: timedelta, actor: str, stamp: Stamp,
                        failed: list[str] | None = None) -> int:

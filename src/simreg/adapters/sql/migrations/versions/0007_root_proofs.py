@@ -1,4 +1,8 @@
-"""root log: each root checkpoint keeps the inclusion proof of the entry it was made with
+"""root log proofs kept; a registration remembers its audit entry in a sharded log
+
+Each root checkpoint keeps the inclusion proof of the entry it was made with, and
+a registration keeps the shard and outbox id of its audit entry (its position is
+only known once the sequencer has run).
 
 Revision ID: 0007
 Revises: 0006
@@ -20,8 +24,16 @@ def upgrade() -> None:
     # shard checkpoints and for root checkpoints made before this revision.
     with op.batch_alter_table("audit_shard_checkpoints") as batch:
         batch.add_column(sa.Column("proof", sa.Text, nullable=True))
+    # where a registration's decision waits or sits in a sharded log (both null in
+    # the global chain, where audit_position says it)
+    with op.batch_alter_table("registrations") as batch:
+        batch.add_column(sa.Column("audit_shard", sa.String(32), nullable=True))
+        batch.add_column(sa.Column("audit_outbox_id", sa.BigInteger, nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("registrations") as batch:
+        batch.drop_column("audit_outbox_id")
+        batch.drop_column("audit_shard")
     with op.batch_alter_table("audit_shard_checkpoints") as batch:
         batch.drop_column("proof")
