@@ -10,6 +10,7 @@ from datetime import UTC, timedelta
 from pathlib import Path
 
 from .config import Settings
+from .domain.audit_shards import check_shard_name
 
 
 def _fail(code: str, message: str) -> int:
@@ -704,26 +705,20 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--database", help="database URL (default SIMREG_DATABASE_URL)")
     ap.set_defaults(func=cmd_audit_prove)
 
-    def shard_name(text: str) -> str:  # argparse reports a ValueError as "invalid shard_name value"
-        from .domain.audit_shards import check_shard_name
-
-        return check_shard_name(text)
-
-    def positive_int(text: str) -> int:
-        if int(text) < 1:
-            raise ValueError(text)
-        return int(text)
-
-    def non_negative(text: str) -> float:
-        if not float(text) >= 0:
-            raise ValueError(text)
-        return float(text)
+    def at_least(convert, low):  # an argparse type: its ValueError reads "invalid ... value"
+        def parse(text: str):
+            if not (value := convert(text)) >= low:
+                raise ValueError(text)
+            return value
+        parse.__name__ = f"{convert.__name__} >= {low}"
+        return parse
 
     def sequencer_args(q):
-        q.add_argument("--shard", action="append", type=shard_name,
+        q.add_argument("--shard", action="append", type=check_shard_name,
                        help="a shard to sequence (repeatable; default: every shard with pending entries)")
-        q.add_argument("--max-entries", type=positive_int, default=256, help="entries per batch at most (default 256)")
-        q.add_argument("--max-wait-ms", type=non_negative, default=250,
+        q.add_argument("--max-entries", type=at_least(int, 1), default=256,
+                       help="entries per batch at most (default 256)")
+        q.add_argument("--max-wait-ms", type=at_least(float, 0), default=250,
                        help="cut a batch once its oldest entry waited this long (default 250)")
         q.add_argument("--key", help="Ed25519 private key PEM signing the batch checkpoints "
                                      "(default SIMREG_AUDIT_SIGNING_KEY_FILE; none: unsigned)")

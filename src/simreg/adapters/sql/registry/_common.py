@@ -20,11 +20,6 @@ _INSERTS: dict[str, Callable[[Any], postgresql.Insert | sqlite.Insert]] = {
     "postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
-_DECISION_FIELDS = ("now", "clerk", "path", "session_id", "session_checked_at", "person", "outcome", "reasons",
-                    "scores", "phone", "quota_limit", "consent", "stamp", "idempotency_key", "statement",
-                    "templates", "template_days")
-
-
 def _id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(12)}"
 

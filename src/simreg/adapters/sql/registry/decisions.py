@@ -23,7 +23,7 @@ from .. import audit_store
 from ..database import for_update, lock_for_write
 from ..schema import attempts, consents, numbers, registrations
 from ..stores import SessionStore, aware
-from ._common import _DECISION_FIELDS, Repository, _audit_scores, _id, _registration_view
+from ._common import Repository, _audit_scores, _id, _registration_view
 from .idempotency import IdempotencyRepository
 from .numbers import NumberRepository
 from .persons import PersonRepository
@@ -74,9 +74,11 @@ class DecisionRepository(Repository):
         registration, consent, attempt, idempotency result and audit entry, all in
         one transaction: either everything is stored or nothing is.  ``response_of``
         builds the caller's response from the result, stored with the idempotency key."""
-        (now, clerk, path, session_id, session_checked_at, person, outcome, reasons, scores, phone, quota_limit,
-         consent, stamp, idempotency_key, statement, templates, template_days) = (
-            getattr(record, f) for f in _DECISION_FIELDS)
+        r = record
+        now, clerk, path, session_id, session_checked_at = r.now, r.clerk, r.path, r.session_id, r.session_checked_at
+        person, outcome, reasons, scores, phone = r.person, r.outcome, r.reasons, r.scores, r.phone
+        quota_limit, consent, stamp, idempotency_key = r.quota_limit, r.consent, r.stamp, r.idempotency_key
+        statement, templates, template_days = r.statement, r.templates, r.template_days
         registration_id = _id("reg")
         indexes = self.persons.id_indexes(person.holder_key)
         with self.engine.begin() as c:
