@@ -190,9 +190,10 @@ def with_eyes(sheet_photo: np.ndarray, photo_eyes, src_frame: np.ndarray, src_ey
     return out * (1 - 0.5 * rim[..., None])
 
 
-def make_print(rng, photo_path: Path, fps: int, seconds: float, turn: str | None, eyes_src=None, photo_eyes=None):
+def make_print(rng, photo_path: Path, fps: int, seconds: float, turn: str | None, eyes_src=None, photo_eyes=None,
+               fill: float = 0.25):
     photo = load_rgb(photo_path)
-    fills = rng.random() < 0.25
+    fills = rng.random() < fill
     n = int(fps * seconds)
     bg = room(rng)
     path = hand_path(rng, n, amp=rng.uniform(4, 14))
@@ -223,14 +224,18 @@ def make_print(rng, photo_path: Path, fps: int, seconds: float, turn: str | None
     return frames
 
 
-def make_replay(rng, video: Path, start: float, seconds: float, fps_out: int):
+def make_replay(rng, video: Path, start: float, seconds: float, fps_out: int, fill: float = 0.0):
     src, fps = read_clip(video, start, seconds)
     phone = rng.random() < 0.5
+    fills = rng.random() < fill  # held so close that the screen fills the view: no bezel in sight
     n = int(fps_out * min(seconds, len(src) / fps))
     bg = room(rng)
     path = hand_path(rng, n, amp=rng.uniform(3, 10) if phone else rng.uniform(1, 4))
     sh, sw = src[0].shape[:2]
-    if phone:
+    if fills:
+        screen_w = rng.uniform(720, 820)
+        screen_h = screen_w * 0.75
+    elif phone:
         screen_h = rng.uniform(380, 460)
         screen_w = screen_h * min(0.62, sw / sh)
     else:
@@ -250,13 +255,18 @@ def make_replay(rng, video: Path, start: float, seconds: float, fps_out: int):
     frames = []
     for i in range(n):
         f = src[min(int(i * fps / fps_out), len(src) - 1)].astype(np.float32)
-        scale = min(screen_w / sw, screen_h / sh) * (1.0 if phone else 0.9)
+        fit = min(screen_w / sw, screen_h / sh) * (1.0 if phone else 0.9)
+        scale = max(screen_w / sw, screen_h / sh) if fills else fit  # filling: the picture covers the glass
         f = cv2.resize(f, (int(sw * scale), int(sh * scale)), interpolation=cv2.INTER_AREA)
         disp = np.zeros((int(screen_h), int(screen_w), 3), np.float32)
+        if fills:  # centre crop to the glass
+            cy, cx = (f.shape[0] - disp.shape[0]) // 2, (f.shape[1] - disp.shape[1]) // 2
+            f = f[cy:cy + disp.shape[0], cx:cx + disp.shape[1]]
         y0, x0 = (disp.shape[0] - f.shape[0]) // 2, (disp.shape[1] - f.shape[1]) // 2
         disp[y0:y0 + f.shape[0], x0:x0 + f.shape[1]] = f
         disp = (lift + disp * (1 - lift / 255)) * cast * grid[..., None] + glare[..., None]
-        disp = cv2.copyMakeBorder(disp, bezel, bezel, bezel, bezel, cv2.BORDER_CONSTANT, value=(18, 18, 20))
+        if not fills:
+            disp = cv2.copyMakeBorder(disp, bezel, bezel, bezel, bezel, cv2.BORDER_CONSTANT, value=(18, 18, 20))
         h, w = disp.shape[:2]
         quad = sheet_quad(w, h, W / 2 + path[i, 0], H / 2 + path[i, 1], tilt, path[i, 2])
         frames.append(camera(paste(bg.copy(), disp, quad), rng, blur))
@@ -271,11 +281,15 @@ def main() -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--per-kind", type=int, default=8)
+    ap.add_argument("--fill", type=float, default=None,
+                    help="probability that a sheet or a screen fills the view (default: prints 0.25, replays 0)")
     args = ap.parse_args()
     from simreg.adapters.video import encode_h264
 
     d = data_dir()
     rng = np.random.default_rng(args.seed)
+    print_fill = 0.25 if args.fill is None else args.fill
+    replay_fill = 0.0 if args.fill is None else args.fill
     events = json.loads((d / "videos" / "events.json").read_text(encoding="utf-8"))
     bona = [e for e in events if e.get("verified_by_eye") and e.get("single_face") and e.get("bona_fide", True)]
     blinkers = [e for e in bona if e["blinks"]]
@@ -306,7 +320,7 @@ def main() -> int:
             used += 1
             if eyes(load_rgb(p)) is None:
                 continue
-            frames = make_print(rng, p, fps, float(rng.uniform(4, 6)), turn)
+            frames = make_print(rng, p, fps, float(rng.uniform(4, 6)), turn, fill=print_fill)
         turns = [{"direction": turn, "start": 0.6, "end": 3.5}] if turn else []
         save("print", k, frames, fps, [str(p.relative_to(d))], [], turns, {})
     for k in range(args.per_kind):  # cut-outs: real eyes behind the holes, blinking
@@ -321,7 +335,7 @@ def main() -> int:
             if pe is not None:
                 break
         turn = str(rng.choice(["turn_left", "turn_right"])) if k % 3 == 2 else None
-        frames = make_print(rng, p, fps, 5.0, turn, eyes_src=(src[0], src[1]), photo_eyes=pe)
+        frames = make_print(rng, p, fps, 5.0, turn, eyes_src=(src[0], src[1]), photo_eyes=pe, fill=print_fill)
         turns = [{"direction": turn, "start": 0.6, "end": 3.5}] if turn else []
         save("cutout", k, frames, fps, [str(p.relative_to(d)), f"videos/{e['file']}"], [round(src[2], 2)], turns,
              {"eyes_from_s": round(bt, 2)})
@@ -331,7 +345,7 @@ def main() -> int:
         start = max(0.0, acts[0][0] - 1.0) if acts else 0.0
         seconds = min(6.0, e["duration_s"] - start)
         fps = 30
-        frames = make_replay(rng, d / "videos" / e["file"], start, seconds, fps)
+        frames = make_replay(rng, d / "videos" / e["file"], start, seconds, fps, fill=replay_fill)
         blinks = [round(b - start, 2) for b in e["blinks"] if start <= b < start + seconds]
         turns = [{"direction": t["direction"], "start": round(t["start"] - start, 2), "end": round(t["end"] - start, 2)}
                  for t in e["turns"] if start <= t["start"] < start + seconds]

@@ -47,11 +47,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import data_dir, stamp
 
-SIGNALS = ("minifasnet", "screen_frame", "screen_moire", "screen_glare", "planarity", "rigidity", "rppg", "texture")
+SIGNALS = ("minifasnet", "screen_frame", "screen_moire", "screen_glare", "planarity", "rigidity", "rigidity_peak",
+           "rppg", "texture")
 # The fused model's features (domain.pad.feature_value): chosen on the leave-one-source-out
 # results below among a handful of sets (see docs/pad.md), so those results are optimistic.
 FEATURES = ("logit:minifasnet", "screen_frame", "log:rigidity")
-LOWER_IS_ATTACK = {"rigidity", "planarity", "rppg"}
+MINIFASNET_CEILING = 0.9  # as the shipped policy's pad.minifasnet_ceiling
+LOWER_IS_ATTACK = {"rigidity", "rigidity_peak", "planarity", "rppg"}
 
 
 def source_of(name: str) -> str:
@@ -173,12 +175,16 @@ def main() -> int:
     y = np.array([a for _, _, a, _ in rows], bool)
     src = [source_of(n) for n, *_ in rows]
     # leave one source out: model and threshold from the other sources
-    loso = {}
+    loso, floors = {}, {}
     for hold in sorted(set(src)):
         tr = [i for i, s in enumerate(src) if s != hold]
         if y[tr].all() or not y[tr].any():
             continue
         model = fit_fusion(spec, [rows[i][1] for i in tr], y[tr], bpcer=args.bpcer, l2=args.l2)
+        # the rules beside the fusion, as the policy sets them: the rigidity floor at 0.8 x the
+        # training bona fide's lowest rigidity_peak, MiniFASNet's ceiling fixed at 0.9
+        peaks = [rows[i][1].get("rigidity_peak") for i in tr if not y[i]]
+        floors[hold] = 0.8 * min(v for v in peaks if v is not None)
         for i, s in enumerate(src):
             if s == hold:
                 loso[rows[i][0]] = (hold, model.probability(rows[i][1]), model.review_at, model.reject_at,
@@ -187,6 +193,13 @@ def main() -> int:
 
     def verdict(p, rev, rej):
         return "reject" if p >= rej else "review" if p > rev else "pass"
+
+    def with_rules(r):  # the fused verdict, then the rigidity floor and MiniFASNet's ceiling
+        hold, p, rev, rej, _ = loso[r[0]]
+        peak, mf = r[1].get("rigidity_peak"), r[1].get("minifasnet")
+        if (peak is not None and peak < floors[hold]) or (mf is not None and mf >= MINIFASNET_CEILING):
+            return "reject"
+        return verdict(p, rev, rej)
 
     types = sorted({t for *_, a, t in rows if a})
     neg_rows = [r for r in rows if not r[2]]
@@ -239,6 +252,15 @@ def main() -> int:
         sel = [r for r in at_rows if r[3] == t]
         lines.append(f"  - {t}: {sum(verdict(*loso[r[0]][1:4]) == 'pass' for r in sel)}/{len(sel)} passed, "
                      f"{sum(verdict(*loso[r[0]][1:4]) == 'review' for r in sel)} to review")
+    bf_rows = [r for r in neg_rows if r[0] in loso]
+    lines += ["", "With the two rules beside the fusion (the policy's `rigidity_floor` at 0.8 x the training bona "
+              "fide's lowest `rigidity_peak`, and `minifasnet_ceiling` 0.9), left out the same way:", "",
+              f"- **BPCER**: {sum(with_rules(r) == 'reject' for r in bf_rows)}/{len(bf_rows)} bona fide refused, "
+              f"{sum(with_rules(r) == 'review' for r in bf_rows)} more sent to review "
+              f"({', '.join(r[0] for r in bf_rows if with_rules(r) == 'reject') or 'none refused'});",
+              f"- **attacks passed**: {sum(with_rules(r) == 'pass' for r in at_rows)}/{len(at_rows)}, "
+              f"{sum(with_rules(r) == 'review' for r in at_rows)} sent to review "
+              f"({', '.join(r[0] for r in at_rows if with_rules(r) == 'pass') or 'none passed'})."]
     lines += ["", "| held-out source | clip | bona fide / attack | fused p | review_at | reject_at | verdict | "
               "strongest signal |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -273,11 +295,13 @@ def main() -> int:
     if args.write_policy:
         path = Path(__file__).resolve().parents[1] / "src" / "simreg" / "policy" / "default.json"
         doc = json.loads(path.read_text(encoding="utf-8"))
-        doc["version"] = time.strftime("%Y-%m-%d") + ".1"
-        doc["pad"] = {"fusion": full.as_policy(), "calibration": {
+        today, (day, _, n) = time.strftime("%Y-%m-%d"), doc["version"].rpartition(".")
+        doc["version"] = f"{today}.{int(n) + 1 if day == today and n.isdigit() else 1}"
+        doc.setdefault("pad", {})["fusion"] = full.as_policy()  # the per-signal rules beside it stay as they are
+        doc["pad"]["calibration"] = {**doc["pad"].get("calibration", {}),
             "command": "python bench/pad_fusion.py --attacks /tmp/simreg-attacks --write-policy",
             "bona_fide": len(neg_rows), "attacks": int(y.sum()), "bpcer_target": args.bpcer, "l2": args.l2,
-            "sources": sorted(set(src)), "date": time.strftime("%Y-%m-%d")}}
+            "sources": sorted(set(src)), "date": time.strftime("%Y-%m-%d")}
         path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"wrote the pad section of {path}", file=sys.stderr)
     return 0

@@ -213,3 +213,19 @@ def test_a_malformed_fusion_makes_the_policy_invalid(change):
     change(doc["pad"]["fusion"])
     with pytest.raises(PolicyError):
         parse_policy(json.dumps(doc))
+
+
+def test_a_clip_whose_views_never_differ_more_than_a_sheet_is_refused_by_the_rigidity_floor():
+    p = PadParams(rigidity_floor=0.01)
+    flat = assess_pad(_track(_sheet), p)
+    assert flat.scores["rigidity_peak"] < 0.01 and flat.reasons == (ReasonCode.PAD_PLANAR_MOTION.value,)
+    live = assess_pad(_track(_talking), p)
+    assert live.scores["rigidity_peak"] > 0.01 and live.passed
+    assert assess_pad(_track(_sheet), PadParams()).passed  # no floor: reported only
+
+
+def test_a_clip_minifasnet_is_sure_of_is_refused_whatever_the_fusion_says():
+    lenient = PadParams(fusion=_fusion(reject_at=0.999, review_at=0.998), minifasnet_ceiling=0.9)
+    sure = assess_pad(_track_scoring(0.95), lenient)
+    assert sure.reasons == (ReasonCode.PAD_MODEL_SUSPECTED.value,)
+    assert assess_pad(_track_scoring(0.85), lenient).passed

@@ -65,6 +65,15 @@ class PadParams:
     screen_frame_threshold: float | None = None
     screen_moire_threshold: float | None = None
     screen_glare_threshold: float | None = None
+    # A floor under the rigidity's 90th percentile over pairs of views (``rigidity_peak``):
+    # below it no two views of the clip differ by more than a flat sheet explains, which
+    # a live head turning for its challenge always does (PAD.PLANAR_MOTION, whatever the
+    # fused score).  None: report only.
+    rigidity_floor: float | None = None
+    # MiniFASNet's clip score at or above which the clip is refused whatever the other
+    # signals say (PAD.MODEL_SUSPECTED): the fused score weighs it linearly, so a replay
+    # the model is sure of could otherwise land in review.  None: no ceiling.
+    minifasnet_ceiling: float | None = None
     # The fused decision over the signals (PadFusion below, fitted by bench/pad_fusion.py,
     # shipped in the policy's ``pad`` section).  None: the signals are reported only.
     fusion: PadFusion | None = None
@@ -143,11 +152,12 @@ NON_EYE = np.r_[0:36, 48:68]
 
 
 def rigidity_score(track: FaceTrack, every_s: float = 0.25, min_gap_s: float = 0.5,
-                   max_views: int = 16) -> float | None:
+                   max_views: int = 16, quantile: float = 50.0) -> float | None:
     """How far the face's non-eye landmarks are from moving as one flat sheet: the
-    median over frame pairs (frames sampled every ``every_s``, at most
-    ``max_views`` spread over the clip; pairs at least ``min_gap_s`` apart) of the
-    residual after the best homography, in inter-eye distances.
+    median (or another ``quantile``) over frame pairs (frames sampled every
+    ``every_s``, at most ``max_views`` spread over the clip; pairs at least
+    ``min_gap_s`` apart) of the residual after the best homography, in inter-eye
+    distances.
     A print or a cut-out, whatever way it is moved, bent a little or turned, stays
     near landmark noise; a live face talking, blinking or turning does not.
     ``None``: fewer than two usable frames."""
@@ -168,7 +178,7 @@ def rigidity_score(track: FaceTrack, every_s: float = 0.25, min_gap_s: float = 0
             if ied < 1e-6:
                 continue
             res.append(homography_residual(a[NON_EYE], b[NON_EYE]) / ied)
-    return float(np.median(res)) if res else None
+    return float(np.percentile(res, quantile)) if res else None
 
 
 def rppg_score(track: FaceTrack, low_hz: float = 0.7, high_hz: float = 3.0, rate: float = 15.0,
@@ -252,6 +262,7 @@ SIGNAL_REASONS = {
     "screen_moire": ReasonCode.PAD_SCREEN_SUSPECTED,
     "screen_glare": ReasonCode.PAD_SCREEN_SUSPECTED,
     "rigidity": ReasonCode.PAD_PLANAR_MOTION,
+    "rigidity_peak": ReasonCode.PAD_PLANAR_MOTION,
     "planarity": ReasonCode.PAD_PLANAR_MOTION,
     "texture": ReasonCode.PAD_PRINT_SUSPECTED,
     "rppg": ReasonCode.PAD_NO_PULSE,
@@ -286,8 +297,14 @@ def assess_pad(track: FaceTrack, p: PadParams = PadParams()) -> PadReport:
               "screen_glare": p.screen_glare_threshold}
     if any((s := screen[k]) is not None and v is not None and s >= v for k, v in limits.items()):
         reasons.append(ReasonCode.PAD_SCREEN_SUSPECTED.value)
+    peak = rigidity_score(track, quantile=90.0)
     scores = {"planarity": planar, "texture": texture, **screen, "minifasnet": minifasnet_score(track),
-              "rigidity": rigidity_score(track), "rppg": rppg_score(track)}
+              "rigidity": rigidity_score(track), "rigidity_peak": peak, "rppg": rppg_score(track)}
+    if peak is not None and p.rigidity_floor is not None and peak < p.rigidity_floor:
+        reasons.append(ReasonCode.PAD_PLANAR_MOTION.value)
+    mf = scores["minifasnet"]
+    if mf is not None and p.minifasnet_ceiling is not None and mf >= p.minifasnet_ceiling:
+        reasons.append(ReasonCode.PAD_MODEL_SUSPECTED.value)
     review: list[str] = []
     if p.fusion is not None:
         fused = p.fusion.probability(scores)
