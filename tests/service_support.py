@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -126,6 +128,18 @@ def make_service(runtime, database_url: str, env: str = "development", signing_k
         _, token = access.create_clerk(outlet.outlet_id, f"{role.value} one", role)
         svc.tokens[role] = token
     return svc
+
+
+@contextmanager
+def serving(runtime, database_url: str, numbers: list[str], **settings) -> Iterator[Service]:
+    """A service with ``numbers`` in its pool and its client open, closed after."""
+    s = make_service(runtime, database_url, **settings)
+    s.add_numbers(numbers)
+    try:
+        with s.client:
+            yield s
+    finally:
+        s.close()
 
 
 def registration_form(session_id: str, *, id_number: str = RESIDENT_ID, name: str = "王芳",

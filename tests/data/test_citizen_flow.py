@@ -6,18 +6,15 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from service_support import CHALLENGE, make_service, media, registration_form
+from service_support import CHALLENGE, media, registration_form, serving
 from simreg.adapters.sql.schema import audit_entries, numbers, persons, templates
 from simreg.domain.access import Role
 
 
 @pytest.fixture()
 def svc(runtime, database_url):
-    s = make_service(runtime, database_url, store_templates=True)
-    s.add_numbers(["+8613800138000", "+8613800138001"])
-    with s.client:
+    with serving(runtime, database_url, ["+8613800138000", "+8613800138001"], store_templates=True) as s:
         yield s
-    s.close()
 
 
 def _lookup(svc, portrait, video):

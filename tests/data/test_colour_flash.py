@@ -10,7 +10,7 @@ import io
 import numpy as np
 import pytest
 
-from service_support import CHALLENGE, make_service, media, registration_form
+from service_support import CHALLENGE, media, registration_form, serving
 
 FLASH_START_S = 0.3   # as the counter page (capture.js) starts it
 LAG_S = 0.1           # the camera shows the screen's colour a few frames late
@@ -19,11 +19,8 @@ STRENGTH = 9.0        # grey levels of reflected light on the face, per unit of 
 
 @pytest.fixture()
 def svc(runtime, database_url):
-    s = make_service(runtime, database_url)
-    s.add_numbers(["+8613800138000", "+8613800138001"])
-    with s.client:
+    with serving(runtime, database_url, ["+8613800138000", "+8613800138001"]) as s:
         yield s
-    s.close()
 
 
 def _session(svc):

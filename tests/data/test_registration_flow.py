@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageFilter
 from sqlalchemy import select
 
-from service_support import CHALLENGE, CONSENT, RESIDENT_ID, make_service, media, registration_form
+from service_support import CHALLENGE, CONSENT, RESIDENT_ID, media, registration_form, serving
 from simreg.adapters.sql.schema import audit_entries, numbers
 from simreg.domain.access import Role
 
@@ -26,11 +26,8 @@ POOL = ["+8613800138000", "+8613800138001", "+8613800138002"]
 
 @pytest.fixture()
 def svc(runtime, database_url):
-    s = make_service(runtime, database_url)
-    s.add_numbers(POOL)
-    with s.client:
+    with serving(runtime, database_url, POOL) as s:
         yield s
-    s.close()
 
 
 def _register(svc, portrait, video, key, **form):

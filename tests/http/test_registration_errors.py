@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from service_support import CONSENT, RESIDENT_ID, make_service, media, registration_form
+from service_support import CONSENT, RESIDENT_ID, make_service, media, registration_form, serving
 from simreg.adapters.sql.schema import numbers, registrations
 from simreg.domain.access import Role
 from simreg.domain.records import DecisionRecord
@@ -21,11 +21,8 @@ CHALLENGE = ["turn_left", "turn_right"]
 
 @pytest.fixture()
 def svc(runtime, database_url):
-    s = make_service(runtime, database_url)
-    s.add_numbers(["+8613800138000", "+8613800138001"])
-    with s.client:
+    with serving(runtime, database_url, ["+8613800138000", "+8613800138001"]) as s:
         yield s
-    s.close()
 
 
 def _jpeg(color=(128, 128, 128), size=(200, 240)) -> bytes:
