@@ -151,16 +151,14 @@ def planarity_score(track: FaceTrack, p: PadParams = PadParams()) -> float | Non
 NON_EYE = np.r_[0:36, 48:68]
 
 
-def rigidity_score(track: FaceTrack, every_s: float = 0.25, min_gap_s: float = 0.5,
-                   max_views: int = 16, quantile: float = 50.0) -> float | None:
-    """How far the face's non-eye landmarks are from moving as one flat sheet: the
-    median (or another ``quantile``) over frame pairs (frames sampled every
-    ``every_s``, at most ``max_views`` spread over the clip; pairs at least
-    ``min_gap_s`` apart) of the residual after the best homography, in inter-eye
-    distances.
-    A print or a cut-out, whatever way it is moved, bent a little or turned, stays
-    near landmark noise; a live face talking, blinking or turning does not.
-    ``None``: fewer than two usable frames."""
+def rigidity_residuals(track: FaceTrack, every_s: float = 0.25, min_gap_s: float = 0.5,
+                       max_views: int = 16) -> list[float]:
+    """How far the face's non-eye landmarks are from moving as one flat sheet, per
+    pair of views (frames sampled every ``every_s``, at most ``max_views`` spread
+    over the clip; pairs at least ``min_gap_s`` apart): the residual after the
+    best homography, in inter-eye distances.  A print or a cut-out, whatever way
+    it is moved, bent a little or turned, stays near landmark noise; a live face
+    talking, blinking or turning does not."""
     views, last = [], -1e9
     for q in track.points:
         if q.landmarks is not None and q.t - last >= every_s:
@@ -178,6 +176,14 @@ def rigidity_score(track: FaceTrack, every_s: float = 0.25, min_gap_s: float = 0
             if ied < 1e-6:
                 continue
             res.append(homography_residual(a[NON_EYE], b[NON_EYE]) / ied)
+    return res
+
+
+def rigidity_score(track: FaceTrack, quantile: float = 50.0,
+                   residuals: list[float] | None = None) -> float | None:
+    """The ``quantile`` of :func:`rigidity_residuals` (pass them when already
+    computed); ``None``: fewer than two usable views."""
+    res = rigidity_residuals(track) if residuals is None else residuals
     return float(np.percentile(res, quantile)) if res else None
 
 
@@ -297,9 +303,11 @@ def assess_pad(track: FaceTrack, p: PadParams = PadParams()) -> PadReport:
               "screen_glare": p.screen_glare_threshold}
     if any((s := screen[k]) is not None and v is not None and s >= v for k, v in limits.items()):
         reasons.append(ReasonCode.PAD_SCREEN_SUSPECTED.value)
-    peak = rigidity_score(track, quantile=90.0)
+    residuals = rigidity_residuals(track)  # the homographies once, for both quantiles
+    peak = rigidity_score(track, 90.0, residuals)
     scores = {"planarity": planar, "texture": texture, **screen, "minifasnet": minifasnet_score(track),
-              "rigidity": rigidity_score(track), "rigidity_peak": peak, "rppg": rppg_score(track)}
+              "rigidity": rigidity_score(track, 50.0, residuals), "rigidity_peak": peak,
+              "rppg": rppg_score(track)}
     if peak is not None and p.rigidity_floor is not None and peak < p.rigidity_floor:
         reasons.append(ReasonCode.PAD_PLANAR_MOTION.value)
     mf = scores["minifasnet"]
