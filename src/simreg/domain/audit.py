@@ -238,6 +238,31 @@ def verify_chain(rows: Iterable[Mapping[str, Any] | AuditEntry]) -> ChainReport:
     return _Scan(rows).report()
 
 
+def prove_inclusion(rows: Sequence[Mapping[str, Any]], index: int, size: int | None = None,
+                    what: str = "the log") -> dict:
+    """The RFC 6962 inclusion proof of entry ``index`` in the tree of the first
+    ``size`` of ``rows`` (default: all), never from a log that does not verify:
+    ``AUDIT.BROKEN`` then, ``AUDIT.NO_SUCH_ENTRY`` for an index or size outside
+    it.  ``what`` names the log in those messages."""
+    from .errors import InputError, PolicyError
+    from .reasons import ReasonCode
+
+    report = verify_chain(rows)
+    if not report.ok:
+        kind = report.kind.value if report.kind is not None else "?"
+        raise PolicyError(ReasonCode.AUDIT_BROKEN, f"{what} is broken at position {report.first_bad_position} "
+                                                   f"({kind}); run `simreg audit verify`")
+    size = len(rows) if size is None else size
+    if not 0 < size <= len(rows):
+        raise InputError(ReasonCode.AUDIT_NO_SUCH_ENTRY, f"{what} has {len(rows)} entries; no tree of size {size}")
+    if not 0 <= index < size:
+        raise InputError(ReasonCode.AUDIT_NO_SUCH_ENTRY, f"entry {index} is not in a tree of {size} entries")
+    entry_hashes = [bytes.fromhex(r["entry_hash"]) for r in rows[:size]]  # verified above
+    proof, root = merkle.inclusion_proof_and_root([merkle.leaf_hash(h) for h in entry_hashes], index)
+    return {"index": index, "size": size, "leaf_hash": merkle.leaf_hash(entry_hashes[index]).hex(),
+            "entry_hash": entry_hashes[index].hex(), "root_hash": root.hex(), "proof": [p.hex() for p in proof]}
+
+
 def verify_against_checkpoint(rows: Iterable[Mapping[str, Any] | AuditEntry],
                               checkpoint: CheckpointLike) -> ChainReport:
     """:func:`verify_chain`, and the first ``checkpoint.size`` entries must

@@ -46,7 +46,7 @@ from ...domain.audit import (
     entry_to_row,
     merkle_leaf,
     new_entry,
-    verify_chain,
+    prove_inclusion,
 )
 from ...domain.audit_shards import ROOT, BatchPolicy, Pending, check_shard_name, origin, root_entry, sequence
 from ...domain.errors import InputError, PolicyError
@@ -334,22 +334,7 @@ def checkpoints(engine: Engine, log: str) -> list[dict]:
 
 def inclusion(engine: Engine, log: str, index: int, size: int | None = None) -> dict:
     """As :func:`simreg.adapters.sql.audit_store.inclusion`, in one shard or the root log."""
-    rows = list(read_rows(engine, log))
-    report = verify_chain(rows)
-    if not report.ok:
-        kind = report.kind.value if report.kind else "?"
-        raise PolicyError(ReasonCode.AUDIT_BROKEN, f"log {log!r} is broken at position {report.first_bad_position} "
-                                                   f"({kind}); run `simreg audit verify`")
-    size = len(rows) if size is None else size
-    if not 0 < size <= len(rows):
-        raise InputError(ReasonCode.AUDIT_NO_SUCH_ENTRY, f"log {log!r} has {len(rows)} entries; no tree of size "
-                                                         f"{size}")
-    if not 0 <= index < size:
-        raise InputError(ReasonCode.AUDIT_NO_SUCH_ENTRY, f"entry {index} is not in a tree of {size} entries")
-    entry_hashes = [bytes.fromhex(r["entry_hash"]) for r in rows[:size]]
-    proof, root = merkle.inclusion_proof_and_root([merkle.leaf_hash(h) for h in entry_hashes], index)
-    return {"log": log, "index": index, "size": size, "leaf_hash": merkle.leaf_hash(entry_hashes[index]).hex(),
-            "entry_hash": entry_hashes[index].hex(), "root_hash": root.hex(), "proof": [p.hex() for p in proof]}
+    return {"log": log, **prove_inclusion(list(read_rows(engine, log)), index, size, f"log {log!r}")}
 
 
 def _checkpoint_doc(log: str, cp: Mapping) -> dict | None:

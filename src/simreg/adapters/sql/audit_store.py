@@ -25,11 +25,8 @@ from typing import Any
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
-from ...domain import merkle
 from ...domain.audit import ENTRY_FIELDS, AuditEntry, entry_from_row, entry_to_row, merkle_leaf, new_entry
-from ...domain.errors import InputError, PolicyError
 from ...domain.merkle import TreeHeads
-from ...domain.reasons import ReasonCode
 from .audit_sequencer import Enqueued, enqueue, shard_of
 from .database import lock_for_write
 from .schema import audit_entries, audit_tree
@@ -97,24 +94,9 @@ def inclusion(engine: Engine, index: int, size: int | None = None) -> dict:
     """The RFC 6962 inclusion proof of entry ``index`` in the tree of the first
     ``size`` entries (default: all); ``AUDIT.NO_SUCH_ENTRY`` (404) for an index
     outside it, ``AUDIT.BROKEN`` (409) when the log does not verify."""
-    from ...domain.audit import verify_chain
+    from ...domain.audit import prove_inclusion
 
-    rows = list(read_rows(engine))
-    report = verify_chain(rows)
-    if not report.ok:  # never prove against a log whose entries no longer match their hashes
-        assert report.kind is not None  # a failed report names its kind
-        raise PolicyError(ReasonCode.AUDIT_BROKEN, f"the log is broken at position {report.first_bad_position} "
-                                                   f"({report.kind.value}); run `simreg audit verify`")
-    size = len(rows) if size is None else size
-    if not 0 < size <= len(rows):
-        raise InputError(ReasonCode.AUDIT_NO_SUCH_ENTRY, f"the log has {len(rows)} entries; no tree of size {size}")
-    if not 0 <= index < size:
-        raise InputError(ReasonCode.AUDIT_NO_SUCH_ENTRY, f"entry {index} is not in a tree of {size} entries")
-    entry_hashes = [bytes.fromhex(r["entry_hash"]) for r in rows[:size]]  # verified above
-    proof, root = merkle.inclusion_proof_and_root([merkle.leaf_hash(h) for h in entry_hashes], index)
-    return {"index": index, "size": size, "leaf_hash": merkle.leaf_hash(entry_hashes[index]).hex(),
-            "entry_hash": entry_hashes[index].hex(), "root_hash": root.hex(),
-            "proof": [p.hex() for p in proof]}
+    return prove_inclusion(list(read_rows(engine)), index, size)
 
 
 def read_rows(engine: Engine, batch: int = 20_000) -> Iterator[dict]:
