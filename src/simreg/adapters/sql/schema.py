@@ -38,18 +38,19 @@ capture_sessions = Table(
     Column("used_at", DateTime(timezone=True), nullable=True),
 )
 
+def _entry_columns(chained: bool = False) -> list[Column]:
+    """An audit entry's hashed content, as every log's table stores it (the global
+    chain, the outbox, the shards); ``chained``: with its link and its own hash.
+    Fresh Column objects each time: a column belongs to one table."""
+    names = ["timestamp", "actor", "action", "subject", "details", "model_ids", "policy_sha256"]
+    names += ["prev_hash", "entry_hash"] if chained else []
+    return [Column(n, Text, nullable=False) for n in names]
+
+
 audit_entries = Table(
     "audit_entries", metadata,
     Column("position", Integer, primary_key=True, autoincrement=False),
-    Column("timestamp", Text, nullable=False),
-    Column("actor", Text, nullable=False),
-    Column("action", Text, nullable=False),
-    Column("subject", Text, nullable=False),
-    Column("details", Text, nullable=False),
-    Column("model_ids", Text, nullable=False),
-    Column("policy_sha256", Text, nullable=False),
-    Column("prev_hash", Text, nullable=False),
-    Column("entry_hash", Text, nullable=False),
+    *_entry_columns(chained=True),
 )
 
 # --- registry (migration 0003) ------------------------------------------------
@@ -220,13 +221,7 @@ audit_outbox = Table(
     "audit_outbox", metadata,
     Column("outbox_id", _BIGINT, primary_key=True, autoincrement=True),
     Column("shard", String(32), nullable=False),
-    Column("timestamp", Text, nullable=False),
-    Column("actor", Text, nullable=False),
-    Column("action", Text, nullable=False),
-    Column("subject", Text, nullable=False),
-    Column("details", Text, nullable=False),
-    Column("model_ids", Text, nullable=False),
-    Column("policy_sha256", Text, nullable=False),
+    *_entry_columns(),
     Index("ix_audit_outbox_shard", "shard", "outbox_id"),
     sqlite_autoincrement=True,  # ids of deleted (sequenced) rows are never reused
 )
@@ -235,15 +230,7 @@ audit_shard_entries = Table(
     "audit_shard_entries", metadata,
     Column("shard", String(32), primary_key=True),
     Column("position", BigInteger, primary_key=True, autoincrement=False),
-    Column("timestamp", Text, nullable=False),
-    Column("actor", Text, nullable=False),
-    Column("action", Text, nullable=False),
-    Column("subject", Text, nullable=False),
-    Column("details", Text, nullable=False),
-    Column("model_ids", Text, nullable=False),
-    Column("policy_sha256", Text, nullable=False),
-    Column("prev_hash", Text, nullable=False),
-    Column("entry_hash", Text, nullable=False),
+    *_entry_columns(chained=True),
     Column("outbox_id", BigInteger, nullable=True, unique=True),
 )
 
