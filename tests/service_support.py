@@ -154,3 +154,18 @@ def registration_form(session_id: str, *, id_number: str = RESIDENT_ID, name: st
 
 def media(portrait: bytes, video: bytes) -> dict:
     return {"portrait": ("portrait.jpg", portrait, "image/jpeg"), "video": ("capture.mp4", video, "video/mp4")}
+
+
+def record_review(svc: Service, now: datetime, holder: str = "cn_resident_id|" + RESIDENT_ID,
+                  stamp_models: tuple[str, ...] = ("fake-no-face-v0",)):
+    """A registration awaiting review, written as the pipeline records one (a
+    reserved number, MATCH.GREY_ZONE), without the face engine."""
+    from simreg.domain.reasons import Outcome
+    from simreg.domain.records import ConsentData, DecisionRecord, PersonData, Stamp
+
+    clerk = svc.access.clerk_for_token(svc.tokens[Role.CLERK])
+    return svc.rt.registry.record_decision(DecisionRecord(
+        now=now, clerk=clerk, path="face", session_id=None, session_checked_at=None,
+        person=PersonData(holder, "cn_resident_id", "CN", "王芳"), outcome=Outcome.REVIEW,
+        reasons=("MATCH.GREY_ZONE",), scores={}, phone=None, quota_limit=5,
+        consent=ConsentData("p", "v3", now, 30), stamp=Stamp(stamp_models, "0" * 64), idempotency_key=None))

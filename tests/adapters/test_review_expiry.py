@@ -12,14 +12,12 @@ import pytest
 from sqlalchemy import select, update
 
 from fake_engine import fake_runtime
-from service_support import RESIDENT_ID, make_service
-from simreg.adapters.sql.registry import ConsentData, PersonData, Stamp
+from service_support import RESIDENT_ID, record_review, serving
+from simreg.adapters.sql.registry import Stamp
 from simreg.adapters.sql.retention import RetentionRules, run_retention
 from simreg.adapters.sql.schema import audit_entries, numbers, registrations
 from simreg.cli import main
 from simreg.domain.access import Role
-from simreg.domain.reasons import Outcome
-from simreg.domain.records import DecisionRecord
 
 STAMP = Stamp(("fake-no-face-v0",), "0" * 64)
 HOLDER = "cn_resident_id|" + RESIDENT_ID
@@ -28,20 +26,12 @@ RULES = RetentionRules(review_timeout_hours=48)
 
 @pytest.fixture()
 def svc(database_url):
-    s = make_service(fake_runtime(), database_url)
-    s.add_numbers(["+8613800138000"])
-    with s.client:
+    with serving(fake_runtime(), database_url, ["+8613800138000"]) as s:
         yield s
-    s.close()
 
 
 def _to_review(svc, now: datetime):
-    clerk = svc.access.clerk_for_token(svc.tokens[Role.CLERK])
-    return svc.rt.registry.record_decision(DecisionRecord(
-        now=now, clerk=clerk, path="face", session_id=None, session_checked_at=None,
-        person=PersonData(HOLDER, "cn_resident_id", "CN", "王芳"), outcome=Outcome.REVIEW,
-        reasons=("MATCH.GREY_ZONE",), scores={}, phone=None, quota_limit=5,
-        consent=ConsentData("p", "v3", now, 30), stamp=STAMP, idempotency_key=None))
+    return record_review(svc, now, HOLDER)
 
 
 def _number_state(svc) -> str:
